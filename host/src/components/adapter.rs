@@ -1,0 +1,437 @@
+//! Exchange adapter components (world `exchange-adapter` of `wit/`): bindings, the
+//! host-side types they are converted to, and the contract checks applied to every
+//! answer (URLs inside the declared bases, candles ascending on the grid inside the
+//! window with finite values, bounded page size).
+
+use std::fmt;
+
+use wasmtime::component::{Component, HasSelf, Linker};
+
+use super::sandbox::{self, GuestState};
+use super::{ComponentError, ComponentHost};
+use crate::domain::{Candle, NodeId, Window};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        world: "exchange-adapter",
+        path: "../wit",
+    });
+}
+
+use bindings::ExchangeAdapterPre;
+use bindings::exports::seamless::market::adapter as wit;
+use bindings::seamless::market::{http as wit_http, log as wit_log, types as wit_types};
+
+impl wit_log::Host for GuestState {
+    fn log(&mut self, level: wit_log::Level, message: String) {
+        let c = &self.component;
+        match level {
+            wit_log::Level::Trace => tracing::trace!(component = %c, "{message}"),
+            wit_log::Level::Debug => tracing::debug!(component = %c, "{message}"),
+            wit_log::Level::Info => tracing::info!(component = %c, "{message}"),
+            wit_log::Level::Warn => tracing::warn!(component = %c, "{message}"),
+            wit_log::Level::Error => tracing::error!(component = %c, "{message}"),
+        }
+    }
+}
+impl wit_types::Host for GuestState {}
+impl wit_http::Host for GuestState {}
+
+/// The linker for adapters: WASI p2 (deny-all context) and `seamless:market/log`.
+pub(super) fn linker(engine: &wasmtime::Engine) -> Result<Linker<GuestState>, ComponentError> {
+    let mut linker = Linker::new(engine);
+    let err = |e: wasmtime::Error| ComponentError::Engine(format!("{e:#}"));
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(err)?;
+    bindings::ExchangeAdapter::add_to_linker::<_, HasSelf<GuestState>>(&mut linker, |s| s).map_err(err)?;
+    Ok(linker)
+}
+
+/// An HTTP request an adapter wants sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+/// The response the host received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// First header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Rate-limit facts declared by an adapter.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RateLimitHint {
+    pub budget_per_minute: u32,
+    pub request_weight: u32,
+    pub used_weight_header: Option<String>,
+}
+
+/// What an adapter declares about itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AdapterInfo {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub base_urls: Vec<String>,
+    pub timeframes: Vec<String>,
+    pub max_candles_per_request: u32,
+    pub rate_limit: RateLimitHint,
+}
+
+/// Candles of one page and the request that continues the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub candles: Vec<Candle>,
+    pub next: Option<HttpRequest>,
+}
+
+/// A candle from a live feed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LiveCandle {
+    pub candle: Candle,
+    pub closed: bool,
+}
+
+/// How to follow a market live.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LivePlan {
+    WebSocket { url: String, subscribe: Vec<String> },
+    Poll { request: HttpRequest, interval_ms: u64 },
+}
+
+/// Errors an adapter reports on purpose (the guest-visible error type of the WIT).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdapterError {
+    UnsupportedTimeframe(Vec<String>),
+    UnknownSymbol(String),
+    RateLimited { retry_after_ms: u64 },
+    Exchange { code: i64, message: String },
+    Malformed(String),
+    UnavailableBefore(i64),
+}
+
+impl fmt::Display for AdapterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdapterError::UnsupportedTimeframe(tfs) => {
+                write!(f, "timeframe not supported by this exchange: use one of {}", tfs.join(", "))
+            }
+            AdapterError::UnknownSymbol(s) => write!(f, "unknown symbol: {s}"),
+            AdapterError::RateLimited { retry_after_ms } => {
+                write!(f, "rate limited by the exchange: retry after {retry_after_ms} ms")
+            }
+            AdapterError::Exchange { code, message } => write!(f, "exchange error {code}: {message}"),
+            AdapterError::Malformed(d) => write!(f, "malformed response: {d}"),
+            AdapterError::UnavailableBefore(t) => {
+                write!(f, "the exchange serves no data before {}", crate::domain::format_ms(*t))
+            }
+        }
+    }
+}
+
+impl From<wit::AdapterError> for AdapterError {
+    fn from(e: wit::AdapterError) -> Self {
+        match e {
+            wit::AdapterError::UnsupportedTimeframe(v) => AdapterError::UnsupportedTimeframe(v),
+            wit::AdapterError::UnknownSymbol(s) => AdapterError::UnknownSymbol(s),
+            wit::AdapterError::RateLimited(ms) => AdapterError::RateLimited { retry_after_ms: ms },
+            wit::AdapterError::Exchange(x) => AdapterError::Exchange { code: x.code, message: x.message },
+            wit::AdapterError::Malformed(d) => AdapterError::Malformed(d),
+            wit::AdapterError::UnavailableBefore(t) => AdapterError::UnavailableBefore(t),
+        }
+    }
+}
+
+fn req_from_wit(r: wit_http::Request) -> HttpRequest {
+    HttpRequest { method: r.method, url: r.url, headers: r.headers, body: r.body }
+}
+
+fn req_to_wit(r: &HttpRequest) -> wit_http::Request {
+    wit_http::Request { method: r.method.clone(), url: r.url.clone(), headers: r.headers.clone(), body: r.body.clone() }
+}
+
+fn candle_from_wit(c: wit_types::Candle) -> Candle {
+    Candle { open_time: c.open_time, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume }
+}
+
+fn market(node: &NodeId) -> wit_types::Market {
+    wit_types::Market {
+        exchange: node.exchange.clone(),
+        symbol: node.symbol.clone(),
+        timeframe: node.timeframe.as_str().to_string(),
+    }
+}
+
+/// A loaded, pre-instantiated adapter component. Cheap to clone; every call runs in a
+/// fresh instance with its own deadline and memory cap.
+#[derive(Clone)]
+pub struct Adapter {
+    host: ComponentHost,
+    label: String,
+    pre: ExchangeAdapterPre<GuestState>,
+    info: AdapterInfo,
+    wit_version: String,
+}
+
+type GuestResult<T> = Result<Result<T, AdapterError>, ComponentError>;
+
+impl Adapter {
+    pub(super) fn new(
+        host: ComponentHost,
+        label: &str,
+        component: &Component,
+        wit_version: String,
+    ) -> Result<Self, ComponentError> {
+        let instance_pre = host.inner.adapter_linker.instantiate_pre(component).map_err(|e| ComponentError::Link {
+            label: label.to_string(),
+            detail: format!("{e:#}"),
+        })?;
+        let pre = ExchangeAdapterPre::new(instance_pre).map_err(|e| ComponentError::WrongWorld {
+            label: label.to_string(),
+            interface: "adapter",
+            world: "exchange-adapter",
+            exports: format!("{e:#}"),
+        })?;
+        let mut adapter = Adapter {
+            host,
+            label: label.to_string(),
+            pre,
+            info: AdapterInfo {
+                id: String::new(),
+                name: String::new(),
+                version: String::new(),
+                base_urls: vec![],
+                timeframes: vec![],
+                max_candles_per_request: 0,
+                rate_limit: RateLimitHint { budget_per_minute: 0, request_weight: 0, used_weight_header: None },
+            },
+            wit_version,
+        };
+        let info = adapter.call("info", |store, a| a.seamless_market_adapter().call_info(store))?;
+        adapter.info = check_info(label, info)?;
+        // From now on, name the component by its id (and keep the file in logs).
+        if adapter.label != adapter.info.id {
+            adapter.label = format!("{} ({})", adapter.info.id, label);
+        }
+        Ok(adapter)
+    }
+
+    /// What the adapter declared.
+    pub fn info(&self) -> &AdapterInfo {
+        &self.info
+    }
+
+    /// The WIT package version the component was built against.
+    pub fn wit_version(&self) -> &str {
+        &self.wit_version
+    }
+
+    /// The name used in errors and logs.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Instantiate, run `f`, classify failures. A trapped instance is dropped with the store.
+    fn call<R>(
+        &self,
+        name: &'static str,
+        f: impl FnOnce(&mut wasmtime::Store<GuestState>, &bindings::ExchangeAdapter) -> wasmtime::Result<R>,
+    ) -> Result<R, ComponentError> {
+        let _span = tracing::debug_span!("guest_call", component = %self.label, call = name).entered();
+        let limits = self.host.limits();
+        let mut store = sandbox::new_store(self.host.engine(), &limits, &self.label);
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| sandbox::trap_error(e, store.data(), name, &limits))?;
+        match f(&mut store, &instance) {
+            Ok(r) => {
+                sandbox::flush_output(store.data(), name);
+                Ok(r)
+            }
+            Err(e) => Err(sandbox::trap_error(e, store.data(), name, &limits)),
+        }
+    }
+
+    fn contract(&self, call: &'static str, detail: String) -> ComponentError {
+        ComponentError::Contract { component: self.label.clone(), call, detail }
+    }
+
+    fn check_url(&self, call: &'static str, url: &str) -> Result<(), ComponentError> {
+        if self.info.base_urls.iter().any(|b| url_within(url, b)) {
+            Ok(())
+        } else {
+            Err(self.contract(
+                call,
+                format!("URL {url} is outside the declared base URLs [{}]", self.info.base_urls.join(", ")),
+            ))
+        }
+    }
+
+    /// The first request for `window` of `node`, at most `limit` candles per page.
+    pub fn plan(&self, node: &NodeId, window: Window, limit: u32) -> GuestResult<HttpRequest> {
+        let m = market(node);
+        let w = wit_types::Window { start: window.start, end: window.end };
+        let r = self.call("plan", |s, a| a.seamless_market_adapter().call_plan(s, &m, w, limit))?;
+        match r {
+            Ok(req) => {
+                self.check_url("plan", &req.url)?;
+                Ok(Ok(req_from_wit(req)))
+            }
+            Err(e) => Ok(Err(e.into())),
+        }
+    }
+
+    /// Parse the response to `request`; the page is checked against the contract.
+    pub fn parse(&self, node: &NodeId, window: Window, request: &HttpRequest, response: HttpResponse) -> GuestResult<Page> {
+        let m = market(node);
+        let w = wit_types::Window { start: window.start, end: window.end };
+        let req = req_to_wit(request);
+        let resp = wit_http::Response { status: response.status, headers: response.headers, body: response.body };
+        let r = self.call("parse", |s, a| a.seamless_market_adapter().call_parse(s, &m, w, &req, &resp))?;
+        let page = match r {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        let max = self.info.max_candles_per_request as usize;
+        if page.candles.len() > max {
+            return Err(self.contract(
+                "parse",
+                format!("returned {} candles, more than its max-candles-per-request ({max})", page.candles.len()),
+            ));
+        }
+        let candles: Vec<Candle> = page.candles.into_iter().map(candle_from_wit).collect();
+        self.check_candles("parse", node, Some(window), &candles)?;
+        let next = match page.next {
+            Some(n) => {
+                self.check_url("parse", &n.url)?;
+                Some(req_from_wit(n))
+            }
+            None => None,
+        };
+        Ok(Ok(Page { candles, next }))
+    }
+
+    fn check_candles(
+        &self,
+        call: &'static str,
+        node: &NodeId,
+        window: Option<Window>,
+        candles: &[Candle],
+    ) -> Result<(), ComponentError> {
+        let tf = node.timeframe;
+        let mut prev = i64::MIN;
+        for (i, c) in candles.iter().enumerate() {
+            let at = || format!("candle {i} (open time {})", c.open_time);
+            if c.open_time <= prev {
+                return Err(self.contract(call, format!("{} is not after the previous one: candles must be ascending without repeats", at())));
+            }
+            prev = c.open_time;
+            if !tf.is_aligned(c.open_time) {
+                return Err(self.contract(call, format!("{} is not on the {tf} grid", at())));
+            }
+            if let Some(w) = window
+                && !w.contains(c.open_time)
+            {
+                return Err(self.contract(call, format!("{} is outside the window {w}", at())));
+            }
+            if ![c.open, c.high, c.low, c.close, c.volume].iter().all(|v| v.is_finite()) {
+                return Err(self.contract(call, format!("{} has a non-finite price or volume", at())));
+            }
+        }
+        Ok(())
+    }
+
+    /// How to follow `node` live.
+    pub fn live_plan(&self, node: &NodeId) -> GuestResult<LivePlan> {
+        let m = market(node);
+        let r = self.call("live-plan", |s, a| a.seamless_market_adapter().call_live_plan(s, &m))?;
+        match r {
+            Ok(wit::LiveSource::Websocket(ws)) => {
+                self.check_url("live-plan", &ws.url)?;
+                Ok(Ok(LivePlan::WebSocket { url: ws.url, subscribe: ws.subscribe }))
+            }
+            Ok(wit::LiveSource::Poll(p)) => {
+                self.check_url("live-plan", &p.request.url)?;
+                Ok(Ok(LivePlan::Poll { request: req_from_wit(p.request), interval_ms: p.interval_ms }))
+            }
+            Err(e) => Ok(Err(e.into())),
+        }
+    }
+
+    /// Parse one live frame.
+    pub fn live_parse(&self, node: &NodeId, frame: &str) -> GuestResult<Vec<LiveCandle>> {
+        let m = market(node);
+        let r = self.call("live-parse", |s, a| a.seamless_market_adapter().call_live_parse(s, &m, frame))?;
+        match r {
+            Ok(v) => {
+                let out: Vec<LiveCandle> = v
+                    .into_iter()
+                    .map(|lc| LiveCandle { candle: candle_from_wit(lc.candle), closed: lc.closed })
+                    .collect();
+                let candles: Vec<Candle> = out.iter().map(|l| l.candle).collect();
+                self.check_candles("live-parse", node, None, &candles)?;
+                Ok(Ok(out))
+            }
+            Err(e) => Ok(Err(e.into())),
+        }
+    }
+}
+
+fn check_info(label: &str, i: wit::AdapterInfo) -> Result<AdapterInfo, ComponentError> {
+    let bad = |detail: String| ComponentError::Contract { component: label.to_string(), call: "info", detail };
+    if i.id.is_empty() || !i.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
+        return Err(bad(format!("id '{}' must be non-empty lowercase letters, digits, - or _", i.id)));
+    }
+    if i.base_urls.is_empty() {
+        return Err(bad("declares no base URLs".into()));
+    }
+    if i.max_candles_per_request == 0 {
+        return Err(bad("max-candles-per-request is 0".into()));
+    }
+    Ok(AdapterInfo {
+        id: i.id,
+        name: i.name,
+        version: i.version,
+        base_urls: i.base_urls,
+        timeframes: i.timeframes,
+        max_candles_per_request: i.max_candles_per_request,
+        rate_limit: RateLimitHint {
+            budget_per_minute: i.rate_limit.budget_per_minute,
+            request_weight: i.rate_limit.request_weight,
+            used_weight_header: i.rate_limit.used_weight_header,
+        },
+    })
+}
+
+/// True when `url` starts with `base` at a path boundary.
+pub(crate) fn url_within(url: &str, base: &str) -> bool {
+    let base = base.trim_end_matches('/');
+    url.strip_prefix(base)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_within;
+
+    #[test]
+    fn url_boundary() {
+        assert!(url_within("https://api.binance.com/api/v3/klines?x=1", "https://api.binance.com"));
+        assert!(url_within("https://api.binance.com", "https://api.binance.com/"));
+        assert!(!url_within("https://api.binance.com.evil.io/x", "https://api.binance.com"));
+        assert!(!url_within("http://evil.invalid/steal", "https://api.binance.com"));
+    }
+}

@@ -1,0 +1,18 @@
+//! Domain vocabulary shared by every part of the host: candles, timeframes, node ids,
+//! half-open windows and the interval algebra used by the coverage ledger.
+//!
+//! Time is always integer milliseconds since the Unix epoch, UTC.
+
+mod candle;
+mod node;
+mod ranges;
+mod time;
+mod timeframe;
+mod window;
+
+pub use candle::Candle;
+pub use node::{NodeId, NodeIdError};
+pub use ranges::RangeSet;
+pub use time::{TimeParseError, format_ms, now_ms, parse_time};
+pub use timeframe::{Timeframe, TimeframeError};
+pub use window::{Window, WindowError};
