@@ -7,3 +7,6 @@
 
 pub mod components;
 pub mod domain;
+pub mod net;
+pub mod store;
+pub mod provider;

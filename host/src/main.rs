@@ -1,1 +1,7 @@
-fn main() {}
+//! The `seamless` binary: see `seamless --help`.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -90,10 +90,13 @@ pub struct AdapterInfo {
     pub rate_limit: RateLimitHint,
 }
 
-/// Candles of one page and the request that continues the window.
+/// Candles of one page, the range it proves complete, and the request that
+/// continues the window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
     pub candles: Vec<Candle>,
+    /// Every candle the exchange has in this range is in `candles`.
+    pub covered: Window,
     pub next: Option<HttpRequest>,
 }
 
@@ -140,6 +143,8 @@ impl fmt::Display for AdapterError {
         }
     }
 }
+
+impl std::error::Error for AdapterError {}
 
 impl From<wit::AdapterError> for AdapterError {
     fn from(e: wit::AdapterError) -> Self {
@@ -314,6 +319,18 @@ impl Adapter {
         }
         let candles: Vec<Candle> = page.candles.into_iter().map(candle_from_wit).collect();
         self.check_candles("parse", node, Some(window), &candles)?;
+        let covered = Window { start: page.covered.start, end: page.covered.end };
+        if covered.start > covered.end || covered.start < window.start || covered.end > window.end {
+            return Err(self.contract("parse", format!("covered range {covered} is not inside the window {window}")));
+        }
+        if let (Some(first), Some(last)) = (candles.first(), candles.last())
+            && (first.open_time < covered.start || last.open_time >= covered.end)
+        {
+            return Err(self.contract(
+                "parse",
+                format!("candles {}..={} reach outside the covered range {covered}", first.open_time, last.open_time),
+            ));
+        }
         let next = match page.next {
             Some(n) => {
                 self.check_url("parse", &n.url)?;
@@ -321,7 +338,7 @@ impl Adapter {
             }
             None => None,
         };
-        Ok(Ok(Page { candles, next }))
+        Ok(Ok(Page { candles, covered, next }))
     }
 
     fn check_candles(

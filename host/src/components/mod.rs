@@ -18,6 +18,7 @@ use thiserror::Error;
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+pub(crate) use adapter::url_within;
 pub use adapter::{
     Adapter, AdapterError, AdapterInfo, HttpRequest, HttpResponse, LiveCandle, LivePlan, Page,
     RateLimitHint,

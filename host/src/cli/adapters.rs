@@ -1,0 +1,187 @@
+//! `seamless adapters`: list the built-in adapters, inspect a component file, and run an
+//! adapter's `plan` or `parse` by hand.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use seamless::components::{Adapter, HttpResponse, WIT_PACKAGE};
+use seamless::provider::Exchange;
+
+use super::output::{Format, write_candles};
+use super::select::{SeriesArgs, WindowArgs};
+use super::{Failure, Global};
+
+#[derive(Debug, Subcommand)]
+pub enum AdaptersCommand {
+    /// List the built-in adapters (and any given with --adapter).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load a component file and describe it.
+    Inspect {
+        /// Path of the .wasm component.
+        path: PathBuf,
+    },
+    /// Print the HTTP request an adapter would send first for a window.
+    Plan(PlanArgs),
+    /// Parse a response body (stdin) with an adapter and print the candles.
+    Parse(ParseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    series: SeriesArgs,
+    #[command(flatten)]
+    window: WindowArgs,
+    /// Candles per page (default: the adapter's maximum).
+    #[arg(long)]
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    #[command(flatten)]
+    series: SeriesArgs,
+    #[command(flatten)]
+    window: WindowArgs,
+    /// HTTP status of the response.
+    #[arg(long, default_value_t = 200)]
+    status: u16,
+    /// Response header NAME:VALUE (repeatable).
+    #[arg(long = "header")]
+    headers: Vec<String>,
+    /// Candles per page the request asked for (default: the adapter's maximum).
+    #[arg(long)]
+    limit: Option<u32>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+pub async fn run(g: &Global, cmd: &AdaptersCommand) -> Result<(), Failure> {
+    match cmd {
+        AdaptersCommand::List { json } => list(g, *json),
+        AdaptersCommand::Inspect { path } => inspect(g, path),
+        AdaptersCommand::Plan(a) => plan(g, a),
+        AdaptersCommand::Parse(a) => parse(g, a),
+    }
+}
+
+fn describe(a: &Adapter, source: &str) -> String {
+    let i = a.info();
+    let rl = &i.rate_limit;
+    format!(
+        "id:            {}\nname:          {}\nversion:       {}\nwit:           {WIT_PACKAGE}@{}\nsource:        {source}\ntimeframes:    {}\nmax/request:   {}\nbase URLs:     {}\nrate limit:    {} weight/min, {} per request{}\n",
+        i.id,
+        i.name,
+        i.version,
+        a.wit_version(),
+        i.timeframes.join(" "),
+        i.max_candles_per_request,
+        i.base_urls.join(" "),
+        rl.budget_per_minute,
+        rl.request_weight,
+        rl.used_weight_header.as_deref().map(|h| format!(", header {h}")).unwrap_or_default(),
+    )
+}
+
+fn list(g: &Global, json: bool) -> Result<(), Failure> {
+    let reg = g.registry()?;
+    let files = reg.builtin_files();
+    let exchanges = reg.load_all().map_err(|e| match e {
+        seamless::provider::RegistryError::Component(_) => Failure::runtime(e),
+        _ => Failure::bad(e),
+    })?;
+    if json {
+        let v: Vec<_> = exchanges
+            .iter()
+            .map(|e| {
+                let mut o = serde_json::to_value(e.adapter.info()).unwrap_or_default();
+                o["wit_version"] = e.adapter.wit_version().into();
+                o
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).map_err(Failure::runtime)?);
+        return Ok(());
+    }
+    println!("{:<10} {:<8} {:<6} {:<44} {:<28} SOURCE", "ID", "VERSION", "MAX", "TIMEFRAMES", "BASE URLS");
+    for e in &exchanges {
+        let i = e.adapter.info();
+        let source = files.get(&i.id).map(|p| p.display().to_string()).unwrap_or_else(|| e.adapter.label().to_string());
+        println!(
+            "{:<10} {:<8} {:<6} {:<44} {:<28} {}",
+            i.id,
+            i.version,
+            i.max_candles_per_request,
+            i.timeframes.join(","),
+            i.base_urls.join(","),
+            source
+        );
+    }
+    Ok(())
+}
+
+fn inspect(g: &Global, path: &PathBuf) -> Result<(), Failure> {
+    let host = g.component_host()?;
+    let adapter = host.load_adapter_file(path).map_err(Failure::bad)?;
+    print!("{}", describe(&adapter, &path.display().to_string()));
+    Ok(())
+}
+
+fn exchange_for(g: &Global, series: &SeriesArgs) -> Result<(seamless::domain::NodeId, Exchange), Failure> {
+    let node = series.node()?;
+    let reg = g.registry()?;
+    let ex = reg.get(&node.exchange).map_err(|e| match e {
+        seamless::provider::RegistryError::Component(_) => Failure::runtime(e),
+        _ => Failure::bad(e),
+    })?;
+    Ok((node, ex))
+}
+
+fn plan(g: &Global, a: &PlanArgs) -> Result<(), Failure> {
+    let (node, ex) = exchange_for(g, &a.series)?;
+    let window = a.window.window(&node, g.quiet)?;
+    let limit = a.limit.unwrap_or(ex.adapter.info().max_candles_per_request);
+    let req = ex.adapter.plan(&node, window, limit).map_err(Failure::runtime)?.map_err(Failure::bad)?;
+    println!("{} {}", req.method, req.url);
+    for (k, v) in &req.headers {
+        println!("{k}: {v}");
+    }
+    let sent = ex.bases.rewrite(&req.url);
+    if sent != req.url {
+        println!("# sent to: {sent}");
+    }
+    Ok(())
+}
+
+fn parse(g: &Global, a: &ParseArgs) -> Result<(), Failure> {
+    let (node, ex) = exchange_for(g, &a.series)?;
+    let window = a.window.window(&node, g.quiet)?;
+    let limit = a.limit.unwrap_or(ex.adapter.info().max_candles_per_request);
+    let req = ex.adapter.plan(&node, window, limit).map_err(Failure::runtime)?.map_err(Failure::bad)?;
+    let mut body = Vec::new();
+    std::io::stdin().read_to_end(&mut body).map_err(Failure::runtime)?;
+    let mut headers = Vec::new();
+    for h in &a.headers {
+        let (k, v) = h
+            .split_once(':')
+            .ok_or_else(|| Failure::bad(anyhow::anyhow!("bad --header '{h}': use NAME:VALUE")))?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let resp = HttpResponse { status: a.status, headers, body };
+    let page = ex.adapter.parse(&node, window, &req, resp).map_err(Failure::runtime)?.map_err(Failure::runtime)?;
+    write_candles(&mut std::io::stdout().lock(), a.format, &page.candles).map_err(Failure::runtime)?;
+    if !g.quiet {
+        eprintln!("covered: {}", page.covered);
+        match &page.next {
+            Some(n) => eprintln!("next: {} {}", n.method, n.url),
+            None => eprintln!("next: none (window complete)"),
+        }
+    }
+    Ok(())
+}

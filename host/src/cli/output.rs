@@ -1,0 +1,77 @@
+//! Writing candles as a table, CSV or JSON lines.
+
+use std::io::{self, Write};
+
+use clap::ValueEnum;
+
+use seamless::domain::{Candle, format_ms};
+
+/// Output format of candle listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns with ISO times, for people.
+    Table,
+    /// `open_time,open,high,low,close,volume` with a header; times in ms.
+    Csv,
+    /// One JSON object per candle; times in ms.
+    Jsonl,
+}
+
+/// Write `candles` in `format`.
+pub fn write_candles(out: &mut dyn Write, format: Format, candles: &[Candle]) -> io::Result<()> {
+    let mut w = io::BufWriter::with_capacity(1 << 16, out);
+    match format {
+        Format::Jsonl => {
+            for c in candles {
+                writeln!(
+                    w,
+                    r#"{{"open_time":{},"open":{},"high":{},"low":{},"close":{},"volume":{}}}"#,
+                    c.open_time, c.open, c.high, c.low, c.close, c.volume
+                )?;
+            }
+        }
+        Format::Csv => {
+            writeln!(w, "open_time,open,high,low,close,volume")?;
+            for c in candles {
+                writeln!(w, "{},{},{},{},{},{}", c.open_time, c.open, c.high, c.low, c.close, c.volume)?;
+            }
+        }
+        Format::Table => {
+            writeln!(w, "{:<20}  {:>14}  {:>14}  {:>14}  {:>14}  {:>16}", "open_time", "open", "high", "low", "close", "volume")?;
+            for c in candles {
+                writeln!(
+                    w,
+                    "{:<20}  {:>14}  {:>14}  {:>14}  {:>14}  {:>16}",
+                    format_ms(c.open_time),
+                    c.open,
+                    c.high,
+                    c.low,
+                    c.close,
+                    c.volume
+                )?;
+            }
+        }
+    }
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        let c = [Candle { open_time: 1_704_067_200_000, open: 1.5, high: 2.0, low: 1.0, close: 1.25, volume: 10.0 }];
+        let mut buf = Vec::new();
+        write_candles(&mut buf, Format::Jsonl, &c).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["open_time"], 1_704_067_200_000i64);
+        assert_eq!(v["close"], 1.25);
+        let mut buf = Vec::new();
+        write_candles(&mut buf, Format::Csv, &c).unwrap();
+        assert_eq!(String::from_utf8(buf).unwrap(), "open_time,open,high,low,close,volume\n1704067200000,1.5,2,1,1.25,10\n");
+        let mut buf = Vec::new();
+        write_candles(&mut buf, Format::Table, &c).unwrap();
+        assert!(String::from_utf8(buf).unwrap().contains("2024-01-01T00:00:00Z"));
+    }
+}

@@ -1,0 +1,165 @@
+//! Which adapter serves which exchange: built-in adapter components found in the
+//! adapter folders (`{id}_adapter.wasm`), third-party components given by path, and the
+//! user's base-URL overrides (e.g. `binance=http://127.0.0.1:8080`). Components are
+//! loaded lazily, once per process.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use thiserror::Error;
+
+use crate::components::{Adapter, ComponentError, ComponentHost};
+use crate::net::BaseMap;
+
+/// An exchange ready to use: its adapter and where its requests really go.
+#[derive(Clone)]
+pub struct Exchange {
+    pub adapter: Arc<Adapter>,
+    pub bases: BaseMap,
+}
+
+/// Why an exchange could not be had.
+#[derive(Debug, Error)]
+pub enum RegistryError {
+    #[error("unknown exchange '{id}': available exchanges are {}", if available.is_empty() { "none".to_string() } else { available.join(", ") })]
+    UnknownExchange { id: String, available: Vec<String> },
+    #[error(
+        "no built-in adapter components found (looked in {}); build them with `just guests`, or set SEAMLESS_ADAPTER_DIR to the folder holding *_adapter.wasm",
+        dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    NoAdapters { dirs: Vec<PathBuf> },
+    #[error("bad --exchange-url '{0}': use EXCHANGE=URL, e.g. binance=http://127.0.0.1:8080")]
+    BadOverride(String),
+    #[error(transparent)]
+    Component(#[from] ComponentError),
+}
+
+/// Adapters by exchange id.
+pub struct AdapterRegistry {
+    host: ComponentHost,
+    dirs: Vec<PathBuf>,
+    extra: Vec<PathBuf>,
+    overrides: BTreeMap<String, String>,
+    loaded: Mutex<BTreeMap<String, Exchange>>,
+}
+
+impl AdapterRegistry {
+    /// A registry searching `dirs` for built-in adapters, plus `extra` component files.
+    pub fn new(host: ComponentHost, dirs: Vec<PathBuf>, extra: Vec<PathBuf>) -> Self {
+        AdapterRegistry { host, dirs, extra, overrides: BTreeMap::new(), loaded: Mutex::new(BTreeMap::new()) }
+    }
+
+    /// The default adapter folders: `$SEAMLESS_ADAPTER_DIR`, `<exe dir>/adapters`, and the
+    /// build tree next to the executable (`target/wasm32-wasip2/guest`).
+    pub fn default_dirs() -> Vec<PathBuf> {
+        let mut dirs = Vec::new();
+        if let Some(d) = std::env::var_os("SEAMLESS_ADAPTER_DIR") {
+            dirs.push(PathBuf::from(d));
+        }
+        if let Ok(exe) = std::env::current_exe()
+            && let Some(bin) = exe.parent()
+        {
+            dirs.push(bin.join("adapters"));
+            // target/{debug,release}/seamless or target/debug/deps/<test>
+            for up in [bin.parent(), bin.parent().and_then(Path::parent)].into_iter().flatten() {
+                dirs.push(up.join("wasm32-wasip2").join("guest"));
+            }
+        }
+        dirs
+    }
+
+    /// Map exchange `id`'s first HTTP base URL to `url`. Accepts `ID=URL`.
+    pub fn add_override(&mut self, spec: &str) -> Result<(), RegistryError> {
+        let (id, url) = spec.split_once('=').ok_or_else(|| RegistryError::BadOverride(spec.to_string()))?;
+        let ok_url = url.starts_with("http://") || url.starts_with("https://");
+        if id.is_empty() || !ok_url {
+            return Err(RegistryError::BadOverride(spec.to_string()));
+        }
+        self.overrides.insert(id.to_string(), url.to_string());
+        Ok(())
+    }
+
+    /// The component host.
+    pub fn host(&self) -> &ComponentHost {
+        &self.host
+    }
+
+    /// Built-in adapter files: id → path (first folder wins).
+    pub fn builtin_files(&self) -> BTreeMap<String, PathBuf> {
+        let mut out = BTreeMap::new();
+        for dir in &self.dirs {
+            let Ok(rd) = std::fs::read_dir(dir) else { continue };
+            let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            files.sort();
+            for p in files {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                if let Some(id) = name.strip_suffix("_adapter.wasm") {
+                    out.entry(id.to_string()).or_insert(p);
+                }
+            }
+        }
+        out
+    }
+
+    /// Load every built-in and extra adapter (for listing).
+    pub fn load_all(&self) -> Result<Vec<Exchange>, RegistryError> {
+        let files = self.builtin_files();
+        if files.is_empty() && self.extra.is_empty() {
+            return Err(RegistryError::NoAdapters { dirs: self.dirs.clone() });
+        }
+        let mut out = Vec::new();
+        for id in files.keys() {
+            out.push(self.get(id)?);
+        }
+        for p in &self.extra {
+            out.push(self.load_extra(p)?);
+        }
+        Ok(out)
+    }
+
+    fn load_extra(&self, path: &Path) -> Result<Exchange, RegistryError> {
+        let adapter = self.host.load_adapter_file(path)?;
+        Ok(self.remember(adapter))
+    }
+
+    fn remember(&self, adapter: Adapter) -> Exchange {
+        let info = adapter.info();
+        let mut bases = BaseMap::default();
+        if let Some(url) = self.overrides.get(&info.id)
+            && let Some(http_base) = info.base_urls.iter().find(|b| b.starts_with("http"))
+        {
+            bases.insert(http_base, url);
+        }
+        let ex = Exchange { adapter: Arc::new(adapter), bases };
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        loaded.entry(ex.adapter.info().id.clone()).or_insert(ex).clone()
+    }
+
+    /// The exchange with this id: an extra (third-party) adapter declaring that id, or
+    /// the built-in one.
+    pub fn get(&self, id: &str) -> Result<Exchange, RegistryError> {
+        if let Some(ex) = self.loaded.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+            return Ok(ex.clone());
+        }
+        for p in &self.extra {
+            let ex = self.load_extra(p)?;
+            if ex.adapter.info().id == id {
+                return Ok(ex);
+            }
+        }
+        let files = self.builtin_files();
+        let Some(path) = files.get(id) else {
+            if files.is_empty() && self.extra.is_empty() {
+                return Err(RegistryError::NoAdapters { dirs: self.dirs.clone() });
+            }
+            let mut available: Vec<String> = files.keys().cloned().collect();
+            available.extend(self.loaded.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned());
+            available.sort();
+            available.dedup();
+            return Err(RegistryError::UnknownExchange { id: id.to_string(), available });
+        };
+        let adapter = self.host.load_adapter_file(path)?;
+        Ok(self.remember(adapter))
+    }
+}
