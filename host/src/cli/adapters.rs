@@ -90,13 +90,14 @@ fn describe(a: &Adapter, source: &str) -> String {
     )
 }
 
+fn registry_failure(e: seamless::provider::RegistryError) -> Failure {
+    if e.is_bad_input() { Failure::bad(e) } else { Failure::runtime(e) }
+}
+
 fn list(g: &Global, json: bool) -> Result<(), Failure> {
     let reg = g.registry()?;
     let files = reg.builtin_files();
-    let exchanges = reg.load_all().map_err(|e| match e {
-        seamless::provider::RegistryError::Component(_) => Failure::runtime(e),
-        _ => Failure::bad(e),
-    })?;
+    let exchanges = reg.load_all().map_err(registry_failure)?;
     if json {
         let v: Vec<_> = exchanges
             .iter()
@@ -128,7 +129,9 @@ fn list(g: &Global, json: bool) -> Result<(), Failure> {
 
 fn inspect(g: &Global, path: &PathBuf) -> Result<(), Failure> {
     let host = g.component_host()?;
-    let adapter = host.load_adapter_file(path).map_err(Failure::bad)?;
+    let adapter = host
+        .load_adapter_file(path)
+        .map_err(|e| if e.is_bad_input() { Failure::bad(e) } else { Failure::runtime(e) })?;
     print!("{}", describe(&adapter, &path.display().to_string()));
     Ok(())
 }
@@ -136,10 +139,7 @@ fn inspect(g: &Global, path: &PathBuf) -> Result<(), Failure> {
 fn exchange_for(g: &Global, series: &SeriesArgs) -> Result<(seamless::domain::NodeId, Exchange), Failure> {
     let node = series.node()?;
     let reg = g.registry()?;
-    let ex = reg.get(&node.exchange).map_err(|e| match e {
-        seamless::provider::RegistryError::Component(_) => Failure::runtime(e),
-        _ => Failure::bad(e),
-    })?;
+    let ex = reg.get(&node.exchange).map_err(registry_failure)?;
     Ok((node, ex))
 }
 

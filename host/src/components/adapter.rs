@@ -270,6 +270,12 @@ impl Adapter {
         }
     }
 
+    /// Create (and drop) one sandboxed instance: a health check, and what every call
+    /// pays before running guest code.
+    pub fn check_instantiate(&self) -> Result<(), ComponentError> {
+        self.call("instantiate", |_, _| Ok(()))
+    }
+
     fn contract(&self, call: &'static str, detail: String) -> ComponentError {
         ComponentError::Contract { component: self.label.clone(), call, detail }
     }

@@ -77,6 +77,21 @@ pub enum ComponentError {
     Engine(String),
 }
 
+impl ComponentError {
+    /// True when the component file itself is unusable (the user chose a bad file),
+    /// as opposed to a failure while running a good one.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            ComponentError::Read { .. }
+                | ComponentError::NotAComponent { .. }
+                | ComponentError::WrongWorld { .. }
+                | ComponentError::IncompatibleWit { .. }
+                | ComponentError::Link { .. }
+        )
+    }
+}
+
 fn detail_suffix(d: &str) -> String {
     if d.is_empty() { String::new() } else { format!(" ({d})") }
 }
@@ -151,10 +166,10 @@ fn build_engine(limits: &SandboxLimits, pooling: bool) -> Result<Engine, Compone
     config.parallel_compilation(true);
     if pooling {
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(256);
-        pool.total_core_instances(512);
-        pool.total_memories(256);
-        pool.total_tables(512);
+        pool.total_component_instances(64);
+        pool.total_core_instances(128);
+        pool.total_memories(64);
+        pool.total_tables(128);
         pool.max_memory_size(limits.memory_bytes);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }

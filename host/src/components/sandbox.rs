@@ -99,6 +99,8 @@ pub enum TrapKind {
     OutOfMemory,
     /// The guest panicked (Rust) or aborted.
     Panic,
+    /// The guest returned more data than the host accepts to copy out of it.
+    TooMuchData,
     /// Any other trap (out-of-bounds access, stack overflow, ...).
     Other,
 }
@@ -109,6 +111,7 @@ impl fmt::Display for TrapKind {
             TrapKind::Timeout => "deadline exceeded",
             TrapKind::OutOfMemory => "memory limit exceeded",
             TrapKind::Panic => "guest panicked",
+            TrapKind::TooMuchData => "result too large",
             TrapKind::Other => "trap",
         })
     }
@@ -129,6 +132,7 @@ pub fn trap_error(
         _ if chain.contains("forcing trap when growing memory") || output.contains("memory allocation of") => {
             TrapKind::OutOfMemory
         }
+        _ if chain.contains("too much data is being copied") => TrapKind::TooMuchData,
         _ if output.contains("panicked") => TrapKind::Panic,
         Some(Trap::UnreachableCodeReached) if output.contains("abort") => TrapKind::Panic,
         _ => TrapKind::Other,
@@ -145,7 +149,7 @@ pub fn trap_error(
                 output[idx..].lines().take(2).collect::<Vec<_>>().join(": ")
             })
             .unwrap_or_default(),
-        TrapKind::Other => chain.lines().next().unwrap_or_default().to_string(),
+        TrapKind::TooMuchData | TrapKind::Other => chain.lines().next().unwrap_or_default().to_string(),
     };
     if !output.is_empty() {
         tracing::warn!(component = %state.component, call, output = %output.trim_end(), "guest output before trap");

@@ -57,7 +57,7 @@ impl ProviderError {
     /// True when the user's input is at fault (exit code 2) rather than the run.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            ProviderError::Registry(RegistryError::Component(_)) => false,
+            ProviderError::Registry(RegistryError::Component(e)) => e.is_bad_input(),
             ProviderError::Registry(_) | ProviderError::UnsupportedTimeframe { .. } => true,
             ProviderError::Exchange { error, .. } => {
                 matches!(error, AdapterError::UnknownSymbol(_) | AdapterError::UnsupportedTimeframe(_))

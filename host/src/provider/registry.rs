@@ -35,6 +35,16 @@ pub enum RegistryError {
     Component(#[from] ComponentError),
 }
 
+impl RegistryError {
+    /// True when the user's input is at fault (exit code 2).
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            RegistryError::Component(e) => e.is_bad_input(),
+            _ => true,
+        }
+    }
+}
+
 /// Adapters by exchange id.
 pub struct AdapterRegistry {
     host: ComponentHost,

@@ -1,0 +1,38 @@
+# seamless task runner. `just demo` runs the demo, `just test` the whole test suite.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+guest_crates := "-p binance-adapter -p chaos-adapter -p future-wit-adapter"
+
+# Show the recipes.
+default:
+    @just --list
+
+# Install what a fresh machine lacks for building (the wasm32-wasip2 target).
+setup:
+    @rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+# Build the guest components (adapters, test guests) into target/wasm32-wasip2/guest/.
+guests: setup
+    cargo build --profile guest --target wasm32-wasip2 {{guest_crates}}
+
+# The demo: simulator + backfill of 7 days of BTC/USDT and ETH/USDT 1m into SQLite.
+demo: guests
+    cargo build --release -p seamless -p exchange-sim
+    scripts/demo.sh
+
+# The whole test suite: unit tests of every crate and the integration tests (tests/all).
+test: guests
+    cargo test --workspace --no-fail-fast
+
+# Benchmarks (figures go to docs/benchmarks.md).
+bench: guests
+    cargo bench -p seamless --bench host
+
+# Format and lint.
+fmt:
+    cargo fmt --all
+
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,149 @@
+//! The `seamless` binary: fetch through the simulator, output formats, the adapters
+//! commands, and bad input (exit code 2, or 1 for runtime failures; a message that names
+//! the problem and the fix; never a panic).
+
+use exchange_sim::{SimConfig, Simulator};
+
+use crate::support::{JAN1_2024, guest, seamless, seamless_with_stdin, text};
+
+const KLINES: &str = "/api/v3/klines";
+
+fn no_panic(stderr: &str) {
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_jsonl_twice_second_from_store() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let url = format!("binance={}", sim.base_url());
+    let args = [
+        "fetch", "--exchange", "binance", "--symbol", "BTC/USDT", "--timeframe", "1m", "--start", "2024-01-01",
+        "--end", "2024-01-02", "--exchange-url", &url, "--format", "jsonl",
+    ];
+    let o = seamless(&args, &db);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1440);
+    assert_eq!(lines[0]["open_time"], JAN1_2024);
+    for k in ["open", "high", "low", "close", "volume"] {
+        assert!(lines[0][k].is_f64() || lines[0][k].is_i64(), "{k} in {}", lines[0]);
+    }
+    let truth = sim.truth("BTC/USDT", "1m", JAN1_2024, JAN1_2024 + 86_400_000);
+    assert_eq!(lines[1439]["close"].as_f64().unwrap(), truth[1439].close);
+    assert_eq!(sim.requests(KLINES), 2);
+    sim.reset_counts();
+    // Same window through --node, as CSV into a file: no request this time.
+    let csv = dir.path().join("out.csv");
+    let o = seamless(
+        &[
+            "fetch", "--node", "ohlcv:binance:BTC/USDT:1m", "--start", "1704067200", "--end", "1704153600000",
+            "--exchange-url", &url, "--format", "csv", "--output", csv.to_str().unwrap(),
+        ],
+        &db,
+    );
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(sim.requests(KLINES), 0, "second fetch must come from the store");
+    assert!(err.contains("1440 from store"), "{err}");
+    let body = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(body.lines().count(), 1441);
+    assert!(body.starts_with("open_time,open,high,low,close,volume\n1704067200000,"));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn adapters_list_inspect_plan_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let o = seamless(&["adapters", "list"], &db);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let line = out.lines().find(|l| l.starts_with("binance")).unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("1000") && line.contains("https://api.binance.com") && line.contains("1m"), "{line}");
+
+    let wasm = guest("binance_adapter");
+    let o = seamless(&["adapters", "inspect", wasm.to_str().unwrap()], &db);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("seamless:market@0.1.0") && out.contains("id:            binance"), "{out}");
+
+    let o = seamless(
+        &["adapters", "plan", "--node", "ohlcv:binance:ETH/USDT:1h", "--start", "2024-01-01", "--end", "2024-01-02"],
+        &db,
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.starts_with("GET https://api.binance.com/api/v3/klines?"), "{out}");
+    for p in ["symbol=ETHUSDT", "interval=1h", "startTime=1704067200000", "endTime=1704153599999"] {
+        assert!(out.contains(p), "{p} not in {out}");
+    }
+
+    let body = br#"[[1704067200000,"42000.10","42025.50","41987.25","42004.75","1.5",1704067259999,"0",1,"0","0","0"],
+                    [1704067260000,"42004.75","42010.00","42000.00","42001.00","2.25",1704067319999,"0",1,"0","0","0"]]"#;
+    let o = seamless_with_stdin(
+        &["adapters", "parse", "--node", "ohlcv:binance:BTC/USDT:1m", "--start", "2024-01-01", "--end", "2024-01-02", "--format", "csv"],
+        &db,
+        Some(body),
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(out, "open_time,open,high,low,close,volume\n1704067200000,42000.1,42025.5,41987.25,42004.75,1.5\n1704067260000,42004.75,42010,42000,42001,2.25\n");
+}
+
+/// Each bad input exits with the expected code and a message naming the fix.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_exits_2_with_a_helpful_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"not a component").unwrap();
+    let junk = junk.to_str().unwrap().to_string();
+    let base = ["fetch", "--start", "2024-01-01", "--end", "2024-01-02"];
+    let cases: Vec<(Vec<&str>, u8, &str)> = vec![
+        (vec!["--exchange", "nosuch", "--symbol", "BTC/USDT", "--timeframe", "1m"], 2, "available exchanges are"),
+        (vec!["--exchange", "binance", "--symbol", "BTC/USDT", "--timeframe", "7m"], 2, "use one of 1s, 1m"),
+        (vec!["--node", "binance:BTC/USDT:1m"], 2, "expected ohlcv:EXCHANGE:SYMBOL:TIMEFRAME"),
+        (vec!["--node", "ohlcv:binance:btcusdt:1m"], 2, "use BASE/QUOTE"),
+        (vec!["--exchange", "binance", "--symbol", "BTC/USDT"], 2, "--timeframe"),
+        (vec!["--node", "ohlcv:binance:BTC/USDT:1m", "--store", "postgres://x"], 2, "use sqlite:PATH"),
+        (vec!["--node", "ohlcv:binance:BTC/USDT:1m", "--exchange-url", "binance"], 2, "use EXCHANGE=URL"),
+        (vec!["--node", "ohlcv:binance:BTC/USDT:1m", "--adapter", "/no/such.wasm"], 2, "does not exist"),
+        (vec!["--node", "ohlcv:binance:BTC/USDT:1m", "--adapter", &junk], 2, "not a WebAssembly component"),
+        // Unreachable exchange: a runtime failure (1), naming the URL and the flag to fix it.
+        (
+            vec!["--node", "ohlcv:binance:BTC/USDT:1m", "--exchange-url", "binance=http://127.0.0.1:9"],
+            1,
+            "--exchange-url",
+        ),
+    ];
+    for (extra, code, needle) in cases {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(extra.iter());
+        let o = seamless(&args, &db);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(code as i32), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: expected '{needle}' in: {err}");
+        no_panic(&err);
+    }
+    // Window problems.
+    for (start, end, needle) in [
+        ("2024-01-02", "2024-01-01", "not before end"),
+        ("yesterday-ish", "2024-01-01", "--start: cannot read time 'yesterday-ish'"),
+        ("2024-01-01", "2024-02-30", "--end: cannot read time"),
+    ] {
+        let o = seamless(&["fetch", "--node", "ohlcv:binance:BTC/USDT:1m", "--start", start, "--end", end], &db);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{start} {end}: {err}");
+        assert!(err.contains(needle), "expected '{needle}' in: {err}");
+        no_panic(&err);
+    }
+    // A file that is not a component, inspected directly.
+    let o = seamless(&["adapters", "inspect", &junk], &db);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a WebAssembly component") && err.contains("wasm32-wasip2"), "{err}");
+    no_panic(&err);
+}

@@ -1,0 +1,142 @@
+//! The provider end to end: the Binance adapter component against the simulator, into
+//! a real SQLite file. Candles must equal the simulator's truth exactly.
+
+use std::time::Duration;
+
+use exchange_sim::{Faults, MarketSpec, SimConfig, Simulator};
+use seamless::domain::{Candle, NodeId, Window};
+use seamless::net::RetryPolicy;
+use seamless::provider::{AdapterRegistry, Provider};
+use seamless::store::AnyStore;
+
+use crate::support::{DAY, JAN1_2024, MIN, cache_dir, guest_dir, host};
+
+const KLINES: &str = "/api/v3/klines";
+
+fn provider(sim: &Simulator, db: &std::path::Path) -> Provider {
+    let mut reg = AdapterRegistry::new(host(256, 2000), vec![guest_dir()], vec![]);
+    reg.add_override(&format!("binance={}", sim.base_url())).unwrap();
+    let _ = cache_dir();
+    Provider::new(AnyStore::open(&format!("sqlite:{}", db.display())).unwrap(), reg).with_retry(RetryPolicy {
+        max_attempts: 8,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+    })
+}
+
+fn truth(sim: &Simulator, node: &NodeId, w: Window) -> Vec<Candle> {
+    sim.truth(&node.symbol, node.timeframe.as_str(), w.start, w.end)
+        .into_iter()
+        .map(|c| Candle { open_time: c.open_time, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume })
+        .collect()
+}
+
+fn assert_ascending_unique(c: &[Candle]) {
+    for w in c.windows(2) {
+        assert!(w[0].open_time < w[1].open_time, "not strictly ascending at {}", w[1].open_time);
+    }
+}
+
+#[tokio::test]
+async fn window_equals_truth_and_second_fetch_makes_no_request() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = provider(&sim, &dir.path().join("s.db"));
+    let node: NodeId = "ohlcv:binance:BTC/USDT:1m".parse().unwrap();
+    let w = Window::new(JAN1_2024, JAN1_2024 + 2 * DAY).unwrap();
+    let got = p.fetch(&node, w).await.unwrap();
+    let want = truth(&sim, &node, w);
+    assert_eq!(want.len(), 2880);
+    assert_eq!(got.candles, want);
+    assert_eq!(sim.requests(KLINES), 3, "2880 candles at 1000 per page");
+    assert!(got.report.missing.is_empty() && got.report.empty.is_empty(), "{:?}", got.report);
+    sim.reset_counts();
+    let again = p.fetch(&node, w).await.unwrap();
+    assert_eq!(again.candles, want);
+    assert_eq!(sim.requests(KLINES), 0);
+    assert_eq!(again.report.from_store, 2880);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn only_the_missing_parts_are_fetched() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = provider(&sim, &dir.path().join("s.db"));
+    let node: NodeId = "ohlcv:binance:ETH/USDT:1m".parse().unwrap();
+    p.fetch(&node, Window::new(JAN1_2024 + DAY, JAN1_2024 + 2 * DAY).unwrap()).await.unwrap();
+    sim.reset_counts();
+    let w = Window::new(JAN1_2024, JAN1_2024 + 3 * DAY).unwrap();
+    let got = p.fetch(&node, w).await.unwrap();
+    assert_eq!(got.candles, truth(&sim, &node, w));
+    // Day 0 and day 2 are missing: 1440 candles each = 2 pages each.
+    assert_eq!(sim.requests(KLINES), 4);
+    assert_eq!(got.report.from_store, 1440);
+    assert_eq!(got.report.fetched, 2880);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn listing_start_and_downtime_give_exactly_the_candles_that_exist() {
+    let listing = JAN1_2024 + 6 * 60 * MIN;
+    let gap = (JAN1_2024 + 10 * 60 * MIN, JAN1_2024 + 12 * 60 * MIN);
+    let mut cfg = SimConfig::default();
+    cfg.markets.push(MarketSpec { symbol: "NEW/USDT".into(), listing_ms: listing, base_price: 3.5, gaps: vec![gap] });
+    let sim = Simulator::start(cfg).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = provider(&sim, &dir.path().join("s.db"));
+    let node: NodeId = "ohlcv:binance:NEW/USDT:1m".parse().unwrap();
+    let w = Window::new(JAN1_2024, JAN1_2024 + DAY).unwrap();
+    let got = p.fetch(&node, w).await.unwrap();
+    assert_ascending_unique(&got.candles);
+    assert_eq!(got.candles, truth(&sim, &node, w));
+    assert_eq!(got.candles.len(), (24 - 6 - 2) * 60);
+    assert_eq!(got.candles[0].open_time, listing);
+    assert!(got.candles.iter().all(|c| c.open_time < gap.0 || c.open_time >= gap.1));
+    assert_eq!(got.report.empty.ranges(), &[(JAN1_2024, listing), gap]);
+    assert!(got.report.missing.is_empty());
+    // Empty ranges are known: never fetched again.
+    sim.reset_counts();
+    p.fetch(&node, w).await.unwrap();
+    assert_eq!(sim.requests(KLINES), 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn transient_faults_are_retried_to_a_complete_window() {
+    let cfg = SimConfig {
+        faults: Faults {
+            error_every_n: Some(3),
+            error_status: 503,
+            truncate_every_n: Some(4),
+            malformed_every_n: Some(7),
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(cfg).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = provider(&sim, &dir.path().join("s.db"));
+    let node: NodeId = "ohlcv:binance:SOL/USDT:1m".parse().unwrap();
+    let w = Window::new(JAN1_2024, JAN1_2024 + 5 * DAY).unwrap();
+    let got = p.fetch(&node, w).await.unwrap();
+    assert_eq!(got.candles, truth(&sim, &node, w));
+    assert!(got.report.requests > 8, "faults should have cost retries: {}", got.report.requests);
+    assert!(sim.status_count(503) > 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn higher_timeframes_match_truth() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = provider(&sim, &dir.path().join("s.db"));
+    for (tf, days) in [("1h", 60), ("1d", 1500), ("1w", 700)] {
+        let node: NodeId = format!("ohlcv:binance:BTC/USDT:{tf}").parse().unwrap();
+        let (w, _) = Window::new(JAN1_2024 - days * DAY, JAN1_2024).unwrap().align(node.timeframe);
+        let got = p.fetch(&node, w).await.unwrap();
+        assert_eq!(got.candles, truth(&sim, &node, w), "{tf}");
+        assert!(!got.candles.is_empty());
+    }
+    sim.shutdown().await;
+}

@@ -1,0 +1,10 @@
+//! The one integration-test binary (wasmtime's `tests/all` pattern): real guest
+//! components, the real exchange simulator on 127.0.0.1, real SQLite files, and the real
+//! `seamless` binary for the command-line tests.
+//!
+//! Guest components must be built first (`just guests`; `just test` does it).
+
+mod cli;
+mod fetch;
+mod sandbox;
+mod support;

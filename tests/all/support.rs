@@ -1,0 +1,74 @@
+//! Shared helpers: where the guest components are, a component host for tests, a
+//! simulator, and running the `seamless` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use seamless::components::{ComponentHost, SandboxLimits};
+
+/// The folder `just guests` builds components into.
+pub fn guest_dir() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    target.join("wasm32-wasip2").join("guest")
+}
+
+/// Path of a built guest component, with a clear failure when it was not built.
+pub fn guest(name: &str) -> PathBuf {
+    let p = guest_dir().join(format!("{name}.wasm"));
+    assert!(p.is_file(), "{} is missing: build the guest components first with `just guests`", p.display());
+    p
+}
+
+/// A cache folder shared by the tests of this run (compiles each component once).
+pub fn cache_dir() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("target").join("test-component-cache");
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+/// A component host with short limits, so misbehaving guests fail fast.
+pub fn host(memory_mb: usize, timeout_ms: u64) -> ComponentHost {
+    ComponentHost::new(
+        SandboxLimits { memory_bytes: memory_mb << 20, call_timeout: Duration::from_millis(timeout_ms) },
+        Some(cache_dir()),
+    )
+    .unwrap()
+}
+
+/// Run the `seamless` binary with the test adapter folder and cache.
+pub fn seamless(args: &[&str], store: &Path) -> Output {
+    seamless_with_stdin(args, store, None)
+}
+
+pub fn seamless_with_stdin(args: &[&str], store: &Path, stdin: Option<&[u8]>) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_seamless"))
+        .args(args)
+        .env("SEAMLESS_ADAPTER_DIR", guest_dir())
+        .env("SEAMLESS_CACHE_DIR", cache_dir())
+        .env("SEAMLESS_STORE", format!("sqlite:{}", store.display()))
+        .env_remove("SEAMLESS_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning seamless");
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(data) = stdin {
+        pipe.write_all(data).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+/// stdout and stderr as text, for assertion messages.
+pub fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+pub const JAN1_2024: i64 = 1_704_067_200_000;
+pub const MIN: i64 = 60_000;
+pub const DAY: i64 = 86_400_000;
