@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use exchange_sim::{SimConfig, Simulator};
 use seamless::components::{ComponentHost, HttpResponse, SandboxLimits};
 use seamless::domain::{NodeId, Window};
-use seamless::provider::{AdapterRegistry, Provider};
+use seamless::provider::{AdapterRegistry, FetchOptions, Provider};
 use seamless::store::AnyStore;
 
 const JAN1_2024: i64 = 1_704_067_200_000;
@@ -111,10 +111,10 @@ fn main() {
         let store = AnyStore::open(&format!("sqlite:{}", dir.path().join("b.db").display())).unwrap();
         let provider = Provider::new(store, reg);
         let t = Instant::now();
-        let got = provider.fetch(&node, w).await.unwrap();
+        let got = provider.fetch(&node, w, &FetchOptions::default()).await.unwrap();
         let ours = t.elapsed();
         assert_eq!(got.candles.len() as f64, candles);
-        println!("fetch 30 days of 1m ({candles} candles, {} pages, {} MiB):", got.report.requests, bytes >> 20);
+        println!("fetch 30 days of 1m ({candles} candles, {} pages, {} MiB):", got.metadata.requests, bytes >> 20);
         println!("  raw HTTP walk           {:>9.0} candles/s  (baseline)", candles / raw.as_secs_f64());
         println!(
             "  seamless fetch→SQLite   {:>9.0} candles/s  {:.2}x of raw",

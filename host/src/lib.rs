@@ -10,3 +10,6 @@ pub mod domain;
 pub mod net;
 pub mod store;
 pub mod provider;
+pub mod ratelimit;
+pub mod metrics;
+pub mod export;

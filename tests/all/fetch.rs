@@ -6,7 +6,7 @@ use std::time::Duration;
 use exchange_sim::{Faults, MarketSpec, SimConfig, Simulator};
 use seamless::domain::{Candle, NodeId, Window};
 use seamless::net::RetryPolicy;
-use seamless::provider::{AdapterRegistry, Provider};
+use seamless::provider::{AdapterRegistry, FetchOptions, Provider};
 use seamless::store::AnyStore;
 
 use crate::support::{DAY, JAN1_2024, MIN, cache_dir, guest_dir, host};
@@ -44,17 +44,17 @@ async fn window_equals_truth_and_second_fetch_makes_no_request() {
     let p = provider(&sim, &dir.path().join("s.db"));
     let node: NodeId = "ohlcv:binance:BTC/USDT:1m".parse().unwrap();
     let w = Window::new(JAN1_2024, JAN1_2024 + 2 * DAY).unwrap();
-    let got = p.fetch(&node, w).await.unwrap();
+    let got = p.fetch(&node, w, &FetchOptions::default()).await.unwrap();
     let want = truth(&sim, &node, w);
     assert_eq!(want.len(), 2880);
     assert_eq!(got.candles, want);
     assert_eq!(sim.requests(KLINES), 3, "2880 candles at 1000 per page");
-    assert!(got.report.missing.is_empty() && got.report.empty.is_empty(), "{:?}", got.report);
+    assert!(got.metadata.missing.is_empty() && got.metadata.empty.is_empty(), "{:?}", got.metadata);
     sim.reset_counts();
-    let again = p.fetch(&node, w).await.unwrap();
+    let again = p.fetch(&node, w, &FetchOptions::default()).await.unwrap();
     assert_eq!(again.candles, want);
     assert_eq!(sim.requests(KLINES), 0);
-    assert_eq!(again.report.from_store, 2880);
+    assert_eq!(again.metadata.from_store, 2880);
     sim.shutdown().await;
 }
 
@@ -64,15 +64,15 @@ async fn only_the_missing_parts_are_fetched() {
     let dir = tempfile::tempdir().unwrap();
     let p = provider(&sim, &dir.path().join("s.db"));
     let node: NodeId = "ohlcv:binance:ETH/USDT:1m".parse().unwrap();
-    p.fetch(&node, Window::new(JAN1_2024 + DAY, JAN1_2024 + 2 * DAY).unwrap()).await.unwrap();
+    p.fetch(&node, Window::new(JAN1_2024 + DAY, JAN1_2024 + 2 * DAY).unwrap(), &FetchOptions::default()).await.unwrap();
     sim.reset_counts();
     let w = Window::new(JAN1_2024, JAN1_2024 + 3 * DAY).unwrap();
-    let got = p.fetch(&node, w).await.unwrap();
+    let got = p.fetch(&node, w, &FetchOptions::default()).await.unwrap();
     assert_eq!(got.candles, truth(&sim, &node, w));
     // Day 0 and day 2 are missing: 1440 candles each = 2 pages each.
     assert_eq!(sim.requests(KLINES), 4);
-    assert_eq!(got.report.from_store, 1440);
-    assert_eq!(got.report.fetched, 2880);
+    assert_eq!(got.metadata.from_store, 1440);
+    assert_eq!(got.metadata.fetched, 2880);
     sim.shutdown().await;
 }
 
@@ -87,17 +87,17 @@ async fn listing_start_and_downtime_give_exactly_the_candles_that_exist() {
     let p = provider(&sim, &dir.path().join("s.db"));
     let node: NodeId = "ohlcv:binance:NEW/USDT:1m".parse().unwrap();
     let w = Window::new(JAN1_2024, JAN1_2024 + DAY).unwrap();
-    let got = p.fetch(&node, w).await.unwrap();
+    let got = p.fetch(&node, w, &FetchOptions::default()).await.unwrap();
     assert_ascending_unique(&got.candles);
     assert_eq!(got.candles, truth(&sim, &node, w));
     assert_eq!(got.candles.len(), (24 - 6 - 2) * 60);
     assert_eq!(got.candles[0].open_time, listing);
     assert!(got.candles.iter().all(|c| c.open_time < gap.0 || c.open_time >= gap.1));
-    assert_eq!(got.report.empty.ranges(), &[(JAN1_2024, listing), gap]);
-    assert!(got.report.missing.is_empty());
+    assert_eq!(got.metadata.empty.ranges(), &[(JAN1_2024, listing), gap]);
+    assert!(got.metadata.missing.is_empty());
     // Empty ranges are known: never fetched again.
     sim.reset_counts();
-    p.fetch(&node, w).await.unwrap();
+    p.fetch(&node, w, &FetchOptions::default()).await.unwrap();
     assert_eq!(sim.requests(KLINES), 0);
     sim.shutdown().await;
 }
@@ -119,9 +119,9 @@ async fn transient_faults_are_retried_to_a_complete_window() {
     let p = provider(&sim, &dir.path().join("s.db"));
     let node: NodeId = "ohlcv:binance:SOL/USDT:1m".parse().unwrap();
     let w = Window::new(JAN1_2024, JAN1_2024 + 5 * DAY).unwrap();
-    let got = p.fetch(&node, w).await.unwrap();
+    let got = p.fetch(&node, w, &FetchOptions::default()).await.unwrap();
     assert_eq!(got.candles, truth(&sim, &node, w));
-    assert!(got.report.requests > 8, "faults should have cost retries: {}", got.report.requests);
+    assert!(got.metadata.requests > 8, "faults should have cost retries: {}", got.metadata.requests);
     assert!(sim.status_count(503) > 0);
     sim.shutdown().await;
 }
@@ -134,7 +134,7 @@ async fn higher_timeframes_match_truth() {
     for (tf, days) in [("1h", 60), ("1d", 1500), ("1w", 700)] {
         let node: NodeId = format!("ohlcv:binance:BTC/USDT:{tf}").parse().unwrap();
         let (w, _) = Window::new(JAN1_2024 - days * DAY, JAN1_2024).unwrap().align(node.timeframe);
-        let got = p.fetch(&node, w).await.unwrap();
+        let got = p.fetch(&node, w, &FetchOptions::default()).await.unwrap();
         assert_eq!(got.candles, truth(&sim, &node, w), "{tf}");
         assert!(!got.candles.is_empty());
     }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use seamless::domain::format_ms;
+use seamless::provider::{FetchOptions, Strategy};
 
 use super::output::{Format, write_candles};
 use super::select::{SeriesArgs, WindowArgs};
@@ -23,13 +24,24 @@ pub struct FetchArgs {
     /// Write the candles to this file instead of stdout.
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// Availability strategy: seamless (storage, backfill, live), fail-fast (storage only),
+    /// auto-backfill, partial-fill (serve what is stored, backfill in the background).
+    #[arg(long, default_value = "seamless", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<Strategy>()))]
+    strategy: Strategy,
+    /// Accept a frame with missing ranges or conformance flags (it is marked partial).
+    #[arg(long)]
+    partial_ok: bool,
+    /// Write the result metadata as JSON to FILE (`-` for stderr).
+    #[arg(long, value_name = "FILE")]
+    metadata: Option<String>,
 }
 
 pub async fn run(g: &Global, args: &FetchArgs) -> Result<(), Failure> {
     let node = args.series.node()?;
     let window = args.window.window(&node, g.quiet)?;
     let provider = g.provider()?;
-    let fetched = provider.fetch(&node, window).await?;
+    let opts = FetchOptions { strategy: args.strategy, partial_ok: args.partial_ok, sla: g.sla()? };
+    let fetched = provider.fetch(&node, window, &opts).await?;
     let mut out: Box<dyn Write> = match &args.output {
         Some(p) => Box::new(std::fs::File::create(p).map_err(|e| {
             Failure::bad(anyhow::anyhow!("cannot write {}: {e}; choose a writable --output path", p.display()))
@@ -37,11 +49,21 @@ pub async fn run(g: &Global, args: &FetchArgs) -> Result<(), Failure> {
         None => Box::new(std::io::stdout().lock()),
     };
     write_candles(&mut out, args.format, &fetched.candles).map_err(Failure::runtime)?;
-    let r = &fetched.report;
+    let r = &fetched.metadata;
+    if let Some(dest) = &args.metadata {
+        let json = serde_json::to_string_pretty(r).map_err(Failure::runtime)?;
+        if dest == "-" {
+            eprintln!("{json}");
+        } else {
+            std::fs::write(dest, json + "\n").map_err(|e| {
+                Failure::bad(anyhow::anyhow!("cannot write metadata to {dest}: {e}; choose a writable --metadata path"))
+            })?;
+        }
+    }
     if !g.quiet {
         let slots = node.timeframe.slots(r.window.start, r.window.end).max(1);
         eprintln!(
-            "{}: {} candles of {} slots in [{}, {}) ({} from store, {} fetched in {} requests) in {} ms",
+            "{}: {} candles of {} slots in [{}, {}) ({} from store, {} fetched in {} requests), coverage {:.1}%, {} ms{}",
             r.node_id,
             r.rows,
             slots,
@@ -50,13 +72,27 @@ pub async fn run(g: &Global, args: &FetchArgs) -> Result<(), Failure> {
             r.from_store,
             r.fetched,
             r.requests,
-            r.elapsed_ms
+            r.coverage_ratio * 100.0,
+            r.phases_ms.values().last().copied().unwrap_or_default(),
+            if r.partial { ", PARTIAL" } else { "" }
         );
+        if let Some(d) = &r.downgrade {
+            eprintln!("  downgraded ({}): {}", d.mode, d.reason);
+        }
         for (s, e) in r.empty.ranges() {
             eprintln!("  no data at the exchange: [{}, {})", format_ms(*s), format_ms(*e));
         }
         for (s, e) in r.missing.ranges() {
             eprintln!("  missing (not closed yet or not fetched): [{}, {})", format_ms(*s), format_ms(*e));
+        }
+    }
+    if let Some(bg) = fetched.background {
+        if !g.quiet {
+            eprintln!("  finishing the background backfill...");
+        }
+        let outcome = bg.await.map_err(Failure::runtime)?;
+        if let Some(e) = outcome.errors.into_iter().next() {
+            return Err(Failure::runtime(e));
         }
     }
     Ok(())

@@ -85,7 +85,14 @@ impl Failure {
 
 impl From<ProviderError> for Failure {
     fn from(e: ProviderError) -> Self {
-        if e.is_bad_input() { Failure::bad(e) } else { Failure::runtime(e) }
+        let code = if e.is_bad_input() {
+            2
+        } else if e.is_incomplete() {
+            3
+        } else {
+            1
+        };
+        Failure { code, error: e.into() }
     }
 }
 
@@ -116,6 +123,10 @@ impl Global {
             reg.add_override(spec).map_err(Failure::bad)?;
         }
         Ok(reg)
+    }
+
+    fn sla(&self) -> Result<seamless::provider::Sla, Failure> {
+        Ok(seamless::provider::Sla::default())
     }
 
     fn provider(&self) -> Result<Provider, Failure> {

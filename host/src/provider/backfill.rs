@@ -1,25 +1,93 @@
-//! Backfill of one missing range: plan the first request through the adapter, send it,
-//! let the adapter parse the answer, store each page at once (candles and the range it
-//! proves, in one write), follow `next` until the range is done. Transient failures
-//! (timeouts, 5xx, 429/418, truncated bodies) are retried with backoff; a page that does
-//! not advance ends the range.
+//! The backfill engine. Missing ranges are cut into chunks of (max candles per request ×
+//! timeframe) on a fixed grid, so identical chunk requests have identical keys; a bounded
+//! number of chunks per exchange run at once; inside a chunk the adapter's `next` is
+//! followed page by page and every page is stored as soon as it is parsed (candles and
+//! the range it proves, in one write), so an interruption loses at most the pages in
+//! flight. Identical chunks requested concurrently in one process are fetched once.
+//!
+//! Every request waits for the exchange key's rate limiter; transient failures
+//! (timeouts, 5xx, 429/418, truncated bodies) are retried with backoff, honouring the
+//! exchange's wait; other errors are permanent and carry the exchange's own message. A
+//! page that does not advance ends its chunk. Completed pages are never thrown away.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, watch};
 
 use super::{Exchange, Provider, ProviderError};
-use crate::components::{Adapter, AdapterError, HttpRequest, Page};
-use crate::domain::{NodeId, Window};
+use crate::components::{Adapter, AdapterError, HttpRequest, HttpResponse, Page};
+use crate::domain::{NodeId, RangeSet, Timeframe, Window};
+use crate::ratelimit::{KeyLimiter, LimitSpec};
 use crate::store::CandleStore;
 
-/// Counters of one fetch.
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct Stats {
+/// Counters of a backfill.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BackfillStats {
     pub candles: usize,
     pub requests: u64,
     pub pages: u64,
+    pub chunks: u64,
+    /// Chunks another task of this process was already fetching.
+    pub shared_chunks: u64,
 }
 
-/// Run a guest call on the blocking pool (a call may take up to its deadline).
+impl std::ops::AddAssign for BackfillStats {
+    fn add_assign(&mut self, o: Self) {
+        self.candles += o.candles;
+        self.requests += o.requests;
+        self.pages += o.pages;
+        self.chunks += o.chunks;
+        self.shared_chunks += o.shared_chunks;
+    }
+}
+
+/// What a backfill did: counters and the errors of chunks that failed (their completed
+/// pages are stored).
+#[derive(Debug, Default)]
+pub struct BackfillOutcome {
+    pub stats: BackfillStats,
+    pub errors: Vec<ProviderError>,
+}
+
+/// Progress callback: called after every stored page with (candles in the page, the
+/// range it covered).
+pub type Progress = Arc<dyn Fn(usize, Window) + Send + Sync>;
+
+/// Chunks in flight and per-exchange concurrency, shared by clones of a provider.
+#[derive(Default)]
+pub(super) struct Flights {
+    chunks: Mutex<HashMap<(String, i64), watch::Receiver<bool>>>,
+    permits: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// The chunk grid of `tf` for pages of `per_page` candles: `(origin, chunk length)`, or
+/// `None` for calendar months (one chunk per range).
+pub fn chunk_grid(tf: Timeframe, per_page: u32) -> Option<(i64, i64)> {
+    tf.fixed_ms().map(|step| (tf.floor(0), step * per_page.max(1) as i64))
+}
+
+/// Cut `ranges` on the chunk grid: `(chunk index, window)` pieces.
+pub fn chunks(tf: Timeframe, per_page: u32, ranges: &RangeSet) -> Vec<(i64, Window)> {
+    let mut out = Vec::new();
+    for &(s, e) in ranges.ranges() {
+        match chunk_grid(tf, per_page) {
+            None => out.push((s, Window { start: s, end: e })),
+            Some((origin, len)) => {
+                let mut cur = s;
+                while cur < e {
+                    let k = (cur - origin).div_euclid(len);
+                    let end = (origin + (k + 1) * len).min(e);
+                    out.push((k, Window { start: cur, end }));
+                    cur = end;
+                }
+            }
+        }
+    }
+    out
+}
+
 async fn guest<R: Send + 'static>(
     adapter: &Arc<Adapter>,
     f: impl FnOnce(&Adapter) -> R + Send + 'static,
@@ -28,102 +96,244 @@ async fn guest<R: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&a)).await.map_err(|e| ProviderError::Task(e.to_string()))
 }
 
+fn retry_after(resp: &HttpResponse) -> Option<Duration> {
+    resp.header("retry-after").and_then(|v| v.trim().parse::<f64>().ok()).map(|s| Duration::from_secs_f64(s.max(0.0)))
+}
+
 impl Provider {
-    #[tracing::instrument(skip_all, fields(start = range.start, end = range.end))]
-    pub(super) async fn backfill_range(
+    fn limiter(&self, ex: &Exchange) -> Arc<KeyLimiter> {
+        let info = ex.adapter.info();
+        let o = self.limits.get(&info.id).cloned().unwrap_or_default();
+        self.limiters.get(&info.id, || LimitSpec {
+            budget: o.budget.unwrap_or(info.rate_limit.budget_per_minute),
+            window: Duration::from_millis(o.window_ms.unwrap_or(60_000)),
+            weight: o.weight.unwrap_or(info.rate_limit.request_weight),
+            used_weight_header: info.rate_limit.used_weight_header.clone(),
+            share: o.share.unwrap_or(1.0),
+            disabled: o.disabled.unwrap_or(false),
+        })
+    }
+
+    fn permits(&self, exchange: &str) -> Arc<Semaphore> {
+        let mut p = self.flights.permits.lock().unwrap_or_else(|e| e.into_inner());
+        p.entry(exchange.to_string()).or_insert_with(|| Arc::new(Semaphore::new(self.concurrency.max(1)))).clone()
+    }
+
+    /// Backfill `missing` (closed, aligned ranges) of `node`.
+    pub(super) async fn backfill_missing(
         &self,
         ex: &Exchange,
         node: &NodeId,
-        range: Window,
+        missing: &RangeSet,
         closed_end: i64,
-        stats: &mut Stats,
-    ) -> Result<(), ProviderError> {
-        let limit = ex.adapter.info().max_candles_per_request;
-        let n = node.clone();
-        let mut req = guest(&ex.adapter, move |a| a.plan(&n, range, limit)).await??.map_err(|error| {
-            ProviderError::Exchange { node: node.to_string(), error }
-        })?;
-        let mut progress = (range.start, range.start); // (lowest covered start, highest covered end)
-        let mut first = true;
-        loop {
-            let page = self.page_with_retry(ex, node, range, &req, stats).await?;
-            stats.pages += 1;
-            let covered = page.covered;
-            let advanced = first
-                || covered.end > progress.1
-                || covered.start < progress.0
-                || !page.candles.is_empty() && covered.end > covered.start;
-            if first {
-                progress = (covered.start, covered.end);
-                first = false;
-            } else {
-                progress = (progress.0.min(covered.start), progress.1.max(covered.end));
-            }
-            // Keep closed candles only; the covered range ends where closed data ends.
-            let candles: Vec<_> = page.candles.into_iter().filter(|c| c.open_time < closed_end).collect();
-            let covered = Window { start: covered.start, end: covered.end.min(closed_end) };
-            stats.candles += candles.len();
-            if covered.end > covered.start {
-                self.store.write_page(node, candles, covered).await?;
-            }
-            match page.next {
-                Some(next) if advanced && next != req => req = next,
-                Some(_) => {
-                    tracing::warn!(node = %node, "adapter's next page does not advance; ending this range");
-                    return Ok(());
+        progress: Option<Progress>,
+    ) -> BackfillOutcome {
+        let per_page = ex.adapter.info().max_candles_per_request;
+        let mut tasks = tokio::task::JoinSet::new();
+        for (k, w) in chunks(node.timeframe, per_page, missing) {
+            let (p, ex, node, progress) = (self.clone(), ex.clone(), node.clone(), progress.clone());
+            tasks.spawn(async move { p.chunk(&ex, &node, k, w, closed_end, progress).await });
+        }
+        let mut out = BackfillOutcome::default();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((stats, err)) => {
+                    out.stats += stats;
+                    out.errors.extend(err);
                 }
-                None => return Ok(()),
+                Err(e) => out.errors.push(ProviderError::Task(e.to_string())),
             }
         }
+        out
     }
 
-    /// Send `req` and parse the answer, retrying transient failures.
+    /// One chunk, single-flight within the process.
+    async fn chunk(
+        &self,
+        ex: &Exchange,
+        node: &NodeId,
+        index: i64,
+        w: Window,
+        closed_end: i64,
+        progress: Option<Progress>,
+    ) -> (BackfillStats, Option<ProviderError>) {
+        let key = (node.to_string(), index);
+        let mut stats = BackfillStats { chunks: 1, ..Default::default() };
+        // Either join a fetch of this chunk already in flight, or become its fetcher.
+        let joined: Result<watch::Receiver<bool>, watch::Sender<bool>> = {
+            let mut m = self.flights.chunks.lock().unwrap_or_else(|e| e.into_inner());
+            match m.get(&key) {
+                Some(rx) => Ok(rx.clone()),
+                None => {
+                    let (tx, rx) = watch::channel(false);
+                    m.insert(key.clone(), rx);
+                    Err(tx)
+                }
+            }
+        };
+        match joined {
+            Ok(mut rx) => {
+                // Someone else is fetching this chunk: wait; the ledger will show its pages.
+                stats.shared_chunks = 1;
+                let _ = rx.wait_for(|done| *done).await;
+            }
+            Err(tx) => {
+                let result = self.run_chunk(ex, node, w, closed_end, progress, &mut stats).await;
+                self.flights.chunks.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                let _ = tx.send(true);
+                return (stats, result.err());
+            }
+        }
+        (stats, None)
+    }
+
+    #[tracing::instrument(name = "chunk", skip_all, fields(exchange = %node.exchange, symbol = %node.symbol, timeframe = %node.timeframe, start = w.start, end = w.end))]
+    async fn run_chunk(
+        &self,
+        ex: &Exchange,
+        node: &NodeId,
+        w: Window,
+        closed_end: i64,
+        progress: Option<Progress>,
+        stats: &mut BackfillStats,
+    ) -> Result<(), ProviderError> {
+        let permits = self.permits(&node.exchange);
+        let _permit = permits.acquire_owned().await.map_err(|e| ProviderError::Task(e.to_string()))?;
+        let node_id = node.to_string();
+        crate::metrics::backfill_job_started(&node.exchange);
+        let result = async {
+            let limit = ex.adapter.info().max_candles_per_request;
+            let n = node.clone();
+            let mut req = guest(&ex.adapter, move |a| a.plan(&n, w, limit))
+                .await??
+                .map_err(|error| ProviderError::Exchange { node: node_id.clone(), error })?;
+            let mut reach: Option<(i64, i64)> = None; // lowest start, highest end proven
+            loop {
+                let page = self.page_with_retry(ex, node, w, &req, stats).await?;
+                stats.pages += 1;
+                let covered = page.covered;
+                let advanced = match reach {
+                    None => true,
+                    Some((lo, hi)) => covered.start < lo || covered.end > hi,
+                };
+                reach = Some(match reach {
+                    None => (covered.start, covered.end),
+                    Some((lo, hi)) => (lo.min(covered.start), hi.max(covered.end)),
+                });
+                // Keep closed candles only; the covered range ends where closed data ends.
+                let candles: Vec<_> = page.candles.into_iter().filter(|c| c.open_time < closed_end).collect();
+                let covered = Window { start: covered.start, end: covered.end.min(closed_end) };
+                let n = candles.len();
+                if let Some(last) = candles.last() {
+                    crate::metrics::backfill_last_timestamp(&node_id, last.open_time);
+                }
+                if covered.end > covered.start {
+                    self.store.write_page(node, candles, covered).await?;
+                    stats.candles += n;
+                    crate::metrics::candles_fetched(&node_id, n as u64);
+                    if let Some(p) = &progress {
+                        p(n, covered);
+                    }
+                }
+                match page.next {
+                    Some(next) if advanced && next != req => req = next,
+                    Some(_) => {
+                        tracing::warn!(node = %node_id, "the adapter's next page does not advance; ending this chunk");
+                        return Ok(());
+                    }
+                    None => return Ok(()),
+                }
+            }
+        }
+        .await;
+        crate::metrics::backfill_job_finished(&node.exchange);
+        if result.is_err() {
+            crate::metrics::backfill_failure(&node_id);
+        }
+        result
+    }
+
+    /// Send `req` (after the rate limiter) and parse the answer, retrying transient
+    /// failures.
     async fn page_with_retry(
         &self,
         ex: &Exchange,
         node: &NodeId,
         window: Window,
         req: &HttpRequest,
-        stats: &mut Stats,
+        stats: &mut BackfillStats,
     ) -> Result<Page, ProviderError> {
         let url = ex.bases.rewrite(&req.url);
+        let limiter = self.limiter(ex);
+        let node_id = node.to_string();
         let max = self.retry.max_attempts.max(1);
         let mut last = String::new();
         for attempt in 1..=max {
+            limiter.acquire().await;
             stats.requests += 1;
-            let wait = match self.http.send(req, &url).await {
+            let sent = Instant::now();
+            let (wait, reason) = match self.http.send(req, &url).await {
                 Err(e) if e.is_transient() => {
                     last = e.to_string();
-                    self.retry.backoff(attempt)
+                    (self.retry.backoff(attempt), "transport")
                 }
-                Err(error) => return Err(ProviderError::Net { node: node.to_string(), error }),
-                Ok(resp) if resp.status >= 500 => {
-                    last = format!("HTTP {} from {url}", resp.status);
-                    self.retry.backoff(attempt)
-                }
+                Err(error) => return Err(ProviderError::Net { node: node_id, error }),
                 Ok(resp) => {
+                    crate::metrics::http_request(&node.exchange, resp.status, sent.elapsed().as_secs_f64());
+                    limiter.observe(&resp, retry_after(&resp));
                     let status = resp.status;
-                    let (n, r) = (node.clone(), req.clone());
-                    match guest(&ex.adapter, move |a| a.parse(&n, window, &r, resp)).await?? {
-                        Ok(page) => return Ok(page),
-                        Err(AdapterError::RateLimited { retry_after_ms }) => {
-                            last = format!("HTTP {status}: rate limited for {retry_after_ms} ms");
-                            tracing::warn!(node = %node, status, retry_after_ms, "exchange asks to wait");
-                            std::time::Duration::from_millis(retry_after_ms).max(self.retry.backoff(attempt))
+                    if status >= 500 {
+                        last = format!("HTTP {status} from {url}");
+                        (self.retry.backoff(attempt), "5xx")
+                    } else {
+                        let (n, r) = (node.clone(), req.clone());
+                        match guest(&ex.adapter, move |a| a.parse(&n, window, &r, resp)).await?? {
+                            Ok(page) => return Ok(page),
+                            Err(AdapterError::RateLimited { retry_after_ms }) => {
+                                last = format!("HTTP {status}: the exchange asks to wait {retry_after_ms} ms");
+                                limiter.pause(Duration::from_millis(retry_after_ms));
+                                (Duration::ZERO, "rate-limited")
+                            }
+                            Err(AdapterError::Malformed(d)) if status == 200 => {
+                                last = format!("malformed response: {d}");
+                                (self.retry.backoff(attempt), "malformed")
+                            }
+                            Err(error) => return Err(ProviderError::Exchange { node: node_id, error }),
                         }
-                        Err(AdapterError::Malformed(d)) if status == 200 => {
-                            last = format!("malformed response: {d}");
-                            self.retry.backoff(attempt)
-                        }
-                        Err(error) => return Err(ProviderError::Exchange { node: node.to_string(), error }),
                     }
                 }
             };
             if attempt < max {
-                tracing::debug!(node = %node, attempt, wait_ms = wait.as_millis() as u64, reason = %last, "retrying");
+                crate::metrics::backfill_retry(&node_id, reason);
+                tracing::debug!(node = %node_id, attempt, wait_ms = wait.as_millis() as u64, reason = %last, "retrying");
                 tokio::time::sleep(wait).await;
             }
         }
-        Err(ProviderError::Exhausted { node: node.to_string(), attempts: max, last })
+        Err(ProviderError::Exhausted { node: node_id, attempts: max, last })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_follow_a_fixed_grid() {
+        let m = 60_000;
+        let len = 1000 * m;
+        let r = RangeSet::from_ranges([(500 * m, 2100 * m), (5000 * m, 5001 * m)]);
+        let c = chunks(Timeframe::M1, 1000, &r);
+        assert_eq!(
+            c,
+            vec![
+                (0, Window { start: 500 * m, end: len }),
+                (1, Window { start: len, end: 2 * len }),
+                (2, Window { start: 2 * len, end: 2100 * m }),
+                (5, Window { start: 5000 * m, end: 5001 * m }),
+            ]
+        );
+        // Weekly chunks start on Mondays.
+        let (origin, _) = chunk_grid(Timeframe::W1, 1000).unwrap();
+        assert!(Timeframe::W1.is_aligned(origin));
     }
 }

@@ -1,0 +1,125 @@
+//! What a fetch served, exactly: coverage, missing ranges, staleness, downgrades,
+//! conformance, and a dataset fingerprint a backtest can cite.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::conformance::ConformanceReport;
+use super::options::{OnViolation, Phase, Strategy};
+use crate::domain::{Candle, NodeId, RangeSet, Window};
+
+/// Why and how a result was downgraded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Downgrade {
+    /// `partial-fill` (what was ready), `hold` (nothing new), or `partial` (the caller
+    /// accepted missing data or flags).
+    pub mode: String,
+    pub reason: String,
+    /// The phase that broke its budget, if an SLA did.
+    pub phase: Option<Phase>,
+    pub elapsed_ms: Option<u64>,
+    pub budget_ms: Option<u64>,
+}
+
+impl Downgrade {
+    pub(super) fn sla(mode: OnViolation, phase: Phase, elapsed_ms: u64, budget_ms: u64) -> Self {
+        Downgrade {
+            mode: mode.as_str().to_string(),
+            reason: format!("{phase} took {elapsed_ms} ms, over its budget of {budget_ms} ms"),
+            phase: Some(phase),
+            elapsed_ms: Some(elapsed_ms),
+            budget_ms: Some(budget_ms),
+        }
+    }
+}
+
+/// The result metadata (serialised as JSON by `--metadata`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metadata {
+    pub node_id: String,
+    /// The window asked for.
+    pub requested: Window,
+    /// The window served: `requested` aligned to the grid.
+    pub window: Window,
+    pub strategy: Strategy,
+    pub rows: usize,
+    /// `[first open, last open + timeframe)` of the served candles.
+    pub coverage_bounds: Option<Window>,
+    /// Share of the window the ledger knows (candles or known-empty), 0..=1.
+    pub coverage_ratio: f64,
+    /// Ranges of the window neither stored nor known empty (incl. the unclosed part).
+    pub missing: RangeSet,
+    /// Closed grid slots inside `missing`.
+    pub missing_bars: u64,
+    /// Ranges the exchange has no candles for (before listing, downtime).
+    pub empty: RangeSet,
+    /// ms from the close of the newest served candle to `as_of`.
+    pub staleness_ms: Option<i64>,
+    /// True when the frame is not complete (missing data, flags, or a downgrade).
+    pub partial: bool,
+    pub downgrade: Option<Downgrade>,
+    pub conformance: ConformanceReport,
+    /// When the frame was assembled (ms since the epoch).
+    pub as_of: i64,
+    /// `sha256:` over the canonical encoding of the node id, window and candles.
+    pub fingerprint: String,
+    /// Candles served from storage without a request during this call.
+    pub from_store: usize,
+    /// Candles fetched from the exchange during this call.
+    pub fetched: usize,
+    /// HTTP requests sent (retries included).
+    pub requests: u64,
+    /// Time per phase in ms.
+    pub phases_ms: BTreeMap<Phase, u64>,
+}
+
+/// The dataset fingerprint: SHA-256 over the node id, the window and every candle as
+/// little-endian (open_time i64, open, high, low, close, volume f64 bits).
+pub fn fingerprint(node: &NodeId, window: Window, candles: &[Candle]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"seamless-frame-v1\0");
+    h.update(node.to_string().as_bytes());
+    h.update([0]);
+    h.update(window.start.to_le_bytes());
+    h.update(window.end.to_le_bytes());
+    h.update((candles.len() as u64).to_le_bytes());
+    let mut buf = Vec::with_capacity(48 * 1024);
+    for chunk in candles.chunks(1024) {
+        buf.clear();
+        for c in chunk {
+            buf.extend_from_slice(&c.open_time.to_le_bytes());
+            for v in [c.open, c.high, c.low, c.close, c.volume] {
+                buf.extend_from_slice(&v.to_bits().to_le_bytes());
+            }
+        }
+        h.update(&buf);
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> Vec<Candle> {
+        (0..100)
+            .map(|i| Candle { open_time: i * 60_000, open: 1.0, high: 2.0, low: 0.5, close: 1.5, volume: i as f64 })
+            .collect()
+    }
+
+    #[test]
+    fn fingerprint_is_stable_and_sensitive() {
+        let n: NodeId = "ohlcv:binance:BTC/USDT:1m".parse().unwrap();
+        let w = Window { start: 0, end: 6_000_000 };
+        let a = fingerprint(&n, w, &frame());
+        assert_eq!(a, fingerprint(&n, w, &frame()));
+        assert!(a.starts_with("sha256:") && a.len() == 7 + 64);
+        let mut changed = frame();
+        changed[57].close = 1.5000000001;
+        assert_ne!(a, fingerprint(&n, w, &changed));
+        let other: NodeId = "ohlcv:binance:ETH/USDT:1m".parse().unwrap();
+        assert_ne!(a, fingerprint(&other, w, &frame()));
+    }
+}
