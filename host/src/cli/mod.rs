@@ -3,6 +3,8 @@
 //! 0 success, 1 runtime failure, 2 bad input, 3 incomplete data.
 
 mod adapters;
+mod backfill;
+mod coverage;
 mod fetch;
 mod output;
 mod select;
@@ -60,6 +62,10 @@ struct Global {
 enum Command {
     /// Print a window of candles, backfilling what storage lacks.
     Fetch(fetch::FetchArgs),
+    /// Backfill several symbols and timeframes (resumable), with progress bars.
+    Backfill(backfill::BackfillArgs),
+    /// Show the coverage ledger of a series: present, empty and missing ranges.
+    Coverage(coverage::CoverageArgs),
     /// List, inspect and exercise adapter components.
     #[command(subcommand)]
     Adapters(adapters::AdaptersCommand),
@@ -159,6 +165,8 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Fetch(args) => fetch::run(&cli.global, args).await,
+            Command::Backfill(args) => backfill::run(&cli.global, args).await,
+            Command::Coverage(args) => coverage::run(&cli.global, args).await,
             Command::Adapters(cmd) => adapters::run(&cli.global, cmd).await,
         }
     });

@@ -1,0 +1,75 @@
+//! `seamless coverage`: what the ledger holds for a series: present ranges, empty ranges
+//! (the exchange had no data) and missing ranges, as a table or JSON.
+
+use clap::Args;
+
+use seamless::domain::{RangeSet, Window, format_ms, now_ms, parse_time};
+
+use super::select::SeriesArgs;
+use super::{Failure, Global};
+
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    #[command(flatten)]
+    series: SeriesArgs,
+    /// Start of the window to report (default: the first range the ledger holds).
+    #[arg(long, allow_hyphen_values = true)]
+    start: Option<String>,
+    /// End of the window (default: now).
+    #[arg(long, allow_hyphen_values = true)]
+    end: Option<String>,
+    /// `table` or `json`.
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    format: String,
+}
+
+pub async fn run(g: &Global, a: &CoverageArgs) -> Result<(), Failure> {
+    let node = a.series.node()?;
+    let now = now_ms();
+    let parse = |s: &Option<String>, flag: &str| -> Result<Option<i64>, Failure> {
+        s.as_deref()
+            .map(|v| parse_time(v, now).map_err(|e| Failure::bad(anyhow::anyhow!("{flag}: {e}"))))
+            .transpose()
+    };
+    let end = parse(&a.end, "--end")?.unwrap_or(now);
+    let provider = g.provider()?;
+    let start = match parse(&a.start, "--start")? {
+        Some(s) => s,
+        None => {
+            // From the first range the ledger knows.
+            let all = provider.coverage(&node, Window { start: 0, end: end.max(1) }).await?;
+            all.known().ranges().first().map(|r| r.0).unwrap_or(end.saturating_sub(1))
+        }
+    };
+    let (w, _) = Window::new(start, end).map_err(Failure::bad)?.align(node.timeframe);
+    let ledger = provider.coverage(&node, w).await?;
+    let closed = Window { start: w.start, end: node.timeframe.floor(now).min(w.end).max(w.start) };
+    let missing = ledger.missing(closed);
+    if a.format == "json" {
+        let v = serde_json::json!({
+            "node_id": node.to_string(),
+            "window": w,
+            "present": ledger.present,
+            "empty": ledger.empty,
+            "missing": missing,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).map_err(Failure::runtime)?);
+        return Ok(());
+    }
+    println!("{node} [{}, {})", format_ms(w.start), format_ms(w.end));
+    println!("{:<8} {:<22} {:<22} {:>10}", "KIND", "START", "END", "BARS");
+    let mut rows: Vec<(i64, &str, i64)> = Vec::new();
+    let mut add = |set: &RangeSet, kind: &'static str| {
+        for (s, e) in set.ranges() {
+            rows.push((*s, kind, *e));
+        }
+    };
+    add(&ledger.present, "present");
+    add(&ledger.empty, "empty");
+    add(&missing, "missing");
+    rows.sort();
+    for (s, kind, e) in rows {
+        println!("{kind:<8} {:<22} {:<22} {:>10}", format_ms(s), format_ms(e), node.timeframe.slots(s, e));
+    }
+    Ok(())
+}
