@@ -13,3 +13,4 @@ pub mod provider;
 pub mod ratelimit;
 pub mod metrics;
 pub mod export;
+pub mod config;

@@ -398,15 +398,14 @@ impl MetricsServer {
             // An error means the server already ended; nothing to stop.
             let _ = stop.send(());
         }
-        if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
                 .await
                 .is_err()
-            {
-                tracing::warn!(addr = %self.addr, "metrics server did not stop in time; aborting it");
-                task.abort();
-                let _ = task.await;
-            }
+        {
+            tracing::warn!(addr = %self.addr, "metrics server did not stop in time; aborting it");
+            task.abort();
+            let _ = task.await;
         }
     }
 }

@@ -53,6 +53,9 @@ struct Global {
     /// Log filter (error, warn, info, debug, trace, or a tracing directive).
     #[arg(long, global = true, default_value = "warn", env = "SEAMLESS_LOG")]
     log: String,
+    /// Expose Prometheus metrics on this address (e.g. 127.0.0.1:9184) while the command runs.
+    #[arg(long, global = true, value_name = "ADDR", env = "SEAMLESS_METRICS")]
+    metrics: Option<std::net::SocketAddr>,
     /// Print no summaries or notes on stderr.
     #[arg(long, short, global = true)]
     quiet: bool,
@@ -66,6 +69,8 @@ enum Command {
     Backfill(backfill::BackfillArgs),
     /// Show the coverage ledger of a series: present, empty and missing ranges.
     Coverage(coverage::CoverageArgs),
+    /// Run until interrupted, exposing Prometheus metrics (--metrics ADDR, default 127.0.0.1:9184).
+    Serve,
     /// List, inspect and exercise adapter components.
     #[command(subcommand)]
     Adapters(adapters::AdaptersCommand),
@@ -145,6 +150,15 @@ impl Global {
     }
 }
 
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
 fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -163,7 +177,25 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        let server = match (&cli.command, cli.global.metrics) {
+            (Command::Serve, addr) => Some(addr.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 9184)))),
+            (_, addr) => addr,
+        };
+        let _server = match server {
+            Some(addr) => {
+                let s = seamless::metrics::serve(addr).await.map_err(Failure::bad)?;
+                if !cli.global.quiet {
+                    eprintln!("metrics: http://{}/metrics", s.addr());
+                }
+                Some(s)
+            }
+            None => None,
+        };
         match &cli.command {
+            Command::Serve => {
+                shutdown_signal().await;
+                Ok(())
+            }
             Command::Fetch(args) => fetch::run(&cli.global, args).await,
             Command::Backfill(args) => backfill::run(&cli.global, args).await,
             Command::Coverage(args) => coverage::run(&cli.global, args).await,
