@@ -16,7 +16,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use seamless::components::{ComponentHost, SandboxLimits};
-use seamless::provider::{AdapterRegistry, Provider, ProviderError};
+use seamless::config::{Config, Loaded};
+use seamless::net::RetryPolicy;
+use seamless::provider::{AdapterRegistry, LimitOverride, Provider, ProviderError, RegistryError, Sla};
 use seamless::store::AnyStore;
 
 /// seamless: candles from storage, backfilled through sandboxed exchange adapters.
@@ -24,16 +26,20 @@ use seamless::store::AnyStore;
 #[command(name = "seamless", version, about, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
-    global: Global,
+    global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
 
-/// Options every command takes.
+/// Options every command takes. Each config key can also come from `seamless.toml` or a
+/// `SEAMLESS_…` variable (see `seamless config show`); a flag wins over both.
 #[derive(Debug, Clone, clap::Args)]
-struct Global {
+struct GlobalArgs {
+    /// Config file (default: $SEAMLESS_CONFIG, else <config dir>/seamless/seamless.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Store URL: sqlite:PATH. Default: seamless.db in the user's data directory.
-    #[arg(long, global = true, env = "SEAMLESS_STORE")]
+    #[arg(long, global = true)]
     store: Option<String>,
     /// Send an exchange's requests to another base URL, e.g. binance=http://127.0.0.1:8080 (repeatable).
     #[arg(long = "exchange-url", global = true, value_name = "EXCHANGE=URL")]
@@ -42,23 +48,67 @@ struct Global {
     #[arg(long = "adapter", global = true, value_name = "PATH.wasm")]
     adapters: Vec<PathBuf>,
     /// Folder of compiled-component cache files. Default: the user's cache directory.
-    #[arg(long, global = true, env = "SEAMLESS_CACHE_DIR")]
+    #[arg(long, global = true)]
     cache_dir: Option<PathBuf>,
-    /// Wall-clock budget of one guest call, in ms.
-    #[arg(long, global = true, default_value_t = 2000, env = "SEAMLESS_CALL_TIMEOUT_MS")]
-    call_timeout_ms: u64,
-    /// Memory cap of one guest instance, in MiB.
-    #[arg(long, global = true, default_value_t = 256, env = "SEAMLESS_GUEST_MEMORY_MB")]
-    guest_memory_mb: usize,
-    /// Log filter (error, warn, info, debug, trace, or a tracing directive).
-    #[arg(long, global = true, default_value = "warn", env = "SEAMLESS_LOG")]
-    log: String,
+    /// Wall-clock budget of one guest call, in ms (default 2000).
+    #[arg(long, global = true)]
+    call_timeout_ms: Option<String>,
+    /// Memory cap of one guest instance, in MiB (default 256).
+    #[arg(long, global = true)]
+    guest_memory_mb: Option<String>,
+    /// Chunks in flight per exchange during a backfill (default 4).
+    #[arg(long, global = true)]
+    concurrency: Option<String>,
+    /// Log filter (error, warn, info, debug, trace, or a tracing directive; default warn).
+    #[arg(long, global = true)]
+    log: Option<String>,
     /// Expose Prometheus metrics on this address (e.g. 127.0.0.1:9184) while the command runs.
     #[arg(long, global = true, value_name = "ADDR", env = "SEAMLESS_METRICS")]
     metrics: Option<std::net::SocketAddr>,
     /// Print no summaries or notes on stderr.
     #[arg(long, short, global = true)]
     quiet: bool,
+}
+
+/// The resolved settings of a run: flags over env over the config file over defaults.
+pub struct Global {
+    pub quiet: bool,
+    adapters: Vec<PathBuf>,
+    loaded: Loaded,
+}
+
+impl Global {
+    fn resolve(a: &GlobalArgs) -> Result<Global, Failure> {
+        let mut loaded = Loaded::load(a.config.as_deref(), std::env::vars()).map_err(Failure::bad)?;
+        let flags: [(&str, &Option<String>, &str); 5] = [
+            ("store", &a.store, "--store"),
+            ("sandbox.call_timeout_ms", &a.call_timeout_ms, "--call-timeout-ms"),
+            ("sandbox.memory_mb", &a.guest_memory_mb, "--guest-memory-mb"),
+            ("backfill.concurrency", &a.concurrency, "--concurrency"),
+            ("log", &a.log, "--log"),
+        ];
+        for (key, value, flag) in flags {
+            if let Some(v) = value {
+                loaded.set_flag(key, v, flag).map_err(Failure::bad)?;
+            }
+        }
+        if let Some(dir) = &a.cache_dir {
+            loaded.set_flag("cache_dir", &dir.display().to_string(), "--cache-dir").map_err(Failure::bad)?;
+        }
+        for spec in &a.exchange_urls {
+            let bad = || RegistryError::BadOverride(spec.clone());
+            let (id, url) = spec.split_once('=').ok_or_else(|| Failure::bad(bad()))?;
+            if id.is_empty() || !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(Failure::bad(bad()));
+            }
+            loaded.set_flag(&format!("exchange_urls.{id}"), url, "--exchange-url").map_err(Failure::bad)?;
+        }
+        Ok(Global { quiet: a.quiet, adapters: a.adapters.clone(), loaded })
+    }
+
+    fn cfg(&self) -> &Config {
+        &self.loaded.config
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +124,15 @@ enum Command {
     /// List, inspect and exercise adapter components.
     #[command(subcommand)]
     Adapters(adapters::AdaptersCommand),
+    /// The effective configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print every setting, its value and where it came from.
+    Show,
 }
 
 /// A failure with its exit code.
@@ -109,11 +168,13 @@ impl From<ProviderError> for Failure {
 
 impl Global {
     fn component_host(&self) -> Result<ComponentHost, Failure> {
+        let c = &self.cfg().sandbox;
         let limits = SandboxLimits {
-            memory_bytes: self.guest_memory_mb.max(1) << 20,
-            call_timeout: Duration::from_millis(self.call_timeout_ms.max(1)),
+            memory_bytes: (c.memory_mb.max(1) as usize) << 20,
+            call_timeout: Duration::from_millis(c.call_timeout_ms.max(1)),
         };
         let cache = self
+            .cfg()
             .cache_dir
             .clone()
             .or_else(|| dirs::cache_dir().map(|d| d.join("seamless").join("components")));
@@ -129,24 +190,55 @@ impl Global {
                 )));
             }
         }
-        let mut reg = AdapterRegistry::new(self.component_host()?, AdapterRegistry::default_dirs(), self.adapters.clone());
-        for spec in &self.exchange_urls {
-            reg.add_override(spec).map_err(Failure::bad)?;
+        let mut dirs: Vec<PathBuf> = self.cfg().adapters_dir.iter().cloned().collect();
+        dirs.extend(AdapterRegistry::default_dirs());
+        let mut reg = AdapterRegistry::new(self.component_host()?, dirs, self.adapters.clone());
+        for (id, url) in &self.cfg().exchange_urls {
+            reg.add_override(&format!("{id}={url}")).map_err(Failure::bad)?;
         }
         Ok(reg)
     }
 
-    fn sla(&self) -> Result<seamless::provider::Sla, Failure> {
-        Ok(seamless::provider::Sla::default())
+    fn sla(&self) -> Result<Sla, Failure> {
+        let c = &self.cfg().sla;
+        let ms = |v: Option<u64>| v.map(Duration::from_millis);
+        Ok(Sla {
+            storage: ms(c.storage_ms),
+            backfill: ms(c.backfill_ms),
+            live: ms(c.live_ms),
+            total: ms(c.total_ms),
+            max_missing_bars: c.max_missing_bars,
+            on_violation: c.on_violation,
+        })
     }
 
     fn provider(&self) -> Result<Provider, Failure> {
-        let url = self.store.clone().unwrap_or_else(AnyStore::default_url);
+        let url = self.cfg().store.clone().unwrap_or_else(AnyStore::default_url);
         let store = AnyStore::open(&url).map_err(|e| match e {
             seamless::store::StoreError::BadUrl(_) => Failure::bad(e),
             _ => Failure::runtime(e),
         })?;
-        Ok(Provider::new(store, self.registry()?))
+        let b = &self.cfg().backfill;
+        let mut p = Provider::new(store, self.registry()?)
+            .with_concurrency(b.concurrency as usize)
+            .with_retry(RetryPolicy {
+                max_attempts: b.max_attempts,
+                base_delay: Duration::from_millis(b.retry_base_ms),
+                max_delay: Duration::from_millis(b.retry_max_ms),
+            });
+        for (id, o) in &self.cfg().ratelimit {
+            p = p.with_rate_limit(
+                id,
+                LimitOverride {
+                    budget: o.budget,
+                    window_ms: o.window_ms,
+                    weight: o.weight,
+                    disabled: o.disabled,
+                    share: o.share,
+                },
+            );
+        }
+        Ok(p)
     }
 }
 
@@ -168,7 +260,14 @@ fn init_tracing(filter: &str) {
 /// Parse the command line, run the command, map failures to exit codes.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli.global.log);
+    let global = match Global::resolve(&cli.global) {
+        Ok(g) => g,
+        Err(f) => {
+            eprintln!("error: {:#}", f.error);
+            return ExitCode::from(f.code);
+        }
+    };
+    init_tracing(&global.cfg().log);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -196,10 +295,18 @@ pub fn main() -> ExitCode {
                 shutdown_signal().await;
                 Ok(())
             }
-            Command::Fetch(args) => fetch::run(&cli.global, args).await,
-            Command::Backfill(args) => backfill::run(&cli.global, args).await,
-            Command::Coverage(args) => coverage::run(&cli.global, args).await,
-            Command::Adapters(cmd) => adapters::run(&cli.global, cmd).await,
+            Command::Fetch(args) => fetch::run(&global, args).await,
+            Command::Backfill(args) => backfill::run(&global, args).await,
+            Command::Coverage(args) => coverage::run(&global, args).await,
+            Command::Adapters(cmd) => adapters::run(&global, cmd).await,
+            Command::Config(ConfigCommand::Show) => {
+                match &global.loaded.file {
+                    Some(f) => println!("# config file: {}", f.display()),
+                    None => println!("# no config file"),
+                }
+                print!("{}", global.loaded.show());
+                Ok(())
+            }
         }
     });
     match result {

@@ -52,40 +52,8 @@ impl FromStr for Strategy {
     }
 }
 
-/// What to do when an SLA budget is broken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OnViolation {
-    /// Error naming the phase, the time it took and its budget.
-    #[default]
-    FailFast,
-    /// Return what is ready, marked downgraded.
-    PartialFill,
-    /// Return nothing new from the late phase (the frame as storage had it), marked held.
-    Hold,
-}
-
-impl OnViolation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OnViolation::FailFast => "fail-fast",
-            OnViolation::PartialFill => "partial-fill",
-            OnViolation::Hold => "hold",
-        }
-    }
-}
-
-impl FromStr for OnViolation {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "fail-fast" => Ok(OnViolation::FailFast),
-            "partial-fill" => Ok(OnViolation::PartialFill),
-            "hold" => Ok(OnViolation::Hold),
-            _ => Err(format!("unknown on-violation '{s}': use fail-fast, partial-fill or hold")),
-        }
-    }
-}
+/// What to do when an SLA budget is broken (defined with the configuration keys).
+pub use crate::config::OnViolation;
 
 /// A phase of serving a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -161,6 +129,5 @@ mod tests {
             assert_eq!(s.as_str().parse::<Strategy>().unwrap(), s);
         }
         assert!("fast".parse::<Strategy>().unwrap_err().contains("use seamless"));
-        assert_eq!("hold".parse::<OnViolation>().unwrap(), OnViolation::Hold);
     }
 }
