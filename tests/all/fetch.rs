@@ -1,35 +1,13 @@
 //! The provider end to end: the Binance adapter component against the simulator, into
 //! a real SQLite file. Candles must equal the simulator's truth exactly.
 
-use std::time::Duration;
-
 use exchange_sim::{Faults, MarketSpec, SimConfig, Simulator};
 use seamless::domain::{Candle, NodeId, Window};
-use seamless::net::RetryPolicy;
-use seamless::provider::{AdapterRegistry, FetchOptions, Provider};
-use seamless::store::AnyStore;
+use seamless::provider::FetchOptions;
 
-use crate::support::{DAY, JAN1_2024, MIN, cache_dir, guest_dir, host};
+use crate::support::{DAY, JAN1_2024, MIN};
 
-const KLINES: &str = "/api/v3/klines";
-
-fn provider(sim: &Simulator, db: &std::path::Path) -> Provider {
-    let mut reg = AdapterRegistry::new(host(256, 2000), vec![guest_dir()], vec![]);
-    reg.add_override(&format!("binance={}", sim.base_url())).unwrap();
-    let _ = cache_dir();
-    Provider::new(AnyStore::open(&format!("sqlite:{}", db.display())).unwrap(), reg).with_retry(RetryPolicy {
-        max_attempts: 8,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(50),
-    })
-}
-
-fn truth(sim: &Simulator, node: &NodeId, w: Window) -> Vec<Candle> {
-    sim.truth(&node.symbol, node.timeframe.as_str(), w.start, w.end)
-        .into_iter()
-        .map(|c| Candle { open_time: c.open_time, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume })
-        .collect()
-}
+use crate::support::{KLINES, provider, truth};
 
 fn assert_ascending_unique(c: &[Candle]) {
     for w in c.windows(2) {

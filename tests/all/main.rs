@@ -6,5 +6,6 @@
 
 mod cli;
 mod fetch;
+mod provider;
 mod sandbox;
 mod support;

@@ -5,7 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use exchange_sim::Simulator;
 use seamless::components::{ComponentHost, SandboxLimits};
+use seamless::domain::{Candle, NodeId, Window};
+use seamless::net::RetryPolicy;
+use seamless::provider::{AdapterRegistry, Provider};
+use seamless::store::AnyStore;
 
 /// The folder `just guests` builds components into.
 pub fn guest_dir() -> PathBuf {
@@ -72,3 +77,24 @@ pub fn text(o: &Output) -> (String, String) {
 pub const JAN1_2024: i64 = 1_704_067_200_000;
 pub const MIN: i64 = 60_000;
 pub const DAY: i64 = 86_400_000;
+
+pub const KLINES: &str = "/api/v3/klines";
+
+/// A provider over a fresh SQLite file, Binance pointed at `sim`, with quick retries.
+pub fn provider(sim: &Simulator, db: &Path) -> Provider {
+    let mut reg = AdapterRegistry::new(host(256, 2000), vec![guest_dir()], vec![]);
+    reg.add_override(&format!("binance={}", sim.base_url())).unwrap();
+    Provider::new(AnyStore::open(&format!("sqlite:{}", db.display())).unwrap(), reg).with_retry(RetryPolicy {
+        max_attempts: 8,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+    })
+}
+
+/// The simulator's closed candles of `node` in `w`, as host candles.
+pub fn truth(sim: &Simulator, node: &NodeId, w: Window) -> Vec<Candle> {
+    sim.truth(&node.symbol, node.timeframe.as_str(), w.start, w.end)
+        .into_iter()
+        .map(|c| Candle { open_time: c.open_time, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume })
+        .collect()
+}

@@ -1,0 +1,348 @@
+//! `exchange-sim`: a local exchange simulator for seamless's tests, benchmarks and demo.
+//!
+//! It serves the real REST formats of the supported exchanges (Binance spot for now, see
+//! [`binance`]) on 127.0.0.1 from deterministic synthetic markets ([`market`]), with the
+//! exchange's request-weight budget, 429s and 418 bans ([`limits`]) and injectable faults
+//! ([`faults`]). Tests use it in-process through [`Simulator`]; other processes start the
+//! `exchange-sim` binary and drive it over the control API (see [`server`]).
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use exchange_sim::{SimConfig, Simulator};
+//! let sim = Simulator::start(SimConfig::default().with_clock_fixed(1_718_000_000_000)).await?;
+//! let url = format!("{}/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1000", sim.base_url());
+//! // ... fetch `url`, then compare with the ground truth:
+//! let truth = sim.truth("BTC/USDT", "1m", 1_717_000_000_000, 1_718_000_000_000);
+//! # let _ = (url, truth);
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Exchanges to come (bybit, okx, …) are sibling modules of [`binance`] over the same markets.
+
+pub mod binance;
+pub mod clock;
+pub mod faults;
+pub mod limits;
+pub mod market;
+pub mod query;
+pub mod server;
+pub mod stats;
+pub mod timeframe;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use clock::Clock;
+pub use faults::Faults;
+pub use market::{MarketSpec, SimCandle};
+pub use timeframe::Timeframe;
+
+use server::Shared;
+
+/// Simulator configuration.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Seed of the synthetic markets (default 42).
+    pub seed: u64,
+    /// Market clock (default wall time).
+    pub clock: Clock,
+    /// Markets (default BTC/USDT, ETH/USDT, SOL/USDT, BNB/USDT).
+    pub markets: Vec<MarketSpec>,
+    /// Request weight per wall-clock minute (default 6000, Binance spot).
+    pub weight_budget_per_minute: u32,
+    /// After this many 429s within one minute the next refused request bans (418); default 3.
+    pub ban_after_429s: u32,
+    /// Length of a ban in seconds (default 120).
+    pub ban_seconds: u64,
+    /// Length of the weight window in ms (default 60 000: Binance's minute).
+    pub weight_window_ms: u64,
+    /// Injected faults (default none).
+    pub faults: Faults,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 42,
+            clock: Clock::Wall,
+            markets: MarketSpec::defaults(),
+            weight_budget_per_minute: 6000,
+            ban_after_429s: 3,
+            ban_seconds: 120,
+            weight_window_ms: 60_000,
+            faults: Faults::default(),
+        }
+    }
+}
+
+impl SimConfig {
+    /// Pins the market clock at `now_ms`.
+    pub fn with_clock_fixed(mut self, now_ms: i64) -> Self {
+        self.clock = Clock::Fixed(now_ms);
+        self
+    }
+
+    /// Sets the seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Replaces the markets.
+    pub fn with_markets(mut self, markets: Vec<MarketSpec>) -> Self {
+        self.markets = markets;
+        self
+    }
+
+    /// Adds a market, replacing one with the same symbol.
+    pub fn with_market(mut self, spec: MarketSpec) -> Self {
+        self.markets.retain(|m| m.symbol != spec.symbol);
+        self.markets.push(spec);
+        self
+    }
+
+    /// Adds a downtime gap `[start_ms, end_ms)` to the market `symbol` (unified, e.g. `BTC/USDT`,
+    /// or the exchange id `BTCUSDT`); unknown symbols are ignored.
+    pub fn with_gap(mut self, symbol: &str, start_ms: i64, end_ms: i64) -> Self {
+        let compact = |s: &str| s.replace('/', "");
+        if let Some(m) = self
+            .markets
+            .iter_mut()
+            .find(|m| m.symbol == symbol || compact(&m.symbol) == symbol)
+        {
+            m.gaps.push((start_ms, end_ms));
+        }
+        self
+    }
+
+    /// Sets the weight budget per minute.
+    pub fn with_weight_budget(mut self, per_minute: u32) -> Self {
+        self.weight_budget_per_minute = per_minute;
+        self
+    }
+
+    /// Sets the number of 429s in a minute tolerated before a ban, and the ban length.
+    pub fn with_ban(mut self, after_429s: u32, seconds: u64) -> Self {
+        self.ban_after_429s = after_429s;
+        self.ban_seconds = seconds;
+        self
+    }
+
+    /// Sets the faults.
+    pub fn with_faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+}
+
+/// A running simulator (an HTTP server on 127.0.0.1).
+pub struct Simulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Simulator {
+    /// Starts on 127.0.0.1 with an ephemeral port.
+    pub async fn start(cfg: SimConfig) -> std::io::Result<Simulator> {
+        Simulator::start_on(cfg, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+    }
+
+    /// Starts on `addr`, which must be a loopback address.
+    pub async fn start_on(cfg: SimConfig, addr: SocketAddr) -> std::io::Result<Simulator> {
+        if !addr.ip().is_loopback() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("exchange-sim only listens on loopback addresses, not {addr}"),
+            ));
+        }
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(&cfg));
+        let app = server::router(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(Simulator {
+            shared,
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests to `path` (e.g. `/api/v3/klines`) since start or the last reset.
+    pub fn requests(&self, path: &str) -> u64 {
+        self.shared.stats.requests(path)
+    }
+
+    /// Responses with `status` since start or the last reset.
+    pub fn status_count(&self, status: u16) -> u64 {
+        self.shared.stats.status_count(status)
+    }
+
+    /// Zeroes the counters, and also the used weight, bans and the fault sequence.
+    pub fn reset_counts(&self) {
+        self.shared.reset();
+    }
+
+    /// Replaces the faults (the "every Nth request" sequence restarts at 1).
+    pub fn set_faults(&self, f: Faults) {
+        self.shared.set_faults(f);
+    }
+
+    /// The current faults.
+    pub fn faults(&self) -> Faults {
+        self.shared.faults()
+    }
+
+    /// Replaces the market clock (e.g. to advance a fixed clock in a live test).
+    pub fn set_clock(&self, clock: Clock) {
+        self.shared.set_clock(clock);
+    }
+
+    /// Market time now.
+    pub fn now_ms(&self) -> i64 {
+        self.shared.now_ms()
+    }
+
+    /// Weight used in the current wall-clock minute.
+    pub fn weight_used(&self) -> u32 {
+        self.shared.weight_used()
+    }
+
+    /// The closed candles the exchange serves with `start <= open_time < end`, as of the market
+    /// clock. `symbol` is unified (`BTC/USDT`) or compact (`BTCUSDT`); `timeframe` is `1s`…`1M`.
+    /// Unknown symbols or timeframes give an empty vector.
+    pub fn truth(
+        &self,
+        symbol: &str,
+        timeframe: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Vec<SimCandle> {
+        let markets = self.shared.markets();
+        let market = markets.get(symbol).or_else(|| {
+            markets
+                .iter()
+                .find(|m| m.symbol().replace('/', "") == symbol)
+        });
+        let (Some(m), Some(tf)) = (market, Timeframe::parse(timeframe)) else {
+            return Vec::new();
+        };
+        m.closed_candles(tf, start_ms, end_ms, self.shared.now_ms())
+            .iter()
+            .map(|c| m.to_sim(c))
+            .collect()
+    }
+
+    /// Stops the server (in-flight requests finish, at most 5 s are waited for).
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_builders() {
+        let c = SimConfig::default()
+            .with_clock_fixed(5)
+            .with_seed(7)
+            .with_gap("BTCUSDT", 1, 2)
+            .with_gap("ETH/USDT", 3, 4)
+            .with_gap("NOPE", 5, 6)
+            .with_market(MarketSpec::new("BTC/USDT", 0, 100.0))
+            .with_weight_budget(100)
+            .with_ban(1, 10);
+        assert_eq!(c.clock, Clock::Fixed(5));
+        assert_eq!(c.seed, 7);
+        assert_eq!(c.markets.len(), 4);
+        assert_eq!(c.markets[0].symbol, "ETH/USDT");
+        assert_eq!(c.markets[0].gaps, [(3, 4)]);
+        assert_eq!(c.markets[3].listing_ms, 0);
+        assert!(c.markets[3].gaps.is_empty());
+        assert_eq!(
+            (c.weight_budget_per_minute, c.ban_after_429s, c.ban_seconds),
+            (100, 1, 10)
+        );
+        let d = SimConfig::default();
+        assert_eq!(
+            (d.seed, d.weight_budget_per_minute, d.ban_after_429s),
+            (42, 6000, 3)
+        );
+        assert_eq!(d.clock, Clock::Wall);
+        assert_eq!(d.markets[0].listing_ms, 1_502_942_400_000);
+    }
+
+    #[tokio::test]
+    async fn refuses_non_loopback() {
+        let err = Simulator::start_on(SimConfig::default(), "0.0.0.0:0".parse().unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    }
+
+    #[tokio::test]
+    async fn truth_accepts_both_spellings() {
+        let sim = Simulator::start(SimConfig::default().with_clock_fixed(1_718_000_000_000))
+            .await
+            .unwrap();
+        let a = sim.truth("BTC/USDT", "1h", 1_717_000_000_000, 1_718_000_000_000);
+        let b = sim.truth("BTCUSDT", "1h", 1_717_000_000_000, 1_718_000_000_000);
+        assert_eq!(a.len(), 277);
+        assert_eq!(a, b);
+        assert!(sim.truth("BTCUSDT", "2m", 0, 1_718_000_000_000).is_empty());
+        assert!(sim.truth("XYZ", "1h", 0, 1_718_000_000_000).is_empty());
+        assert!(sim.base_url().starts_with("http://127.0.0.1:"));
+        sim.shutdown().await;
+    }
+}

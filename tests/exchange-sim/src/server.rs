@@ -1,0 +1,231 @@
+//! The HTTP server: shared state, the router (exchange routes + control API) and request counting.
+//!
+//! Control API (not counted, not rate limited), for tests and scripts in other processes:
+//! - `GET /__sim/stats` → `{"requests":{path:n},"statuses":{"200":n},"weight_used_1m":u,
+//!   "weight_budget_1m":b,"now_ms":t,"faults":{...}}`
+//! - `GET /__sim/faults` → the current faults; `POST /__sim/faults` with a JSON body of
+//!   [`Faults`] fields (missing fields take their defaults) replaces them
+//! - `POST /__sim/reset` → zeroes the counters, the weight budget, bans and the fault sequence
+//! - `POST /__sim/clock` with `{"now_ms": <ms>}` pins the market clock, `{"now_ms": null}` returns
+//!   it to wall time
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::clock::{Clock, wall_ms};
+use crate::faults::Faults;
+use crate::limits::{Admission, WeightLimiter};
+use crate::market::Markets;
+use crate::stats::Stats;
+use crate::{SimConfig, binance};
+
+/// State shared by every request of one simulator.
+pub struct Shared {
+    clock: RwLock<Clock>,
+    markets: Markets,
+    faults: RwLock<Faults>,
+    fault_seq: AtomicU64,
+    limiter: Mutex<WeightLimiter>,
+    /// Request/response counters.
+    pub stats: Stats,
+}
+
+impl Shared {
+    /// Builds the state of a simulator.
+    pub fn new(cfg: &SimConfig) -> Shared {
+        Shared {
+            clock: RwLock::new(cfg.clock),
+            markets: Markets::new(cfg.seed, &cfg.markets),
+            faults: RwLock::new(cfg.faults.clone()),
+            fault_seq: AtomicU64::new(0),
+            limiter: Mutex::new(WeightLimiter::new(
+                cfg.weight_budget_per_minute,
+                cfg.ban_after_429s,
+                cfg.ban_seconds,
+            ).with_window(cfg.weight_window_ms)),
+            stats: Stats::default(),
+        }
+    }
+
+    /// The markets.
+    pub fn markets(&self) -> &Markets {
+        &self.markets
+    }
+
+    /// Market time now.
+    pub fn now_ms(&self) -> i64 {
+        self.clock
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .now_ms()
+    }
+
+    /// Replaces the market clock.
+    pub fn set_clock(&self, clock: Clock) {
+        *self.clock.write().unwrap_or_else(|e| e.into_inner()) = clock;
+    }
+
+    /// The current faults.
+    pub fn faults(&self) -> Faults {
+        self.faults
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the faults and restarts the fault sequence.
+    pub fn set_faults(&self, f: Faults) {
+        *self.faults.write().unwrap_or_else(|e| e.into_inner()) = f;
+        self.fault_seq.store(0, Ordering::SeqCst);
+    }
+
+    /// The next candle-request sequence number (1-based).
+    pub fn next_fault_seq(&self) -> u64 {
+        self.fault_seq.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    fn limiter(&self) -> std::sync::MutexGuard<'_, WeightLimiter> {
+        self.limiter.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs the weight limiter on wall time; also returns the budget.
+    pub fn admit(&self, weight: u32) -> (Admission, u32) {
+        let mut l = self.limiter();
+        (l.admit(weight, wall_ms()), l.budget())
+    }
+
+    /// Weight used in the current wall-clock minute.
+    pub fn weight_used(&self) -> u32 {
+        self.limiter().used(wall_ms())
+    }
+
+    /// The weight budget per minute.
+    pub fn budget(&self) -> u32 {
+        self.limiter().budget()
+    }
+
+    /// Zeroes counters, weight, bans and the fault sequence.
+    pub fn reset(&self) {
+        self.stats.reset();
+        self.limiter().reset();
+        self.fault_seq.store(0, Ordering::SeqCst);
+    }
+
+    /// The `/__sim/stats` document.
+    pub fn stats_json(&self) -> serde_json::Value {
+        let statuses: serde_json::Map<String, serde_json::Value> = self
+            .stats
+            .statuses()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.into()))
+            .collect();
+        serde_json::json!({
+            "requests": self.stats.paths(),
+            "statuses": statuses,
+            "weight_used_1m": self.weight_used(),
+            "weight_budget_1m": self.budget(),
+            "now_ms": self.now_ms(),
+            "faults": self.faults(),
+        })
+    }
+}
+
+/// The complete router of a simulator.
+pub fn router(shared: Arc<Shared>) -> Router {
+    let control = Router::new()
+        .route("/__sim/stats", get(stats))
+        .route("/__sim/faults", get(get_faults).post(post_faults))
+        .route("/__sim/reset", post(reset))
+        .route("/__sim/clock", post(post_clock));
+    Router::new()
+        .merge(binance::routes())
+        .merge(control)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(shared.clone(), count))
+        .with_state(shared)
+}
+
+async fn count(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    if req.uri().path().starts_with("/__sim/") {
+        return next.run(req).await;
+    }
+    s.stats.record_request(req.uri().path());
+    let resp = next.run(req).await;
+    s.stats.record_status(resp.status().as_u16());
+    resp
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+async fn not_found() -> Response {
+    let mut r = Response::new(axum::body::Body::empty());
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r
+}
+
+async fn stats(State(s): State<Arc<Shared>>) -> Response {
+    json(StatusCode::OK, s.stats_json().to_string())
+}
+
+async fn get_faults(State(s): State<Arc<Shared>>) -> Response {
+    json(
+        StatusCode::OK,
+        serde_json::to_string(&s.faults()).unwrap_or_default(),
+    )
+}
+
+async fn post_faults(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Faults>(&body) {
+        Ok(f) => {
+            s.set_faults(f);
+            get_faults(State(s)).await
+        }
+        Err(e) => json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": format!("invalid faults: {e}") }).to_string(),
+        ),
+    }
+}
+
+async fn reset(State(s): State<Arc<Shared>>) -> Response {
+    s.reset();
+    json(StatusCode::OK, r#"{"ok":true}"#.to_string())
+}
+
+#[derive(Deserialize)]
+struct ClockBody {
+    now_ms: Option<i64>,
+}
+
+async fn post_clock(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<ClockBody>(&body) {
+        Ok(b) => {
+            s.set_clock(b.now_ms.map_or(Clock::Wall, Clock::Fixed));
+            json(
+                StatusCode::OK,
+                serde_json::json!({ "now_ms": s.now_ms() }).to_string(),
+            )
+        }
+        Err(e) => json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": format!("invalid clock: {e}") }).to_string(),
+        ),
+    }
+}
