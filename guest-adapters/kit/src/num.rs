@@ -39,25 +39,42 @@ pub fn bytes_f64(text: &[u8]) -> Option<f64> {
     }
 }
 
-/// Value of eight ASCII digits read as a little-endian word, or `None` if any
-/// byte is not a digit (SWAR, as in simdjson).
+/// Leading ASCII digits of an 8-byte little-endian word: how many (0..=8) and
+/// their value (SWAR, after simdjson's eight-digit parse). The first non-digit
+/// byte is found exactly: a carry only moves upwards from a non-digit byte.
 #[inline]
-fn eight_digits(word: &[u8; 8]) -> Option<u64> {
-    let w = u64::from_le_bytes(*word);
-    let all_digits = (w & 0xF0F0_F0F0_F0F0_F0F0)
-        | ((w.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4)
-        == 0x3333_3333_3333_3333;
-    if !all_digits {
-        return None;
+fn leading_digits(word: &[u8; 8]) -> (usize, u64) {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    let x = u64::from_le_bytes(*word) ^ (LO * 0x30); // digits become 0..=9
+    let non_digit = (x | x.wrapping_add(LO * 0x06)) & (LO * 0xF0);
+    let count = (non_digit.trailing_zeros() / 8) as usize;
+    if count == 0 {
+        return (0, 0);
     }
-    let v = w.wrapping_sub(0x3030_3030_3030_3030);
+    // Move the digits to the high bytes; the zero bytes below act as leading zeros.
+    let v = x << (8 * (8 - count));
     let v = v.wrapping_mul(10).wrapping_add(v >> 8);
     let mask = 0x0000_00FF_0000_00FF;
     let v = ((v & mask)
         .wrapping_mul(100 + (1_000_000 << 32))
         .wrapping_add(((v >> 16) & mask).wrapping_mul(1 + (10_000 << 32))))
         >> 32;
-    Some(v)
+    (count, v)
+}
+
+/// Advance `*i` past the run of ASCII digits at `text[*i..]`.
+#[inline]
+pub fn skip_digits(text: &[u8], i: &mut usize) {
+    while let Some(word) = text.get(*i..).and_then(<[u8]>::first_chunk::<8>) {
+        let (count, _) = leading_digits(word);
+        *i += count;
+        if count < 8 {
+            return;
+        }
+    }
+    while text.get(*i).is_some_and(u8::is_ascii_digit) {
+        *i += 1;
+    }
 }
 
 /// Accumulate the run of digits at `text[*i..]` into `m`, counting them in `n`;
@@ -68,14 +85,14 @@ fn digit_run(text: &[u8], i: &mut usize, m: &mut u64, n: &mut usize) -> Option<(
         match text
             .get(*i..)
             .and_then(<[u8]>::first_chunk::<8>)
-            .and_then(eight_digits)
+            .map(leading_digits)
         {
-            Some(v) => {
+            Some((8, v)) => {
                 *m = *m * 100_000_000 + v;
                 *n += 8;
                 *i += 8;
             }
-            None => break,
+            _ => break,
         }
     }
     while let Some(&b) = text.get(*i) {
@@ -198,6 +215,27 @@ mod tests {
         assert_eq!(value_i64(&json!(true)), None);
         assert_eq!(text_i64("NaN"), None);
         assert_eq!(text_i64("-9223372036854775808"), Some(i64::MIN));
+    }
+
+    #[test]
+    fn leading_digits_of_words() {
+        let w = |s: &[u8; 8]| leading_digits(s);
+        assert_eq!(w(b"12345678"), (8, 12_345_678));
+        assert_eq!(w(b"42000.10"), (5, 42_000));
+        assert_eq!(w(b"0000001\""), (7, 1));
+        assert_eq!(w(b"x2345678"), (0, 0));
+        assert_eq!(w(b"9/9:9999"), (1, 9)); // '/' and ':' border the digits
+        assert_eq!(w(b"1\xff\xfa\x00abcd"), (1, 1));
+        for b in 0..=255u8 {
+            let mut word = *b"7777777\0";
+            word[7] = b;
+            let want = if b.is_ascii_digit() {
+                (8, 77_777_770 + u64::from(b - b'0'))
+            } else {
+                (7, 7_777_777)
+            };
+            assert_eq!(leading_digits(&word), want, "{b}");
+        }
     }
 
     #[test]

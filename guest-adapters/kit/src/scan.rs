@@ -66,6 +66,11 @@ impl<'a> Scanner<'a> {
 
     #[inline]
     fn skip_ws(&mut self) {
+        // Checked once before looping: compact JSON has no whitespace, and a loop
+        // entered for nothing costs an epoch check per call inside a sandbox.
+        if !matches!(self.buf.get(self.pos), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            return;
+        }
         while let Some(&b) = self.buf.get(self.pos) {
             if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 self.pos += 1;
@@ -368,9 +373,7 @@ fn find_special(bytes: &[u8], from: usize) -> Option<usize> {
 pub fn json_number_len(t: &[u8]) -> Option<usize> {
     let digits = |i: &mut usize| {
         let start = *i;
-        while t.get(*i).is_some_and(u8::is_ascii_digit) {
-            *i += 1;
-        }
+        crate::num::skip_digits(t, i);
         *i - start
     };
     let mut i = usize::from(t.first() == Some(&b'-'));
