@@ -2,7 +2,7 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-guest_crates := "-p binance-adapter -p chaos-adapter -p future-wit-adapter"
+guest_crates := "-p binance-adapter -p chaos-guest -p future-wit-guest"
 
 # Show the recipes.
 default:

@@ -90,6 +90,7 @@ fn main() {
         let sim = Simulator::start(SimConfig::default()).await.unwrap();
         let w = Window::new(JAN1_2024, JAN1_2024 + 30 * 1440 * MIN).unwrap();
         // Baseline: walk the same pages, download bytes only.
+        seamless::net::install_crypto();
         let client = reqwest::Client::new();
         let t = Instant::now();
         let mut bytes = 0usize;

@@ -9,7 +9,7 @@ use seamless::domain::{NodeId, Timeframe, Window};
 use crate::support::{JAN1_2024, MIN, guest, host};
 
 fn chaos(memory_mb: usize, timeout_ms: u64) -> Adapter {
-    host(memory_mb, timeout_ms).load_adapter_file(&guest("chaos_adapter")).expect("loading the chaos adapter")
+    host(memory_mb, timeout_ms).load_adapter_file(&guest("chaos_guest")).expect("loading the chaos adapter")
 }
 
 fn node(symbol: &str) -> NodeId {
@@ -129,7 +129,7 @@ fn bytes_that_are_not_a_component_are_refused() {
 
 #[test]
 fn a_component_for_another_wit_version_is_refused_naming_both() {
-    let err = host(64, 1000).load_adapter_file(&guest("future_wit_adapter")).err().expect("must be refused");
+    let err = host(64, 1000).load_adapter_file(&guest("future_wit_guest")).err().expect("must be refused");
     let msg = err.to_string();
     assert!(matches!(err, ComponentError::IncompatibleWit { .. }), "{msg}");
     assert!(msg.contains("seamless:market@0.2.0") && msg.contains("seamless:market@0.1.0"), "{msg}");

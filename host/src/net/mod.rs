@@ -35,6 +35,12 @@ impl NetError {
     }
 }
 
+/// Install ring as the process's TLS crypto provider (reqwest is built with rustls and
+/// no provider, because ring builds much faster than aws-lc). Idempotent.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The shared HTTP client.
 #[derive(Clone)]
 pub struct HttpClient {
@@ -45,8 +51,7 @@ pub struct HttpClient {
 impl HttpClient {
     /// A client with a per-request timeout.
     pub fn new(timeout: Duration) -> Self {
-        // reqwest is built with rustls and no provider; install ring once.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_crypto();
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))

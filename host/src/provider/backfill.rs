@@ -268,17 +268,20 @@ impl Provider {
         let node_id = node.to_string();
         let max = self.retry.max_attempts.max(1);
         let mut last = String::new();
+        let mut unreachable = false;
         for attempt in 1..=max {
             limiter.acquire().await;
             stats.requests += 1;
             let sent = Instant::now();
             let (wait, reason) = match self.http.send(req, &url).await {
                 Err(e) if e.is_transient() => {
+                    unreachable = matches!(e, crate::net::NetError::Connect { .. });
                     last = e.to_string();
                     (self.retry.backoff(attempt), "transport")
                 }
                 Err(error) => return Err(ProviderError::Net { node: node_id, error }),
                 Ok(resp) => {
+                    unreachable = false;
                     crate::metrics::http_request(&node.exchange, resp.status, sent.elapsed().as_secs_f64());
                     limiter.observe(&resp, retry_after(&resp));
                     let status = resp.status;
@@ -309,7 +312,7 @@ impl Provider {
                 tokio::time::sleep(wait).await;
             }
         }
-        Err(ProviderError::Exhausted { node: node_id, attempts: max, last })
+        Err(ProviderError::Exhausted { node: node_id, attempts: max, last, unreachable })
     }
 }
 

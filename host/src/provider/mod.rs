@@ -61,7 +61,7 @@ pub enum ProviderError {
     #[error("{node}: {error}")]
     Net { node: String, error: NetError },
     #[error("{node}: gave up after {attempts} attempts: {last}")]
-    Exhausted { node: String, attempts: u32, last: String },
+    Exhausted { node: String, attempts: u32, last: String, unreachable: bool },
     #[error(
         "{node}: incomplete, missing {}{}; rerun to backfill, or pass --partial-ok to accept a partial frame",
         fmt_ranges(missing), cause.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()
@@ -291,7 +291,10 @@ impl Provider {
                         Some(o) => {
                             stats = o.stats;
                             if let Some(e) = o.errors.into_iter().next() {
-                                if e.is_bad_input() {
+                                // Bad input, or an exchange that cannot be reached at all:
+                                // the cause is the error (exit 2 / 1), not "incomplete".
+                                let unreachable = matches!(e, ProviderError::Exhausted { unreachable: true, .. });
+                                if e.is_bad_input() || (unreachable && stats.pages == 0 && !opts.partial_ok) {
                                     return Err(e);
                                 }
                                 cause = Some(e.to_string());

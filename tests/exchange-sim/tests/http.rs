@@ -11,6 +11,9 @@ const NOW: i64 = 1_718_000_000_000; // 2024-06-10T06:13:20Z
 const KLINES: &str = "/api/v3/klines";
 
 fn client() -> reqwest::Client {
+    // In the workspace, reqwest is built with rustls but no crypto provider (the host
+    // installs ring at start-up); plain-http test clients need one installed too.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(20))
