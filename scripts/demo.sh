@@ -25,13 +25,18 @@ url=$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -1)
 echo "simulator: $url"
 
 end=$(date -u +%Y-%m-%d)
+start=$(date -u -d "$end - 7 days" +%Y-%m-%d)
+echo "== backfill 7 days of 1m candles through the Binance adapter component"
+"$bin/seamless" backfill --exchange binance --symbols BTC/USDT,ETH/USDT --timeframes 1m \
+    --start "$start" --end "$end" --exchange-url "binance=$url"
+echo "== coverage ledger"
+"$bin/seamless" coverage --node ohlcv:binance:BTC/USDT:1m --start "$start" --end "$end"
+echo "== fetch from the store (no request to the exchange), with metadata"
 for symbol in BTC/USDT ETH/USDT; do
-    "$bin/seamless" fetch --exchange binance --symbol "$symbol" --timeframe 1m \
-        --start "$(date -u -d "$end - 7 days" +%Y-%m-%d)" --end "$end" \
-        --exchange-url "binance=$url" --format csv --output "$demo_dir/${symbol/\//-}.csv"
+    "$bin/seamless" fetch --exchange binance --symbol "$symbol" --timeframe 1m --start "$start" --end "$end" \
+        --exchange-url "binance=$url" --strategy fail-fast --format csv \
+        --output "$demo_dir/${symbol/\//-}.csv" --metadata "$demo_dir/${symbol/\//-}.meta.json"
 done
-echo "again, from the store:"
-"$bin/seamless" fetch --node ohlcv:binance:BTC/USDT:1m --start "$(date -u -d "$end - 7 days" +%Y-%m-%d)" --end "$end" \
-    --exchange-url "binance=$url" --format csv --output /dev/null
-echo "simulator klines requests: $(curl -s "$url/__sim/stats" | tr -d '\n' | grep -o '"/api/v3/klines":[0-9]*' || echo '?')"
-echo "store: $demo_dir/demo.db, CSV files in $demo_dir/"
+echo "fingerprints: $(grep -ho '"fingerprint": "[^"]*"' "$demo_dir"/*.meta.json | cut -c17-40 | tr '\n' ' ')"
+echo "simulator klines requests in total: $(curl -s "$url/__sim/stats" | tr -d ' \n' | grep -o '"/api/v3/klines":[0-9]*' | cut -d: -f2)"
+echo "store: $demo_dir/demo.db; CSV and metadata in $demo_dir/"

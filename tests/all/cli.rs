@@ -140,6 +140,47 @@ async fn bad_input_exits_2_with_a_helpful_message() {
         assert!(err.contains(needle), "expected '{needle}' in: {err}");
         no_panic(&err);
     }
+    // Options, configuration and other commands.
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[backfill]\nconcurency = 3\n").unwrap();
+    let cfg = cfg.to_str().unwrap().to_string();
+    let node = ["--node", "ohlcv:binance:BTC/USDT:1m", "--start", "2024-01-01", "--end", "2024-01-02"];
+    let with_node = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["fetch".into()];
+        v.extend(node.iter().map(|s| s.to_string()));
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let more: Vec<(Vec<String>, Vec<(&str, &str)>, &str)> = vec![
+        (with_node(&["--strategy", "fastest"]), vec![], "use seamless, fail-fast"),
+        (with_node(&["--format", "xml"]), vec![], "invalid value 'xml'"),
+        (with_node(&["--config", "/no/such/seamless.toml"]), vec![], "/no/such/seamless.toml"),
+        (with_node(&["--config", &cfg]), vec![], "did you mean"),
+        (with_node(&[]), vec![("SEAMLESS_BACKFILL_CONCURRENCY", "lots")], "SEAMLESS_BACKFILL_CONCURRENCY"),
+        (with_node(&["--concurrency", "0"]), vec![], "--concurrency"),
+        (with_node(&["--call-timeout-ms", "soon"]), vec![], "--call-timeout-ms"),
+        (with_node(&["--exchange-url", "binance=ftp://127.0.0.1:21"]), vec![], "use EXCHANGE=URL"),
+        (vec!["backfill".into(), "--exchange".into(), "binance".into(), "--symbols".into(), "BTC/USDT".into()], vec![], "no range given"),
+        (
+            vec!["backfill".into(), "--exchange".into(), "binance".into(), "--symbols".into(), "BTC/USDT".into(), "--timeframes".into(), "7m".into(), "--days".into(), "2".into()],
+            vec![],
+            "unknown timeframe '7m'",
+        ),
+        (vec!["coverage".into(), "--node".into(), "ohlcv:binance:BTC-USDT:1m".into()], vec![], "use BASE/QUOTE"),
+        (vec!["fetch".into(), "--node".into(), "ohlcv:binance:BTC/USDT:1m".into()], vec![], "--start"),
+        (vec!["frobnicate".into()], vec![], "unrecognized subcommand"),
+    ];
+    for (args, env, needle) in more {
+        let mut c = crate::support::seamless_command(&args.iter().map(|s| s.as_str()).collect::<Vec<_>>(), &db);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: expected '{needle}' in: {err}");
+        no_panic(&err);
+    }
     // A file that is not a component, inspected directly.
     let o = seamless(&["adapters", "inspect", &junk], &db);
     let (_, err) = text(&o);

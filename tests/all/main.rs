@@ -4,6 +4,7 @@
 //!
 //! Guest components must be built first (`just guests`; `just test` does it).
 
+mod backfill_cli;
 mod cli;
 mod fetch;
 mod provider;

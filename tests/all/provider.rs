@@ -56,6 +56,13 @@ async fn gaps_at_both_ends_and_in_the_middle_are_fetched_exactly() {
     assert_eq!(got.metadata.from_store, 2 * 1440);
     assert!(!got.metadata.partial && got.metadata.missing.is_empty());
     assert_eq!(got.metadata.coverage_ratio, 1.0);
+    // The served frame is visible in the Prometheus exposition.
+    seamless::metrics::install();
+    p.fetch(&n, w, &opts(Strategy::FailFast)).await.unwrap();
+    let text = seamless::metrics::render();
+    let id = r#"node_id="ohlcv:binance:BTC/USDT:1m""#;
+    assert!(text.contains(&format!("coverage_ratio{{{id}}} 1")), "{text}");
+    assert!(text.contains(&format!("seamless_sla_deadline_seconds_count{{{id},phase=\"total\"}}")), "{text}");
     sim.shutdown().await;
 }
 

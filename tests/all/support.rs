@@ -47,15 +47,22 @@ pub fn seamless(args: &[&str], store: &Path) -> Output {
     seamless_with_stdin(args, store, None)
 }
 
-pub fn seamless_with_stdin(args: &[&str], store: &Path, stdin: Option<&[u8]>) -> Output {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_seamless"))
-        .args(args)
+/// The `seamless` command with the test adapter folder, cache and store set.
+pub fn seamless_command(args: &[&str], store: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_seamless"));
+    c.args(args)
         .env("SEAMLESS_ADAPTER_DIR", guest_dir())
         .env("SEAMLESS_CACHE_DIR", cache_dir())
         .env("SEAMLESS_STORE", format!("sqlite:{}", store.display()))
         .env_remove("SEAMLESS_LOG")
+        .env_remove("SEAMLESS_CONFIG");
+    c
+}
+
+pub fn seamless_with_stdin(args: &[&str], store: &Path, stdin: Option<&[u8]>) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = seamless_command(args, store)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use seamless::domain::format_ms;
-use seamless::provider::{FetchOptions, Strategy};
+use seamless::provider::{FetchOptions, Phase, Strategy};
 
 use super::output::{Format, write_candles};
 use super::select::{SeriesArgs, WindowArgs};
@@ -73,7 +73,7 @@ pub async fn run(g: &Global, args: &FetchArgs) -> Result<(), Failure> {
             r.fetched,
             r.requests,
             r.coverage_ratio * 100.0,
-            r.phases_ms.values().last().copied().unwrap_or_default(),
+            r.phases_ms.get(&Phase::Total).copied().unwrap_or_default(),
             if r.partial { ", PARTIAL" } else { "" }
         );
         if let Some(d) = &r.downgrade {

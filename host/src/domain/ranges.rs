@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Window;
 
-/// Disjoint half-open ranges, sorted by start; touching ranges are merged.
+/// Disjoint half-open ranges, sorted by start; touching ranges are merged. Serialised
+/// as a list of `[start, end)` pairs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct RangeSet {
     ranges: Vec<(i64, i64)>,
 }
