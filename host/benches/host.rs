@@ -5,14 +5,20 @@
 //! - component load: cold Cranelift compile vs cached (deserialize) vs one instantiation;
 //! - Binance klines parse of a 1000-row page: WASM component vs the same code native;
 //! - fetch of 30 days of 1m candles from the simulator into SQLite vs a plain HTTP walk
-//!   of the same pages that only downloads the bytes.
+//!   of the same pages that only downloads the bytes;
+//! - coverage planning of one window over a ledger of 10,000 ranges, vs the 1 ms budget;
+//! - peak RSS of a one-year 1m backfill by the `seamless` binary, vs an idle run and the
+//!   200 MiB budget.
+//!
+//! `cargo bench -p seamless --bench host -- SECTION...` runs only the named sections
+//! (load, parse, fetch, plan, rss).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use exchange_sim::{SimConfig, Simulator};
 use seamless::components::{ComponentHost, HttpResponse, SandboxLimits};
-use seamless::domain::{NodeId, Window};
+use seamless::domain::{NodeId, RangeSet, Window};
 use seamless::provider::{AdapterRegistry, FetchOptions, Provider};
 use seamless::store::AnyStore;
 
@@ -41,21 +47,43 @@ fn us(d: Duration) -> String {
 }
 
 fn main() {
+    let wanted: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let run = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
     let wasm_path = guest_dir().join("binance_adapter.wasm");
     let wasm = std::fs::read(&wasm_path)
         .unwrap_or_else(|e| panic!("{}: {e}; build the guests first with `just guests`", wasm_path.display()));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
 
-    // --- component load and instantiation ---
-    let cold_host = ComponentHost::new(SandboxLimits::default(), None).unwrap();
-    let cold = mean(3, || {
-        cold_host.load_adapter("binance", &wasm).unwrap();
-    });
     let cache = tempfile::tempdir().unwrap();
     let cached_host = ComponentHost::new(SandboxLimits::default(), Some(cache.path().to_path_buf())).unwrap();
     let adapter = cached_host.load_adapter("binance", &wasm).unwrap();
+    let node: NodeId = "ohlcv:binance:BTC/USDT:1m".parse().unwrap();
+
+    if run("load") {
+        bench_load(&wasm, &cached_host, &adapter);
+    }
+    if run("parse") {
+        bench_parse(&adapter, &node);
+    }
+    if run("fetch") {
+        rt.block_on(bench_fetch(&cached_host, &node));
+    }
+    if run("plan") {
+        bench_plan();
+    }
+    if run("rss") {
+        rt.block_on(bench_rss());
+    }
+}
+
+fn bench_load(wasm: &[u8], cached_host: &ComponentHost, adapter: &seamless::components::Adapter) {
+    // --- component load and instantiation ---
+    let cold_host = ComponentHost::new(SandboxLimits::default(), None).unwrap();
+    let cold = mean(3, || {
+        cold_host.load_adapter("binance", wasm).unwrap();
+    });
     let cached = mean(20, || {
-        cached_host.load_adapter("binance", &wasm).unwrap();
+        cached_host.load_adapter("binance", wasm).unwrap();
     });
     let inst = mean(2000, || adapter.check_instantiate().unwrap());
     println!("component load (binance, {} KiB):", wasm.len() / 1024);
@@ -63,18 +91,20 @@ fn main() {
     println!("  cached load             {:>12}  {:.4}x of cold", us(cached), cached.as_secs_f64() / cold.as_secs_f64());
     println!("  instantiate (pre, pool) {:>12}  {:.5}x of cold", us(inst), inst.as_secs_f64() / cold.as_secs_f64());
 
+}
+
+fn bench_parse(adapter: &seamless::components::Adapter, node: &NodeId) {
     // --- parse of a 1000-row page ---
-    let node: NodeId = "ohlcv:binance:BTC/USDT:1m".parse().unwrap();
     let body = binance_adapter::sample::sample_klines(JAN1_2024, MIN, 1000);
     let window = Window::new(JAN1_2024, JAN1_2024 + 1000 * MIN).unwrap();
-    let req = adapter.plan(&node, window, 1000).unwrap().unwrap();
+    let req = adapter.plan(node, window, 1000).unwrap().unwrap();
     let native = mean(300, || {
         let c = binance_adapter::parse_klines(std::hint::black_box(&body)).unwrap();
         assert_eq!(c.len(), 1000);
     });
     let in_wasm = mean(300, || {
         let resp = HttpResponse { status: 200, headers: vec![], body: body.clone() };
-        let page = adapter.parse(&node, window, &req, resp).unwrap().unwrap();
+        let page = adapter.parse(node, window, &req, resp).unwrap().unwrap();
         assert_eq!(page.candles.len(), 1000);
     });
     println!("binance parse, 1000-row page ({} KiB):", body.len() / 1024);
@@ -85,8 +115,11 @@ fn main() {
         in_wasm.as_secs_f64() / native.as_secs_f64()
     );
 
+}
+
+async fn bench_fetch(cached_host: &ComponentHost, node: &NodeId) {
     // --- 30 days of 1m from the simulator into SQLite ---
-    rt.block_on(async {
+    {
         let sim = Simulator::start(SimConfig::default()).await.unwrap();
         let w = Window::new(JAN1_2024, JAN1_2024 + 30 * 1440 * MIN).unwrap();
         // Baseline: walk the same pages, download bytes only.
@@ -112,7 +145,7 @@ fn main() {
         let store = AnyStore::open(&format!("sqlite:{}", dir.path().join("b.db").display())).unwrap();
         let provider = Provider::new(store, reg);
         let t = Instant::now();
-        let got = provider.fetch(&node, w, &FetchOptions::default()).await.unwrap();
+        let got = provider.fetch(node, w, &FetchOptions::default()).await.unwrap();
         let ours = t.elapsed();
         assert_eq!(got.candles.len() as f64, candles);
         println!("fetch 30 days of 1m ({candles} candles, {} pages, {} MiB):", got.metadata.requests, bytes >> 20);
@@ -123,5 +156,83 @@ fn main() {
             raw.as_secs_f64() / ours.as_secs_f64()
         );
         sim.shutdown().await;
+    }
+}
+
+fn bench_plan() {
+    // --- coverage planning over a ledger of 10,000 ranges ---
+    let mut present = RangeSet::new();
+    let mut empty = RangeSet::new();
+    for i in 0..10_000i64 {
+        present.insert(i * 10 * MIN, i * 10 * MIN + 6 * MIN);
+        empty.insert(i * 10 * MIN + 6 * MIN, i * 10 * MIN + 7 * MIN);
+    }
+    let ledger = seamless::store::Ledger { present, empty };
+    let w = Window::new(0, 100_000 * MIN).unwrap();
+    let plan = mean(200, || {
+        let missing = ledger.missing(std::hint::black_box(w));
+        let c = seamless::provider::chunks(seamless::domain::Timeframe::M1, 1000, &missing);
+        assert_eq!(c.len(), 10_000);
     });
+    let budget = Duration::from_millis(1);
+    println!("coverage planning, window over 10,000 present + 10,000 empty ranges:");
+    println!("  budget                  {:>12}  (baseline)", us(budget));
+    println!("  missing + chunks        {:>12}  {:.3}x of budget", us(plan), plan.as_secs_f64() / budget.as_secs_f64());
+}
+
+/// Peak resident memory (VmHWM) of a child process, polled until it exits.
+fn peak_rss_kib(mut child: std::process::Child) -> (u64, std::process::ExitStatus) {
+    let path = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&path)
+            && let Some(v) = s.lines().find_map(|l| l.strip_prefix("VmHWM:"))
+        {
+            peak = peak.max(v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (peak, status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+async fn bench_rss() {
+    // --- peak RSS of a one-year 1m backfill by the binary ---
+    let sim = Simulator::start(SimConfig { weight_budget_per_minute: 10_000_000, ..SimConfig::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_seamless"))
+            .args(args)
+            .env("SEAMLESS_ADAPTER_DIR", guest_dir())
+            .env("SEAMLESS_STORE", format!("sqlite:{}", dir.path().join("rss.db").display()))
+            .env("SEAMLESS_RATELIMIT_BINANCE_DISABLED", "true")
+            .env_remove("SEAMLESS_CONFIG")
+            .spawn()
+            .unwrap()
+    };
+    let (idle, _) = peak_rss_kib(run(&["adapters", "list", "-q"]));
+    let url = format!("binance={}", sim.base_url());
+    let dir2 = dir.path().to_path_buf();
+    let t = Instant::now();
+    let (peak, status) = tokio::task::spawn_blocking(move || {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_seamless"))
+            .args(["backfill", "--node", "ohlcv:binance:BTC/USDT:1m", "--start", "2023-01-01", "--end", "2024-01-01", "-q"])
+            .args(["--exchange-url", &url])
+            .env("SEAMLESS_ADAPTER_DIR", guest_dir())
+            .env("SEAMLESS_STORE", format!("sqlite:{}", dir2.join("rss.db").display()))
+            .env("SEAMLESS_RATELIMIT_BINANCE_DISABLED", "true")
+            .env_remove("SEAMLESS_CONFIG")
+            .spawn()
+            .unwrap();
+        peak_rss_kib(child)
+    })
+    .await
+    .unwrap();
+    let took = t.elapsed();
+    assert!(status.success());
+    println!("one-year 1m backfill (525,600 candles) by `seamless backfill`, {:.1} s, {:.0} candles/s:", took.as_secs_f64(), 525_600.0 / took.as_secs_f64());
+    println!("  idle process peak RSS   {:>9.1} MiB  (baseline)", idle as f64 / 1024.0);
+    println!("  backfill peak RSS       {:>9.1} MiB  {:.2}x of idle, {:.2}x of the 200 MiB budget", peak as f64 / 1024.0, peak as f64 / idle as f64, peak as f64 / 1024.0 / 200.0);
+    sim.shutdown().await;
 }
