@@ -208,10 +208,16 @@ async fn bench_rss() {
             .env("SEAMLESS_STORE", format!("sqlite:{}", dir.path().join("rss.db").display()))
             .env("SEAMLESS_RATELIMIT_BINANCE_DISABLED", "true")
             .env_remove("SEAMLESS_CONFIG")
+            .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap()
     };
-    let (idle, _) = peak_rss_kib(run(&["adapters", "list", "-q"]));
+    // Baseline: the same binary started and idle (serving /metrics) for half a second.
+    let idle_child = run(&["serve", "--metrics", "127.0.0.1:0", "-q"]);
+    let pid = idle_child.id();
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+    let (idle, _) = peak_rss_kib(idle_child);
     let url = format!("binance={}", sim.base_url());
     let dir2 = dir.path().to_path_buf();
     let t = Instant::now();

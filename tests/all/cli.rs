@@ -188,3 +188,33 @@ async fn bad_input_exits_2_with_a_helpful_message() {
     assert!(err.contains("not a WebAssembly component") && err.contains("wasm32-wasip2"), "{err}");
     no_panic(&err);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_parquet_with_manifest() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let out = dir.path().join("btc.parquet");
+    let url = format!("binance={}", sim.base_url());
+    let o = seamless(
+        &[
+            "fetch", "--node", "ohlcv:binance:BTC/USDT:5m", "--start", "2024-01-01", "--end", "2024-01-08",
+            "--exchange-url", &url, "--format", "parquet", "--output", out.to_str().unwrap(), "--metadata",
+            dir.path().join("meta.json").to_str().unwrap(),
+        ],
+        &db,
+    );
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let (candles, kv) = seamless::export::read_parquet(&out).unwrap();
+    let truth = sim.truth("BTC/USDT", "5m", JAN1_2024, JAN1_2024 + 7 * 86_400_000);
+    assert_eq!(candles.len(), truth.len());
+    assert!(candles.iter().zip(&truth).all(|(a, b)| a.open_time == b.open_time && a.close == b.close && a.volume == b.volume));
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("meta.json")).unwrap()).unwrap();
+    let manifest = seamless::export::parquet::manifest_path(&out);
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+    assert_eq!(manifest["fingerprint"], meta["fingerprint"]);
+    assert_eq!(manifest["rows"], 2016);
+    assert_eq!(kv.get("seamless.fingerprint").map(String::as_str), meta["fingerprint"].as_str());
+    sim.shutdown().await;
+}

@@ -42,13 +42,37 @@ pub async fn run(g: &Global, args: &FetchArgs) -> Result<(), Failure> {
     let provider = g.provider()?;
     let opts = FetchOptions { strategy: args.strategy, partial_ok: args.partial_ok, sla: g.sla()? };
     let fetched = provider.fetch(&node, window, &opts).await?;
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| {
+    if args.format == Format::Parquet {
+        let Some(path) = &args.output else {
+            return Err(Failure::bad(anyhow::anyhow!("--format parquet writes a file: pass --output FILE.parquet")));
+        };
+        let m = &fetched.metadata;
+        let manifest = serde_json::json!({
+            "node_id": m.node_id,
+            "range": m.window,
+            "rows": m.rows,
+            "fingerprint": m.fingerprint,
+            "as_of": m.as_of,
+            "partial": m.partial,
+            "missing": m.missing,
+            "conformance": m.conformance,
+        });
+        let manifest_path = seamless::export::write_parquet(path, &m.node_id, &m.fingerprint, &fetched.candles, &manifest)
+            .map_err(Failure::bad)?;
+        if !g.quiet {
+            eprintln!("wrote {} and {}", path.display(), manifest_path.display());
+        }
+    }
+    let mut out: Box<dyn Write> = match (&args.output, args.format) {
+        (_, Format::Parquet) => Box::new(std::io::sink()),
+        (Some(p), _) => Box::new(std::fs::File::create(p).map_err(|e| {
             Failure::bad(anyhow::anyhow!("cannot write {}: {e}; choose a writable --output path", p.display()))
         })?),
-        None => Box::new(std::io::stdout().lock()),
+        (None, _) => Box::new(std::io::stdout().lock()),
     };
-    write_candles(&mut out, args.format, &fetched.candles).map_err(Failure::runtime)?;
+    if args.format != Format::Parquet {
+        write_candles(&mut out, args.format, &fetched.candles).map_err(Failure::runtime)?;
+    }
     let r = &fetched.metadata;
     if let Some(dest) = &args.metadata {
         let json = serde_json::to_string_pretty(r).map_err(Failure::runtime)?;

@@ -15,12 +15,20 @@ pub enum Format {
     Csv,
     /// One JSON object per candle; times in ms.
     Jsonl,
+    /// Apache Parquet (needs --output), with a manifest JSON beside it.
+    Parquet,
 }
 
 /// Write `candles` in `format`.
 pub fn write_candles(out: &mut dyn Write, format: Format, candles: &[Candle]) -> io::Result<()> {
     let mut w = io::BufWriter::with_capacity(1 << 16, out);
     match format {
+        Format::Parquet => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "parquet is a file format: pass --output FILE.parquet",
+            ));
+        }
         Format::Jsonl => {
             for c in candles {
                 writeln!(
