@@ -29,6 +29,13 @@ test: guests
 bench: guests
     cargo bench -p seamless --bench host
 
+# seamless vs ccxt (Python) on the same window from the same simulator.
+bench-ccxt: guests
+    cargo build --release -p seamless -p exchange-sim
+    python3 -m pip install --quiet --disable-pip-version-check ccxt==4.5.90
+    python3 bench/ccxt_compare.py --days 30 --json target/ccxt-compare.json
+    python3 bench/ccxt_compare.py --days 30 --ccxt-rate-limit --json target/ccxt-compare-ratelimited.json
+
 # Format and lint.
 fmt:
     cargo fmt --all

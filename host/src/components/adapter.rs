@@ -188,7 +188,19 @@ pub struct Adapter {
     pre: ExchangeAdapterPre<GuestState>,
     info: AdapterInfo,
     wit_version: String,
+    warm: std::sync::Arc<std::sync::Mutex<Vec<Warm>>>,
 }
+
+/// An instance kept for reuse after a clean call (no trap, no guest output): its memory
+/// is already mapped, which saves the fresh-instance cost on every page. An instance
+/// that trapped, timed out or printed anything is dropped.
+struct Warm {
+    store: wasmtime::Store<GuestState>,
+    instance: bindings::ExchangeAdapter,
+}
+
+/// Warm instances kept per adapter (about the chunks in flight per exchange).
+const MAX_WARM: usize = 8;
 
 type GuestResult<T> = Result<Result<T, AdapterError>, ComponentError>;
 
@@ -213,6 +225,7 @@ impl Adapter {
             host,
             label: label.to_string(),
             pre,
+            warm: Default::default(),
             info: AdapterInfo {
                 id: String::new(),
                 name: String::new(),
@@ -256,24 +269,44 @@ impl Adapter {
     ) -> Result<R, ComponentError> {
         let _span = tracing::debug_span!("guest_call", component = %self.label, call = name).entered();
         let limits = self.host.limits();
+        let reused = self.warm.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut warm = match reused {
+            Some(mut w) => {
+                sandbox::arm_deadline(&mut w.store, &limits);
+                w
+            }
+            None => self.fresh(name)?,
+        };
+        match f(&mut warm.store, &warm.instance) {
+            Ok(r) => {
+                if warm.store.data().has_output() {
+                    sandbox::flush_output(warm.store.data(), name);
+                } else {
+                    let mut pool = self.warm.lock().unwrap_or_else(|p| p.into_inner());
+                    if pool.len() < MAX_WARM {
+                        pool.push(warm);
+                    }
+                }
+                Ok(r)
+            }
+            Err(e) => Err(sandbox::trap_error(e, warm.store.data(), name, &limits)),
+        }
+    }
+
+    fn fresh(&self, name: &'static str) -> Result<Warm, ComponentError> {
+        let limits = self.host.limits();
         let mut store = sandbox::new_store(self.host.engine(), &limits, &self.label);
         let instance = self
             .pre
             .instantiate(&mut store)
             .map_err(|e| sandbox::trap_error(e, store.data(), name, &limits))?;
-        match f(&mut store, &instance) {
-            Ok(r) => {
-                sandbox::flush_output(store.data(), name);
-                Ok(r)
-            }
-            Err(e) => Err(sandbox::trap_error(e, store.data(), name, &limits)),
-        }
+        Ok(Warm { store, instance })
     }
 
-    /// Create (and drop) one sandboxed instance: a health check, and what every call
-    /// pays before running guest code.
+    /// Create (and drop) one fresh sandboxed instance: a health check, and what a call
+    /// pays when no warm instance is available.
     pub fn check_instantiate(&self) -> Result<(), ComponentError> {
-        self.call("instantiate", |_, _| Ok(()))
+        self.fresh("instantiate").map(drop)
     }
 
     fn contract(&self, call: &'static str, detail: String) -> ComponentError {

@@ -32,6 +32,11 @@ impl WasiView for GuestState {
 }
 
 impl GuestState {
+    /// True when the guest wrote anything to stdout/stderr.
+    pub fn has_output(&self) -> bool {
+        !self.output.contents().is_empty()
+    }
+
     /// What the guest wrote to stdout/stderr during this call.
     pub fn output(&self) -> String {
         String::from_utf8_lossy(&self.output.contents()).into_owned()
@@ -84,10 +89,15 @@ pub fn new_store(engine: &Engine, limits: &SandboxLimits, component: &str) -> St
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);
+    store.epoch_deadline_trap();
+    arm_deadline(&mut store, limits);
+    store
+}
+
+/// Set the call deadline `call_timeout` from now (in epoch ticks).
+pub fn arm_deadline(store: &mut Store<GuestState>, limits: &SandboxLimits) {
     let ticks = (limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1;
     store.set_epoch_deadline(ticks);
-    store.epoch_deadline_trap();
-    store
 }
 
 /// Why a guest call was stopped.

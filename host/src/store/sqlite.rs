@@ -135,6 +135,31 @@ fn replace_ranges(tx: &Transaction, node: i64, kind: i64, old: &[(i64, i64)], ne
     Ok(())
 }
 
+/// Rows per multi-row INSERT (7 parameters each, under SQLite's 32766 limit).
+const ROWS_PER_INSERT: usize = 256;
+
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from("INSERT OR REPLACE INTO candles (node, open_time, open, high, low, close, volume) VALUES ");
+    for i in 0..rows {
+        sql.push_str(if i == 0 { "(?,?,?,?,?,?,?)" } else { ",(?,?,?,?,?,?,?)" });
+    }
+    sql
+}
+
+/// Insert candles with multi-row statements (several times faster than one row per call).
+fn insert_candles(tx: &Transaction, key: i64, candles: &[Candle]) -> Result<(), StoreError> {
+    use rusqlite::types::ToSql;
+    for chunk in candles.chunks(ROWS_PER_INSERT) {
+        let mut st = tx.prepare_cached(&insert_sql(chunk.len()))?;
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 7);
+        for k in chunk {
+            values.extend_from_slice(&[&key, &k.open_time, &k.open, &k.high, &k.low, &k.close, &k.volume]);
+        }
+        st.execute(values.as_slice())?;
+    }
+    Ok(())
+}
+
 impl CandleStore for SqliteStore {
     async fn read(&self, node: &NodeId, window: Window) -> Result<Vec<Candle>, StoreError> {
         let node = node.clone();
@@ -178,13 +203,7 @@ impl CandleStore for SqliteStore {
             let key = c.node_key(&node, true)?.unwrap_or_default();
             let tx = c.db.transaction()?;
             {
-                let mut ins = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO candles (node, open_time, open, high, low, close, volume)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?;
-                for k in &candles {
-                    ins.execute(params![key, k.open_time, k.open, k.high, k.low, k.close, k.volume])?;
-                }
+                insert_candles(&tx, key, &candles)?;
                 let (s, e) = (covered.start, covered.end);
                 let old_p = load_ranges(&tx, key, PRESENT, s, e, true)?;
                 let old_e = load_ranges(&tx, key, EMPTY, s, e, true)?;

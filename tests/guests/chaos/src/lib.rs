@@ -20,6 +20,10 @@
 //! `live-plan` polls the `plan` request of the current minute every second;
 //! `live-parse` reads the frame as a millisecond timestamp and returns the
 //! forming 1m candle containing it (the special symbols misbehave as in `parse`).
+//!
+//! Built for wasm32 only: natively (e.g. `cargo build --workspace`) the crate is empty,
+//! since component export names cannot be linked into a native shared library.
+#![cfg(target_arch = "wasm32")]
 
 use std::hint::black_box;
 
