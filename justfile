@@ -2,7 +2,6 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-guest_crates := "-p binance-adapter -p chaos-guest -p future-wit-guest"
 
 # Show the recipes.
 default:
@@ -14,7 +13,7 @@ setup:
 
 # Build the guest components (adapters, test guests) into target/wasm32-wasip2/guest/.
 guests: setup
-    cargo build --profile guest --target wasm32-wasip2 {{guest_crates}}
+    cargo build --profile guest --target wasm32-wasip2 --workspace --exclude seamless --exclude exchange-sim
 
 # The demo: simulator + backfill of 7 days of BTC/USDT and ETH/USDT 1m into SQLite.
 demo: guests

@@ -10,3 +10,6 @@ mod fetch;
 mod provider;
 mod sandbox;
 mod support;
+mod venues_a;
+mod venues_b;
+mod venues_c;

@@ -97,7 +97,13 @@ fn registry_failure(e: seamless::provider::RegistryError) -> Failure {
 fn list(g: &Global, json: bool) -> Result<(), Failure> {
     let reg = g.registry()?;
     let files = reg.builtin_files();
-    let exchanges = reg.load_all().map_err(registry_failure)?;
+    let mut exchanges = Vec::new();
+    for loaded in reg.load_all().map_err(registry_failure)? {
+        match loaded {
+            Ok(e) => exchanges.push(e),
+            Err(e) => eprintln!("warning: skipping an adapter that cannot be loaded: {e}"),
+        }
+    }
     if json {
         let v: Vec<_> = exchanges
             .iter()

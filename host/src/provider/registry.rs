@@ -112,18 +112,16 @@ impl AdapterRegistry {
         out
     }
 
-    /// Load every built-in and extra adapter (for listing).
-    pub fn load_all(&self) -> Result<Vec<Exchange>, RegistryError> {
+    /// Load every built-in and extra adapter (for listing). A built-in file that cannot
+    /// be loaded is returned with its error instead of hiding the others.
+    pub fn load_all(&self) -> Result<Vec<Result<Exchange, RegistryError>>, RegistryError> {
         let files = self.builtin_files();
         if files.is_empty() && self.extra.is_empty() {
             return Err(RegistryError::NoAdapters { dirs: self.dirs.clone() });
         }
-        let mut out = Vec::new();
-        for id in files.keys() {
-            out.push(self.get(id)?);
-        }
+        let mut out: Vec<Result<Exchange, RegistryError>> = files.keys().map(|id| self.get(id)).collect();
         for p in &self.extra {
-            out.push(self.load_extra(p)?);
+            out.push(Ok(self.load_extra(p)?));
         }
         Ok(out)
     }

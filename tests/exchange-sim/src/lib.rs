@@ -29,6 +29,7 @@ pub mod query;
 pub mod server;
 pub mod stats;
 pub mod timeframe;
+pub mod venues;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;

@@ -148,6 +148,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/__sim/clock", post(post_clock));
     Router::new()
         .merge(binance::routes())
+        .merge(crate::venues::routes())
         .merge(control)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(shared.clone(), count))
