@@ -110,7 +110,7 @@ fn bench_parse(adapter: &seamless::components::Adapter, node: &NodeId) {
     println!("binance parse, 1000-row page ({} KiB):", body.len() / 1024);
     println!("  native                  {:>12}  (baseline)", us(native));
     println!(
-        "  wasm (instantiate+call) {:>12}  {:.2}x of native",
+        "  wasm (host call)        {:>12}  {:.2}x of native",
         us(in_wasm),
         in_wasm.as_secs_f64() / native.as_secs_f64()
     );
