@@ -14,3 +14,4 @@ pub mod ratelimit;
 pub mod metrics;
 pub mod export;
 pub mod config;
+pub mod suite;

@@ -218,3 +218,44 @@ async fn fetch_parquet_with_manifest() {
     assert_eq!(kv.get("seamless.fingerprint").map(String::as_str), meta["fingerprint"].as_str());
     sim.shutdown().await;
 }
+
+/// The conformance suite over every built-in adapter, against the simulator speaking its
+/// format (what CI runs for each adapter); and a misbehaving component fails it.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_builtin_adapter_passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let mut tested = 0;
+    for entry in std::fs::read_dir(crate::support::guest_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let Some(id) = name.strip_suffix("_adapter.wasm") else { continue };
+        let o = seamless(&["adapters", "test", path.to_str().unwrap(), "--simulator", id], &db);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{id}:\n{out}\n{err}");
+        assert!(!out.contains("FAIL") && out.contains("equals the simulator's truth"), "{id}:\n{out}");
+        tested += 1;
+    }
+    assert!(tested >= 1);
+    let o = seamless(&["adapters", "test", guest("chaos_guest").to_str().unwrap()], &db);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("FAIL") && out.contains("candles from nothing"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_third_party_adapter_may_not_shadow_a_builtin_without_override() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let copy = dir.path().join("my_binance.wasm");
+    std::fs::copy(guest("binance_adapter"), &copy).unwrap();
+    let args = ["adapters", "plan", "--node", "ohlcv:binance:BTC/USDT:1m", "--start", "2024-01-01", "--end", "2024-01-02", "--adapter", copy.to_str().unwrap()];
+    let o = seamless(&args, &db);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("already has") && err.contains("--override"), "{err}");
+    let mut with = args.to_vec();
+    with.push("--override");
+    let o = seamless(&with, &db);
+    assert!(o.status.success(), "{}", text(&o).1);
+}

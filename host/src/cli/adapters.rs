@@ -26,6 +26,18 @@ pub enum AdaptersCommand {
         /// Path of the .wasm component.
         path: PathBuf,
     },
+    /// Run the conformance suite against a component: contract checks, and with
+    /// --simulator a backfill from the built-in simulator compared with its truth.
+    Test {
+        /// Path of the .wasm component.
+        path: PathBuf,
+        /// Simulator format (the exchange the simulator should speak, e.g. binance, bybit).
+        #[arg(long)]
+        simulator: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the HTTP request an adapter would send first for a window.
     Plan(PlanArgs),
     /// Parse a response body (stdin) with an adapter and print the candles.
@@ -67,6 +79,7 @@ pub async fn run(g: &Global, cmd: &AdaptersCommand) -> Result<(), Failure> {
     match cmd {
         AdaptersCommand::List { json } => list(g, *json),
         AdaptersCommand::Inspect { path } => inspect(g, path),
+        AdaptersCommand::Test { path, simulator, json } => test(g, path, simulator.as_deref(), *json).await,
         AdaptersCommand::Plan(a) => plan(g, a),
         AdaptersCommand::Parse(a) => parse(g, a),
     }
@@ -140,6 +153,42 @@ fn inspect(g: &Global, path: &PathBuf) -> Result<(), Failure> {
         .map_err(|e| if e.is_bad_input() { Failure::bad(e) } else { Failure::runtime(e) })?;
     print!("{}", describe(&adapter, &path.display().to_string()));
     Ok(())
+}
+
+async fn test(g: &Global, path: &PathBuf, simulator: Option<&str>, json: bool) -> Result<(), Failure> {
+    if !path.is_file() {
+        return Err(Failure::bad(anyhow::anyhow!("{} does not exist: pass the path of a .wasm component", path.display())));
+    }
+    let host = g.component_host()?;
+    let (adapter, mut checks) = seamless::suite::contract_checks(&host, path);
+    if let (Some(a), Some(format)) = (&adapter, simulator) {
+        #[cfg(feature = "simulator")]
+        checks.extend(seamless::suite::simulator_checks(&host, a, path, format).await);
+        #[cfg(not(feature = "simulator"))]
+        {
+            let _ = (a, format);
+            return Err(Failure::bad(anyhow::anyhow!("this seamless was built without the simulator feature")));
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&checks).map_err(Failure::runtime)?);
+    } else {
+        println!("{:<72} {:<6} DETAIL", "CHECK", "RESULT");
+        for c in &checks {
+            let r = match c.passed {
+                Some(true) => "pass",
+                Some(false) => "FAIL",
+                None => "n/a",
+            };
+            println!("{:<72} {:<6} {}", c.name, r, c.detail);
+        }
+    }
+    if seamless::suite::all_passed(&checks) {
+        Ok(())
+    } else {
+        let failed = checks.iter().filter(|c| c.passed == Some(false)).count();
+        Err(Failure::runtime(anyhow::anyhow!("{failed} check(s) failed for {}", path.display())))
+    }
 }
 
 fn exchange_for(g: &Global, series: &SeriesArgs) -> Result<(seamless::domain::NodeId, Exchange), Failure> {

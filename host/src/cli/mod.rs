@@ -47,6 +47,9 @@ struct GlobalArgs {
     /// Load a third-party adapter component (repeatable).
     #[arg(long = "adapter", global = true, value_name = "PATH.wasm")]
     adapters: Vec<PathBuf>,
+    /// Let --adapter components replace built-in adapters with the same exchange id.
+    #[arg(long = "override", global = true)]
+    allow_override: bool,
     /// Folder of compiled-component cache files. Default: the user's cache directory.
     #[arg(long, global = true)]
     cache_dir: Option<PathBuf>,
@@ -74,6 +77,7 @@ struct GlobalArgs {
 pub struct Global {
     pub quiet: bool,
     adapters: Vec<PathBuf>,
+    allow_override: bool,
     loaded: Loaded,
 }
 
@@ -103,7 +107,7 @@ impl Global {
             }
             loaded.set_flag(&format!("exchange_urls.{id}"), url, "--exchange-url").map_err(Failure::bad)?;
         }
-        Ok(Global { quiet: a.quiet, adapters: a.adapters.clone(), loaded })
+        Ok(Global { quiet: a.quiet, adapters: a.adapters.clone(), allow_override: a.allow_override, loaded })
     }
 
     fn cfg(&self) -> &Config {
@@ -193,6 +197,7 @@ impl Global {
         let mut dirs: Vec<PathBuf> = self.cfg().adapters_dir.iter().cloned().collect();
         dirs.extend(AdapterRegistry::default_dirs());
         let mut reg = AdapterRegistry::new(self.component_host()?, dirs, self.adapters.clone());
+        reg.allow_shadowing(self.allow_override);
         for (id, url) in &self.cfg().exchange_urls {
             reg.add_override(&format!("{id}={url}")).map_err(Failure::bad)?;
         }

@@ -31,6 +31,10 @@ pub enum RegistryError {
     NoAdapters { dirs: Vec<PathBuf> },
     #[error("bad --exchange-url '{0}': use EXCHANGE=URL, e.g. binance=http://127.0.0.1:8080")]
     BadOverride(String),
+    #[error(
+        "{path} declares exchange id '{id}', which a built-in adapter already has; pass --override to use it instead of the built-in"
+    )]
+    Shadows { id: String, path: PathBuf },
     #[error(transparent)]
     Component(#[from] ComponentError),
 }
@@ -51,13 +55,21 @@ pub struct AdapterRegistry {
     dirs: Vec<PathBuf>,
     extra: Vec<PathBuf>,
     overrides: BTreeMap<String, String>,
+    allow_shadowing: bool,
     loaded: Mutex<BTreeMap<String, Exchange>>,
 }
 
 impl AdapterRegistry {
     /// A registry searching `dirs` for built-in adapters, plus `extra` component files.
     pub fn new(host: ComponentHost, dirs: Vec<PathBuf>, extra: Vec<PathBuf>) -> Self {
-        AdapterRegistry { host, dirs, extra, overrides: BTreeMap::new(), loaded: Mutex::new(BTreeMap::new()) }
+        AdapterRegistry {
+            host,
+            dirs,
+            extra,
+            overrides: BTreeMap::new(),
+            allow_shadowing: false,
+            loaded: Mutex::new(BTreeMap::new()),
+        }
     }
 
     /// The default adapter folders: `$SEAMLESS_ADAPTER_DIR`, `<exe dir>/adapters`, and the
@@ -77,6 +89,11 @@ impl AdapterRegistry {
             }
         }
         dirs
+    }
+
+    /// Let third-party adapters replace built-in ones with the same id (`--override`).
+    pub fn allow_shadowing(&mut self, yes: bool) {
+        self.allow_shadowing = yes;
     }
 
     /// Map exchange `id`'s first HTTP base URL to `url`. Accepts `ID=URL`.
@@ -128,6 +145,10 @@ impl AdapterRegistry {
 
     fn load_extra(&self, path: &Path) -> Result<Exchange, RegistryError> {
         let adapter = self.host.load_adapter_file(path)?;
+        let id = adapter.info().id.clone();
+        if !self.allow_shadowing && self.builtin_files().contains_key(&id) {
+            return Err(RegistryError::Shadows { id, path: path.to_path_buf() });
+        }
         Ok(self.remember(adapter))
     }
 
