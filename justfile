@@ -20,9 +20,29 @@ demo: guests
     cargo build --release -p seamless -p exchange-sim
     scripts/demo.sh
 
-# The whole test suite: unit tests of every crate and the integration tests (tests/all).
+# The whole test suite: unit tests of every crate and the integration tests (tests/all),
+# with real QuestDB and Redis started on 127.0.0.1 for the run.
 test: guests
-    cargo test --workspace --no-fail-fast
+    scripts/test.sh
+
+# Real services as local processes (QuestDB jar from Maven Central, Debian's redis-server).
+services-up:
+    scripts/services.sh up all
+
+services-down:
+    scripts/services.sh down all
+
+questdb-up:
+    scripts/services.sh up questdb
+
+questdb-down:
+    scripts/services.sh down questdb
+
+redis-up:
+    scripts/services.sh up redis
+
+redis-down:
+    scripts/services.sh down redis
 
 # Benchmarks (figures go to docs/benchmarks.md).
 bench: guests

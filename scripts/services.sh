@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Start and stop the real services the production-mode tests use, as local processes on
+# 127.0.0.1 (no Docker): QuestDB (the server jar from Maven Central on the machine's Java)
+# and Redis (Debian's redis-server). Each gets a free port and a fresh data folder under
+# target/services/<name>/; `env` prints the variables the tests read.
+#
+#   scripts/services.sh up [questdb|redis|all]
+#   scripts/services.sh down [questdb|redis|all]
+#   scripts/services.sh env            # SEAMLESS_TEST_QUESTDB=..., SEAMLESS_TEST_REDIS=...
+#
+# QUESTDB_VERSION (default: the newest 9.3.x on Maven Central; 9.4+ needs Java 25) and
+# QUESTDB_CACHE (default ~/.cache/seamless/questdb) choose the jar.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD/target/services"
+mkdir -p "$root"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+wait_for() { # wait_for SECONDS CMD...
+    local secs=$1; shift
+    for _ in $(seq $((secs * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    return 1
+}
+
+questdb_jar() {
+    local cache="${QUESTDB_CACHE:-$HOME/.cache/seamless/questdb}" base="https://repo1.maven.org/maven2/org/questdb/questdb"
+    mkdir -p "$cache"
+    local v="${QUESTDB_VERSION:-}"
+    if [ -z "$v" ]; then
+        v=$(ls "$cache" 2>/dev/null | sed -n 's/^questdb-\(9\.3\.[0-9]*\)\.jar$/\1/p' | sort -V | tail -1)
+    fi
+    if [ -z "$v" ]; then
+        v=$(curl -sSf "$base/maven-metadata.xml" | grep -o '<version>9\.3\.[0-9]*</version>' | sed 's/<[^>]*>//g' | sort -V | tail -1)
+    fi
+    [ -n "$v" ] || { echo "cannot find a QuestDB 9.3.x release on Maven Central" >&2; return 1; }
+    local jar="$cache/questdb-$v.jar"
+    if [ ! -s "$jar" ]; then
+        echo "downloading org.questdb:questdb:$v from Maven Central" >&2
+        curl -sSfL -o "$jar.tmp" "$base/$v/questdb-$v.jar" && mv "$jar.tmp" "$jar"
+    fi
+    echo "$jar"
+}
+
+questdb_up() {
+    local dir="$root/questdb"
+    questdb_down
+    command -v java >/dev/null || { echo "QuestDB needs Java 17+: apt-get install -y openjdk-17-jre-headless" >&2; return 1; }
+    local jar; jar=$(questdb_jar)
+    rm -rf "$dir"; mkdir -p "$dir/conf"
+    local http pg ilp min
+    http=$(free_port); pg=$(free_port); ilp=$(free_port); min=$(free_port)
+    cat > "$dir/conf/server.conf" <<CONF
+http.net.bind.to=127.0.0.1:$http
+pg.net.bind.to=127.0.0.1:$pg
+line.tcp.net.bind.to=127.0.0.1:$ilp
+http.min.net.bind.to=127.0.0.1:$min
+line.udp.enabled=false
+telemetry.enabled=false
+CONF
+    nohup java -Xms256m -Xmx2g -p "$jar" -m io.questdb/io.questdb.ServerMain -d "$dir" >"$dir/server.log" 2>&1 &
+    echo $! > "$dir/pid"
+    echo "$http" > "$dir/http_port"; echo "$pg" > "$dir/pg_port"
+    if ! wait_for 60 curl -sf "http://127.0.0.1:$http/ping"; then
+        echo "QuestDB did not answer within 60 s; log:" >&2; tail -20 "$dir/server.log" >&2; return 1
+    fi
+    echo "questdb up: http 127.0.0.1:$http, pg 127.0.0.1:$pg ($(basename "$jar"))"
+}
+
+questdb_down() {
+    local dir="$root/questdb"
+    if [ -f "$dir/pid" ]; then
+        local pid; pid=$(cat "$dir/pid")
+        kill "$pid" 2>/dev/null || true
+        wait_for 20 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+        rm -f "$dir/pid"
+    fi
+}
+
+redis_up() {
+    local dir="$root/redis"
+    redis_down
+    if ! command -v redis-server >/dev/null; then
+        echo "redis-server is missing: apt-get install -y redis-server (.ci/run does this)" >&2; return 1
+    fi
+    rm -rf "$dir"; mkdir -p "$dir"
+    local port; port=$(free_port)
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \
+        --daemonize yes --pidfile "$dir/pid" --logfile "$dir/server.log" >/dev/null
+    echo "$port" > "$dir/port"
+    wait_for 20 redis-cli -p "$port" ping || { echo "Redis did not answer" >&2; return 1; }
+    echo "redis up: 127.0.0.1:$port"
+}
+
+redis_down() {
+    local dir="$root/redis"
+    if [ -f "$dir/port" ]; then
+        redis-cli -p "$(cat "$dir/port")" shutdown nosave >/dev/null 2>&1 || true
+    fi
+    if [ -f "$dir/pid" ]; then kill "$(cat "$dir/pid")" 2>/dev/null || true; rm -f "$dir/pid"; fi
+}
+
+print_env() {
+    [ -f "$root/questdb/http_port" ] && echo "SEAMLESS_TEST_QUESTDB=questdb://127.0.0.1:$(cat "$root/questdb/http_port")?pg=$(cat "$root/questdb/pg_port")"
+    [ -f "$root/redis/port" ] && echo "SEAMLESS_TEST_REDIS=redis://127.0.0.1:$(cat "$root/redis/port")"
+    return 0
+}
+
+action=${1:-}; what=${2:-all}
+case "$action" in
+    up) [ "$what" = redis ] || [ "$what" = all ] && redis_up; [ "$what" = questdb ] || [ "$what" = all ] && questdb_up; true ;;
+    down) [ "$what" = redis ] || [ "$what" = all ] && redis_down; [ "$what" = questdb ] || [ "$what" = all ] && questdb_down; true ;;
+    env) print_env ;;
+    *) echo "usage: $0 up|down [questdb|redis|all] | env" >&2; exit 2 ;;
+esac
