@@ -5,12 +5,14 @@
 //! answered and had nothing there). A page's candles and its ledger ranges are written
 //! together, so the ledger never claims data that is not stored.
 
+mod questdb;
 mod sqlite;
 
 use std::path::PathBuf;
 
 use thiserror::Error;
 
+pub use questdb::{QuestDbConfig, QuestDbStore};
 pub use sqlite::SqliteStore;
 
 use crate::domain::{Candle, NodeId, RangeSet, Timeframe, Window};
@@ -51,7 +53,7 @@ pub fn page_ledger(tf: Timeframe, candles: &[Candle], covered: Window) -> Ledger
 /// Storage failures.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("unknown store '{0}': use sqlite:PATH (e.g. sqlite:./candles.db)")]
+    #[error("unknown store '{0}': use sqlite:PATH (e.g. sqlite:./candles.db) or questdb://HOST:PORT")]
     BadUrl(String),
     #[error("cannot open store {path}: {detail}")]
     Open { path: PathBuf, detail: String },
@@ -91,12 +93,16 @@ pub trait CandleStore: Send + Sync {
 #[derive(Clone)]
 pub enum AnyStore {
     Sqlite(SqliteStore),
+    QuestDb(QuestDbStore),
 }
 
 impl AnyStore {
-    /// Open a store from its URL: `sqlite:PATH`, `sqlite://PATH`, or a path ending in
-    /// `.db`/`.sqlite`.
+    /// Open a store from its URL: `sqlite:PATH`, `sqlite://PATH`, a path ending in
+    /// `.db`/`.sqlite`, or `questdb://HOST:PORT[?pg=PORT&table=NAME]` (connected lazily).
     pub fn open(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("questdb://") {
+            return Ok(AnyStore::QuestDb(QuestDbStore::new(url)?));
+        }
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -118,16 +124,19 @@ impl CandleStore for AnyStore {
     async fn read(&self, node: &NodeId, window: Window) -> Result<Vec<Candle>, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.read(node, window).await,
+            AnyStore::QuestDb(s) => s.read(node, window).await,
         }
     }
     async fn ledger(&self, node: &NodeId, window: Window) -> Result<Ledger, StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.ledger(node, window).await,
+            AnyStore::QuestDb(s) => s.ledger(node, window).await,
         }
     }
     async fn write_page(&self, node: &NodeId, candles: Vec<Candle>, covered: Window) -> Result<(), StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.write_page(node, candles, covered).await,
+            AnyStore::QuestDb(s) => s.write_page(node, candles, covered).await,
         }
     }
 }
@@ -151,6 +160,7 @@ mod tests {
     #[test]
     fn bad_urls() {
         assert!(matches!(AnyStore::open("postgres://x"), Err(StoreError::BadUrl(_))));
+        assert!(matches!(AnyStore::open("questdb://h:1?nope=1"), Err(StoreError::BadUrl(_))));
         assert!(matches!(AnyStore::open("sqlite:"), Err(StoreError::BadUrl(_))));
     }
 }
