@@ -5,9 +5,9 @@ use exchange_sim::{Faults, MarketSpec, SimConfig, Simulator};
 use seamless::domain::{Candle, NodeId, Window};
 use seamless::provider::FetchOptions;
 
-use crate::support::{DAY, JAN1_2024, MIN};
+use crate::support::{StoreKind, provider_in, DAY, JAN1_2024, MIN};
 
-use crate::support::{KLINES, provider, truth};
+use crate::support::{KLINES, truth};
 
 fn assert_ascending_unique(c: &[Candle]) {
     for w in c.windows(2) {
@@ -15,11 +15,10 @@ fn assert_ascending_unique(c: &[Candle]) {
     }
 }
 
-#[tokio::test]
-async fn window_equals_truth_and_second_fetch_makes_no_request() {
+async fn window_equals_truth_and_second_fetch_makes_no_request(kind: StoreKind) {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let p = provider(&sim, &dir.path().join("s.db"));
+    let p = provider_in(kind, &sim, dir.path(), "s");
     let node: NodeId = "ohlcv:binance:BTC/USDT:1m".parse().unwrap();
     let w = Window::new(JAN1_2024, JAN1_2024 + 2 * DAY).unwrap();
     let got = p.fetch(&node, w, &FetchOptions::default()).await.unwrap();
@@ -36,11 +35,10 @@ async fn window_equals_truth_and_second_fetch_makes_no_request() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn only_the_missing_parts_are_fetched() {
+async fn only_the_missing_parts_are_fetched(kind: StoreKind) {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let p = provider(&sim, &dir.path().join("s.db"));
+    let p = provider_in(kind, &sim, dir.path(), "s");
     let node: NodeId = "ohlcv:binance:ETH/USDT:1m".parse().unwrap();
     p.fetch(&node, Window::new(JAN1_2024 + DAY, JAN1_2024 + 2 * DAY).unwrap(), &FetchOptions::default()).await.unwrap();
     sim.reset_counts();
@@ -54,15 +52,14 @@ async fn only_the_missing_parts_are_fetched() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn listing_start_and_downtime_give_exactly_the_candles_that_exist() {
+async fn listing_start_and_downtime_give_exactly_the_candles_that_exist(kind: StoreKind) {
     let listing = JAN1_2024 + 6 * 60 * MIN;
     let gap = (JAN1_2024 + 10 * 60 * MIN, JAN1_2024 + 12 * 60 * MIN);
     let mut cfg = SimConfig::default();
     cfg.markets.push(MarketSpec { symbol: "NEW/USDT".into(), listing_ms: listing, base_price: 3.5, gaps: vec![gap] });
     let sim = Simulator::start(cfg).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let p = provider(&sim, &dir.path().join("s.db"));
+    let p = provider_in(kind, &sim, dir.path(), "s");
     let node: NodeId = "ohlcv:binance:NEW/USDT:1m".parse().unwrap();
     let w = Window::new(JAN1_2024, JAN1_2024 + DAY).unwrap();
     let got = p.fetch(&node, w, &FetchOptions::default()).await.unwrap();
@@ -80,8 +77,7 @@ async fn listing_start_and_downtime_give_exactly_the_candles_that_exist() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn transient_faults_are_retried_to_a_complete_window() {
+async fn transient_faults_are_retried_to_a_complete_window(kind: StoreKind) {
     let cfg = SimConfig {
         faults: Faults {
             error_every_n: Some(3),
@@ -94,7 +90,7 @@ async fn transient_faults_are_retried_to_a_complete_window() {
     };
     let sim = Simulator::start(cfg).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let p = provider(&sim, &dir.path().join("s.db"));
+    let p = provider_in(kind, &sim, dir.path(), "s");
     let node: NodeId = "ohlcv:binance:SOL/USDT:1m".parse().unwrap();
     let w = Window::new(JAN1_2024, JAN1_2024 + 5 * DAY).unwrap();
     let got = p.fetch(&node, w, &FetchOptions::default()).await.unwrap();
@@ -104,11 +100,10 @@ async fn transient_faults_are_retried_to_a_complete_window() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn higher_timeframes_match_truth() {
+async fn higher_timeframes_match_truth(kind: StoreKind) {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let p = provider(&sim, &dir.path().join("s.db"));
+    let p = provider_in(kind, &sim, dir.path(), "s");
     for (tf, days) in [("1h", 60), ("1d", 1500), ("1w", 700)] {
         let node: NodeId = format!("ohlcv:binance:BTC/USDT:{tf}").parse().unwrap();
         let (w, _) = Window::new(JAN1_2024 - days * DAY, JAN1_2024).unwrap().align(node.timeframe);
@@ -118,3 +113,5 @@ async fn higher_timeframes_match_truth() {
     }
     sim.shutdown().await;
 }
+
+crate::store_suite!(window_equals_truth_and_second_fetch_makes_no_request, only_the_missing_parts_are_fetched, listing_start_and_downtime_give_exactly_the_candles_that_exist, transient_faults_are_retried_to_a_complete_window, higher_timeframes_match_truth);

@@ -11,7 +11,7 @@ use seamless::net::HttpClient;
 use seamless::provider::{FetchOptions, LimitOverride, OnViolation, Phase, ProviderError, Sla, Strategy, chunks};
 use seamless::store::CandleStore;
 
-use crate::support::{DAY, JAN1_2024, KLINES, MIN, provider, truth};
+use crate::support::{DAY, JAN1_2024, KLINES, MIN, StoreKind, provider_in, truth};
 
 fn node(s: &str) -> NodeId {
     s.parse().unwrap()
@@ -34,11 +34,10 @@ fn assert_accounted(tf_ms: i64, w: Window, candles: &[Candle], missing: &RangeSe
     }
 }
 
-#[tokio::test]
-async fn gaps_at_both_ends_and_in_the_middle_are_fetched_exactly() {
+async fn gaps_at_both_ends_and_in_the_middle_are_fetched_exactly(kind: StoreKind) {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let p = provider(&sim, &dir.path().join("s.db"));
+    let p = provider_in(kind, &sim, dir.path(), "s");
     let n = node("ohlcv:binance:BTC/USDT:1m");
     let d = |k: i64| JAN1_2024 + k * DAY;
     for (a, b) in [(1, 2), (3, 4)] {
@@ -66,11 +65,10 @@ async fn gaps_at_both_ends_and_in_the_middle_are_fetched_exactly() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn fail_fast_serves_storage_only_and_names_the_missing_ranges() {
+async fn fail_fast_serves_storage_only_and_names_the_missing_ranges(kind: StoreKind) {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let p = provider(&sim, &dir.path().join("s.db"));
+    let p = provider_in(kind, &sim, dir.path(), "s");
     let n = node("ohlcv:binance:ETH/USDT:1m");
     let stored = Window::new(JAN1_2024, JAN1_2024 + 600 * MIN).unwrap();
     p.fetch(&n, stored, &opts(Strategy::AutoBackfill)).await.unwrap();
@@ -97,11 +95,10 @@ async fn fail_fast_serves_storage_only_and_names_the_missing_ranges() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn partial_fill_serves_now_and_backfills_in_the_background() {
+async fn partial_fill_serves_now_and_backfills_in_the_background(kind: StoreKind) {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let p = provider(&sim, &dir.path().join("s.db"));
+    let p = provider_in(kind, &sim, dir.path(), "s");
     let n = node("ohlcv:binance:SOL/USDT:1m");
     let w = Window::new(JAN1_2024, JAN1_2024 + 3 * DAY).unwrap();
     let got = p.fetch(&n, w, &opts(Strategy::PartialFill)).await.unwrap();
@@ -118,8 +115,7 @@ async fn partial_fill_serves_now_and_backfills_in_the_background() {
 }
 
 /// A slow exchange against a 300 ms backfill budget, in each on-violation mode.
-#[tokio::test]
-async fn sla_modes_on_a_slow_backfill() {
+async fn sla_modes_on_a_slow_backfill(kind: StoreKind) {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     sim.set_faults(Faults { latency_ms: 150, ..Faults::default() });
     let w = Window::new(JAN1_2024, JAN1_2024 + 10 * DAY).unwrap();
@@ -127,7 +123,7 @@ async fn sla_modes_on_a_slow_backfill() {
     let sla = |mode| Sla { backfill: Some(Duration::from_millis(300)), on_violation: mode, ..Sla::default() };
 
     let dir = tempfile::tempdir().unwrap();
-    let p = provider(&sim, &dir.path().join("a.db")).with_concurrency(2);
+    let p = provider_in(kind, &sim, dir.path(), "a").with_concurrency(2);
     let t = Instant::now();
     let err = p
         .fetch(&n, w, &FetchOptions { sla: sla(OnViolation::FailFast), ..FetchOptions::default() })
@@ -142,7 +138,7 @@ async fn sla_modes_on_a_slow_backfill() {
     assert!(err.to_string().contains("backfill") && err.to_string().contains("budget 300 ms"), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
-    let p = provider(&sim, &dir.path().join("b.db")).with_concurrency(2);
+    let p = provider_in(kind, &sim, dir.path(), "b").with_concurrency(2);
     let got = p
         .fetch(&n, w, &FetchOptions { sla: sla(OnViolation::PartialFill), ..FetchOptions::default() })
         .await
@@ -156,7 +152,7 @@ async fn sla_modes_on_a_slow_backfill() {
 
     // hold: the pages that did arrive are stored but not served in this frame.
     let dir = tempfile::tempdir().unwrap();
-    let p = provider(&sim, &dir.path().join("c.db")).with_concurrency(2);
+    let p = provider_in(kind, &sim, dir.path(), "c").with_concurrency(2);
     let got = p.fetch(&n, w, &FetchOptions { sla: sla(OnViolation::Hold), ..FetchOptions::default() }).await.unwrap();
     assert_eq!(got.metadata.downgrade.as_ref().unwrap().mode, "hold");
     assert!(got.candles.is_empty(), "hold returns nothing new");
@@ -164,11 +160,10 @@ async fn sla_modes_on_a_slow_backfill() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn max_missing_bars_guard() {
+async fn max_missing_bars_guard(kind: StoreKind) {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let p = provider(&sim, &dir.path().join("s.db"));
+    let p = provider_in(kind, &sim, dir.path(), "s");
     let n = node("ohlcv:binance:BTC/USDT:1h");
     let w = Window::new(JAN1_2024, JAN1_2024 + 2 * DAY).unwrap();
     let sla = Sla { max_missing_bars: Some(10), ..Sla::default() };
@@ -180,12 +175,11 @@ async fn max_missing_bars_guard() {
 
 /// 429 + Retry-After and 418 bans during a multi-page backfill: completed pages are
 /// kept, waits are honoured, the result is complete.
-#[tokio::test]
-async fn rate_limit_answers_are_honoured() {
+async fn rate_limit_answers_are_honoured(kind: StoreKind) {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     sim.set_faults(Faults { rate_limit_every_n: Some(4), ban_every_n: Some(7), ..Faults::default() });
     let dir = tempfile::tempdir().unwrap();
-    let p = provider(&sim, &dir.path().join("s.db"));
+    let p = provider_in(kind, &sim, dir.path(), "s");
     let n = node("ohlcv:binance:ETH/USDT:1m");
     let w = Window::new(JAN1_2024, JAN1_2024 + 4 * DAY).unwrap();
     let t = Instant::now();
@@ -199,11 +193,10 @@ async fn rate_limit_answers_are_honoured() {
 
 /// An exchange slower than the HTTP timeout: every attempt times out; the error names
 /// exactly what is missing, and with --partial-ok the frame says so.
-#[tokio::test]
-async fn timeouts_leave_an_exact_missing_report() {
+async fn timeouts_leave_an_exact_missing_report(kind: StoreKind) {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let p = provider(&sim, &dir.path().join("s.db")).with_http(HttpClient::new(Duration::from_millis(100)));
+    let p = provider_in(kind, &sim, dir.path(), "s").with_http(HttpClient::new(Duration::from_millis(100)));
     let n = node("ohlcv:binance:BTC/USDT:1m");
     let stored = Window::new(JAN1_2024, JAN1_2024 + 1000 * MIN).unwrap();
     p.fetch(&n, stored, &FetchOptions::default()).await.unwrap();
@@ -226,13 +219,12 @@ async fn timeouts_leave_an_exact_missing_report() {
 
 /// With the limiter set to the simulator's budget, one process never gets a 429, even
 /// for a run that needs many windows of budget.
-#[tokio::test]
-async fn the_weight_budget_is_never_exceeded() {
+async fn the_weight_budget_is_never_exceeded(kind: StoreKind) {
     // 40 weight per 1 s window = 20 requests/s at weight 2; 60 pages need ≥ 3 windows.
     let cfg = SimConfig { weight_budget_per_minute: 40, weight_window_ms: 1000, ..SimConfig::default() };
     let sim = Simulator::start(cfg).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let p = provider(&sim, &dir.path().join("s.db")).with_concurrency(4).with_rate_limit(
+    let p = provider_in(kind, &sim, dir.path(), "s").with_concurrency(4).with_rate_limit(
         "binance",
         LimitOverride { budget: Some(40), window_ms: Some(1000), ..LimitOverride::default() },
     );
@@ -251,11 +243,10 @@ async fn the_weight_budget_is_never_exceeded() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn fingerprint_is_equal_for_equal_data_and_changes_with_one_candle() {
+async fn fingerprint_is_equal_for_equal_data_and_changes_with_one_candle(kind: StoreKind) {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (a, b) = (provider(&sim, &dirs.0.path().join("a.db")), provider(&sim, &dirs.1.path().join("b.db")));
+    let (a, b) = (provider_in(kind, &sim, dirs.0.path(), "a"), provider_in(kind, &sim, dirs.1.path(), "b"));
     let n = node("ohlcv:binance:BTC/USDT:15m");
     let w = Window::new(JAN1_2024, JAN1_2024 + 7 * DAY).unwrap();
     let fa = a.fetch(&n, w, &FetchOptions::default()).await.unwrap();
@@ -273,8 +264,8 @@ async fn fingerprint_is_equal_for_equal_data_and_changes_with_one_candle() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn coverage_planning_over_10000_ledger_ranges_is_fast() {
+#[test]
+fn coverage_planning_over_10000_ledger_ranges_is_fast() {
     // Not a benchmark (that is in benches/): a guard that planning stays sub-linear-ish.
     let mut ledger = RangeSet::new();
     for i in 0..10_000i64 {
@@ -287,3 +278,5 @@ async fn coverage_planning_over_10000_ledger_ranges_is_fast() {
     assert_eq!(missing.total(), 10_000 * 3 * MIN);
     assert!(took < Duration::from_millis(50), "{took:?}");
 }
+
+crate::store_suite!(gaps_at_both_ends_and_in_the_middle_are_fetched_exactly, fail_fast_serves_storage_only_and_names_the_missing_ranges, partial_fill_serves_now_and_backfills_in_the_background, sla_modes_on_a_slow_backfill, max_missing_bars_guard, rate_limit_answers_are_honoured, timeouts_leave_an_exact_missing_report, the_weight_budget_is_never_exceeded, fingerprint_is_equal_for_equal_data_and_changes_with_one_candle);

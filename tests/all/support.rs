@@ -105,3 +105,51 @@ pub fn truth(sim: &Simulator, node: &NodeId, w: Window) -> Vec<Candle> {
         .map(|c| Candle { open_time: c.open_time, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume })
         .collect()
 }
+
+/// The stores the provider suite runs against: every behaviour test runs on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    QuestDb,
+}
+
+/// A provider (Binance pointed at `sim`) over a fresh store of `kind`: a SQLite file in
+/// `dir`, or a fresh table set in the QuestDB server of `SEAMLESS_TEST_QUESTDB`.
+pub fn provider_in(kind: StoreKind, sim: &Simulator, dir: &Path, name: &str) -> Provider {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let url = match kind {
+        StoreKind::Sqlite => format!("sqlite:{}", dir.join(format!("{name}.db")).display()),
+        StoreKind::QuestDb => {
+            let base = std::env::var("SEAMLESS_TEST_QUESTDB").expect(
+                "SEAMLESS_TEST_QUESTDB is not set: run the suite with `just test` (or `scripts/services.sh up questdb` and export what `scripts/services.sh env` prints)",
+            );
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let table = format!("t{}_{}_{name}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+            format!("{base}{sep}table={table}")
+        }
+    };
+    let mut reg = AdapterRegistry::new(host(256, 2000), vec![guest_dir()], vec![]);
+    reg.add_override(&format!("binance={}", sim.base_url())).unwrap();
+    Provider::new(AnyStore::open(&url).unwrap(), reg).with_retry(RetryPolicy {
+        max_attempts: 8,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+    })
+}
+
+/// Generate, for each async test body `name(kind)`, one test per store:
+/// `sqlite::name` and `questdb::name`.
+#[macro_export]
+macro_rules! store_suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name($crate::support::StoreKind::Sqlite).await })*
+        }
+        mod questdb {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name($crate::support::StoreKind::QuestDb).await })*
+        }
+    };
+}
