@@ -60,7 +60,7 @@ telemetry.enabled=false
 CONF
     nohup java -Xms256m -Xmx2g -p "$jar" -m io.questdb/io.questdb.ServerMain -d "$dir" >"$dir/server.log" 2>&1 &
     echo $! > "$dir/pid"
-    echo "$http" > "$dir/http_port"; echo "$pg" > "$dir/pg_port"
+    echo "$http" > "$dir/http_port"; echo "$pg" > "$dir/pg_port"; echo "$jar" > "$dir/jar"
     if ! wait_for 60 curl -sf "http://127.0.0.1:$http/ping"; then
         echo "QuestDB did not answer within 60 s; log:" >&2; tail -20 "$dir/server.log" >&2; return 1
     fi
@@ -102,6 +102,7 @@ redis_down() {
 
 print_env() {
     [ -f "$root/questdb/http_port" ] && echo "SEAMLESS_TEST_QUESTDB=questdb://127.0.0.1:$(cat "$root/questdb/http_port")?pg=$(cat "$root/questdb/pg_port")"
+    [ -f "$root/questdb/jar" ] && echo "SEAMLESS_TEST_QUESTDB_JAR=$(cat "$root/questdb/jar")"
     [ -f "$root/redis/port" ] && echo "SEAMLESS_TEST_REDIS=redis://127.0.0.1:$(cat "$root/redis/port")"
     return 0
 }

@@ -8,6 +8,7 @@ mod backfill_cli;
 mod cli;
 mod fetch;
 mod provider;
+mod questdb;
 mod sandbox;
 mod support;
 mod venues_a;
