@@ -44,9 +44,10 @@ redis-up:
 redis-down:
     scripts/services.sh down redis
 
-# Benchmarks (figures go to docs/benchmarks.md).
+# Benchmarks (figures go to docs/benchmarks.md); starts QuestDB for its section.
 bench: guests
-    cargo bench -p seamless --bench host
+    scripts/services.sh up questdb
+    bash -c 'set -a; eval "$(scripts/services.sh env)"; set +a; cargo bench -p seamless --bench host; s=$?; scripts/services.sh down questdb; exit $s'
 
 # seamless vs ccxt (Python) on the same window from the same simulator.
 bench-ccxt: guests
