@@ -184,6 +184,12 @@ pub async fn simulator_checks(host: &ComponentHost, adapter: &Adapter, path: &Pa
                 Ok(Err(crate::provider::ProviderError::Exchange { error: AdapterError::UnavailableBefore(t), .. })) => {
                     Check::new(&name, None, format!("exchange serves no data before {}", crate::domain::format_ms(t)))
                 }
+                // The endpoint cannot reach that far back, and said so (not short data).
+                Ok(Err(crate::provider::ProviderError::Incomplete { cause: Some(c), .. }))
+                    if c.contains("serves no data before") =>
+                {
+                    Check::new(&name, None, c)
+                }
                 Ok(Err(e)) => Check::new(&name, Some(false), e.to_string()),
                 Ok(Ok(got)) => {
                     let truth: Vec<crate::domain::Candle> = sim
