@@ -241,4 +241,53 @@ mod tests {
             }
         }
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::RangeSet;
+
+        fn set() -> impl Strategy<Value = RangeSet> {
+            proptest::collection::vec((0i64..200, 0i64..30), 0..8)
+                .prop_map(|v| RangeSet::from_ranges(v.into_iter().map(|(s, l)| (s, s + l))))
+        }
+
+        fn canonical(s: &RangeSet) -> bool {
+            s.ranges().iter().all(|(a, b)| a < b) && s.ranges().windows(2).all(|w| w[0].1 < w[1].0)
+        }
+
+        proptest! {
+            #[test]
+            fn union_is_commutative_and_canonical(a in set(), b in set()) {
+                prop_assert_eq!(a.union(&b), b.union(&a));
+                prop_assert!(canonical(&a.union(&b)));
+            }
+
+            #[test]
+            fn subtract_then_union_restores(a in set(), b in set()) {
+                // (a − b) ∪ (a ∩ b) = a, and (a − b) ∩ b = ∅
+                prop_assert_eq!(a.subtract(&b).union(&a.intersect(&b)), a.clone());
+                prop_assert!(a.subtract(&b).intersect(&b).is_empty());
+                prop_assert!(canonical(&a.subtract(&b)) && canonical(&a.intersect(&b)));
+            }
+
+            #[test]
+            fn insert_and_remove_match_union_and_subtract(a in set(), s in 0i64..200, l in 0i64..40) {
+                let mut ins = a.clone();
+                ins.insert(s, s + l);
+                prop_assert_eq!(ins, a.union(&RangeSet::from_ranges([(s, s + l)])));
+                let mut rem = a.clone();
+                rem.remove(s, s + l);
+                prop_assert_eq!(rem, a.subtract(&RangeSet::from_ranges([(s, s + l)])));
+            }
+
+            #[test]
+            fn gaps_partition_the_window(a in set(), s in 0i64..200, l in 1i64..100) {
+                let gaps = a.gaps_in(s, s + l);
+                let inside = a.clip(s, s + l);
+                prop_assert_eq!(gaps.total() + inside.total(), l);
+                prop_assert!(gaps.intersect(&a).is_empty());
+            }
+        }
+    }
 }
