@@ -18,13 +18,19 @@
 //! `wasi:random`, and adapters stay free of WASI imports beyond what std needs.
 
 pub mod civil;
+pub mod cover;
+pub mod envelope;
+pub mod export;
 pub mod http;
 pub mod num;
+pub mod paging;
 pub mod query;
+pub mod rows;
 pub mod scan;
 pub mod symbol;
 pub mod timeframe;
 pub mod types;
+pub mod wire;
 
 pub use http::{Header, Request, Response, header, retry_after_ms};
 pub use query::{Query, query_param, set_query_param};

@@ -1,7 +1,8 @@
 //! The other exchanges' REST candle endpoints, one module each, over the same synthetic
 //! markets as [`crate::binance`]. Each is mounted under `/{venue}` (so exchanges whose
 //! paths collide, like MEXC and Binance `/api/v3/klines`, share one server): point an
-//! adapter at it with `--exchange-url {venue}=http://127.0.0.1:PORT/{venue}`.
+//! adapter at it with `--exchange-url {venue}=http://127.0.0.1:PORT/{venue}`. `example` is
+//! the made-up API of the third-party adapter template (guest-adapters/template).
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ pub mod binanceusdm;
 pub mod bybit;
 pub mod okx;
 pub mod coinbase;
+pub mod example;
 pub mod kraken;
 pub mod kucoin;
 pub mod bitget;
@@ -28,6 +30,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .nest("/bybit", bybit::routes())
         .nest("/okx", okx::routes())
         .nest("/coinbase", coinbase::routes())
+        .nest("/example", example::routes())
         .nest("/kraken", kraken::routes())
         .nest("/kucoin", kucoin::routes())
         .nest("/bitget", bitget::routes())
