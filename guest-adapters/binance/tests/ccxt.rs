@@ -11,46 +11,15 @@
 use std::collections::BTreeSet;
 
 use binance_adapter::{parse, plan};
-use seamless_adapter_kit::{AdapterError, Market, Request, Response, Window, query_param};
-use serde_json::Value;
-
-const MINUTE: i64 = 60_000;
-
-fn vectors() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/ccxt/ohlcv-vectors-4.5.90.json");
-    let text = std::fs::read_to_string(&path).expect("ccxt vectors present");
-    let v: Value = serde_json::from_str(&text).expect("vectors are JSON");
-    assert_eq!(v["ccxt_version"], "4.5.90");
-    v["exchanges"]["binance"].clone()
-}
-
-fn list<'a>(v: &'a Value, key: &str) -> &'a Vec<Value> {
-    v[key].as_array().expect("vector list")
-}
-
-fn ok(body: Vec<u8>) -> Response {
-    Response {
-        status: 200,
-        headers: vec![],
-        body,
-    }
-}
-
-/// ccxt's `until` is inclusive (`endTime=until`); seamless windows are half-open,
-/// so the same range is `[since, until + 1)`.
-fn window_of(args: &Value) -> Window {
-    Window {
-        start: args["since"].as_i64().unwrap_or(0),
-        end: args["params"]["until"]
-            .as_i64()
-            .map_or(i64::MAX, |until| until + 1),
-    }
-}
+use seamless_adapter_kit::{AdapterError, Market, Request, Window, query_param};
+use seamless_adapter_testkit::ccxt::{
+    assert_parsed_candles, limit_or, list, response_body, vectors, window_until as window_of,
+};
+use seamless_adapter_testkit::{MINUTE, ok};
 
 #[test]
 fn response_vectors_parse_to_ccxt_candles() {
-    let v = vectors();
+    let v = vectors("binance");
     let vectors = list(&v, "response");
     assert!(!vectors.is_empty());
     for vec in vectors {
@@ -67,27 +36,12 @@ fn response_vectors_parse_to_ccxt_candles() {
         // as the window start (the host aligns windows to the grid, so an
         // off-grid start like 1704067260001 only occurs here) and the limit as the
         // request's `limit`: rows beyond it are dropped (Binance never sends more).
-        let limit = args["limit"].as_u64().map_or(1000, |l| l as u32);
+        let limit = limit_or(args, 1000);
         let window = window_of(args);
         let request = plan(&market, window, limit).expect("plan");
-        let body = serde_json::to_vec(&vec["http_response"]).expect("serialize");
+        let body = response_body(vec);
         let page = parse(&market, window, &request, &ok(body)).expect(desc);
-        let got: Vec<Vec<f64>> = page
-            .candles
-            .iter()
-            .map(|c| vec![c.open_time as f64, c.open, c.high, c.low, c.close, c.volume])
-            .collect();
-        let want: Vec<Vec<f64>> = list(vec, "parsed")
-            .iter()
-            .map(|row| {
-                row.as_array()
-                    .expect("row")
-                    .iter()
-                    .map(|x| x.as_f64().expect("number"))
-                    .collect()
-            })
-            .collect();
-        assert_eq!(got, want, "{desc}");
+        assert_parsed_candles(&page.candles, vec, desc);
         // Open times are compared exactly as integers too.
         for (c, row) in page.candles.iter().zip(list(vec, "parsed")) {
             assert_eq!(Some(c.open_time), row[0].as_i64(), "{desc}");
@@ -97,7 +51,7 @@ fn response_vectors_parse_to_ccxt_candles() {
 
 #[test]
 fn request_vectors_agree_with_ccxt() {
-    let v = vectors();
+    let v = vectors("binance");
     let mut compared = 0;
     for vec in list(&v, "request") {
         let desc = vec["description"].as_str().unwrap_or("?");
@@ -126,7 +80,7 @@ fn request_vectors_agree_with_ccxt() {
         }
         // The host passes at most max-candles-per-request (1000) when the caller
         // gives no limit; ccxt does the same when `until` is set.
-        let limit = args["limit"].as_u64().map_or(1000, |l| l as u32);
+        let limit = limit_or(args, 1000);
         let window = window_of(args);
         let r = plan(&market, window, limit).expect(desc);
         assert!(
@@ -213,7 +167,7 @@ fn walk(market: &Market, window: Window, missing: &BTreeSet<i64>) -> (Vec<Reques
 
 #[test]
 fn pagination_covers_the_day_without_overlap() {
-    let v = vectors();
+    let v = vectors("binance");
     let vec = list(&v, "pagination")
         .iter()
         .find(|p| p["market_type"] == "spot")

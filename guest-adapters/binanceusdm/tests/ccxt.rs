@@ -4,38 +4,12 @@
 use std::collections::BTreeSet;
 
 use binanceusdm_adapter::{parse, plan};
-use seamless_adapter_kit::{AdapterError, Market, Request, Response, Window, query_param};
-use serde_json::Value;
-
-const MINUTE: i64 = 60_000;
-
-fn vectors() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/ccxt/ohlcv-vectors-4.5.90.json");
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    assert_eq!(v["ccxt_version"], "4.5.90");
-    v["exchanges"]["binance"].clone()
-}
-
-fn list<'a>(v: &'a Value, key: &str) -> &'a Vec<Value> {
-    v[key].as_array().expect("vector list")
-}
-
-fn ok(body: Vec<u8>) -> Response {
-    Response {
-        status: 200,
-        headers: vec![],
-        body,
-    }
-}
-
-/// ccxt's `until` is inclusive; seamless windows are half-open: `[since, until + 1)`.
-fn window_of(args: &Value) -> Window {
-    Window {
-        start: args["since"].as_i64().unwrap_or(0),
-        end: args["params"]["until"].as_i64().map_or(i64::MAX, |u| u + 1),
-    }
-}
+use seamless_adapter_kit::{AdapterError, Market, Request, Window, query_param};
+use seamless_adapter_testkit::ccxt::{
+    assert_parsed_candles, limit_or, list, market as market_of, response_body, vectors,
+    window_until as window_of,
+};
+use seamless_adapter_testkit::{MINUTE, ok};
 
 fn market(tf: &str) -> Market {
     Market::new("binanceusdm", "BTC/USDT:USDT", tf)
@@ -43,7 +17,7 @@ fn market(tf: &str) -> Market {
 
 #[test]
 fn response_vectors_parse_to_ccxt_candles() {
-    let v = vectors();
+    let v = vectors("binance");
     let mut n = 0;
     // Spot and swap payloads share the row format; both must parse identically.
     for vec in list(&v, "response") {
@@ -51,17 +25,11 @@ fn response_vectors_parse_to_ccxt_candles() {
         let args = &vec["args"];
         let m = market(args["timeframe"].as_str().unwrap());
         let window = window_of(args);
-        let limit = args["limit"].as_u64().map_or(1500, |l| l as u32);
+        let limit = limit_or(args, 1500);
         let request = plan(&m, window, limit).unwrap();
-        let body = serde_json::to_vec(&vec["http_response"]).unwrap();
+        let body = response_body(vec);
         let page = parse(&m, window, &request, &ok(body)).expect(desc);
-        let got: Vec<Vec<f64>> = page
-            .candles
-            .iter()
-            .map(|c| vec![c.open_time as f64, c.open, c.high, c.low, c.close, c.volume])
-            .collect();
-        let want: Vec<Vec<f64>> = serde_json::from_value(vec["parsed"].clone()).unwrap();
-        assert_eq!(got, want, "{desc}");
+        assert_parsed_candles(&page.candles, vec, desc);
         n += 1;
     }
     assert_eq!(n, 8);
@@ -69,16 +37,12 @@ fn response_vectors_parse_to_ccxt_candles() {
 
 #[test]
 fn request_vectors_agree_with_ccxt() {
-    let v = vectors();
+    let v = vectors("binance");
     let mut compared = 0;
     for vec in list(&v, "request") {
         let desc = vec["description"].as_str().unwrap();
         let args = &vec["args"];
-        let m = Market::new(
-            "binanceusdm",
-            args["symbol"].as_str().unwrap(),
-            args["timeframe"].as_str().unwrap(),
-        );
+        let m = market_of("binanceusdm", args);
         let w = window_of(args);
         if vec["market_type"] == "spot" {
             // A spot symbol is not a futures market: refused, never silently mapped.
@@ -91,7 +55,7 @@ fn request_vectors_agree_with_ccxt() {
         if args["since"].is_null() {
             continue; // ccxt's "latest candles": seamless always plans an explicit window.
         }
-        let limit = args["limit"].as_u64().map_or(1500, |l| l as u32);
+        let limit = limit_or(args, 1500);
         let r = plan(&m, w, limit).unwrap();
         let q = &vec["query"];
         assert!(
@@ -167,7 +131,7 @@ fn walk(m: &Market, w: Window, limit: u32, missing: &BTreeSet<i64>) -> (Vec<Requ
 
 #[test]
 fn pagination_covers_the_day_without_overlap() {
-    let v = vectors();
+    let v = vectors("binance");
     let vec = list(&v, "pagination")
         .iter()
         .find(|p| p["market_type"] == "swap")

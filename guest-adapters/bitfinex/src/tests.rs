@@ -1,20 +1,13 @@
 //! Unit tests of the Bitfinex adapter (plain Rust, run natively).
 
 use super::*;
+use seamless_adapter_testkit::{ok, time_parse, url_num as p};
 
 const T0: i64 = 1_704_067_200_000; // 2024-01-01T00:00Z, a Monday
 const M: i64 = 60_000;
 
 fn m(tf: &str) -> Market {
     Market::new("bitfinex", "BTC/USD", tf)
-}
-
-fn ok(body: impl Into<Vec<u8>>) -> Response {
-    Response {
-        status: 200,
-        headers: vec![],
-        body: body.into(),
-    }
 }
 
 /// A body of `n` rows `[MTS, OPEN, CLOSE, HIGH, LOW, VOLUME]` from `first`, ascending.
@@ -33,10 +26,6 @@ pub fn sample(first: i64, step: i64, n: usize) -> Vec<u8> {
         })
         .collect();
     format!("[{}]", rows.join(",")).into_bytes()
-}
-
-fn p(url: &str, k: &str) -> Option<i64> {
-    query_param(url, k).and_then(|v| v.parse().ok())
 }
 
 #[test]
@@ -251,15 +240,8 @@ fn parse_speed() {
     };
     let req = plan(&m("1m"), w, 1000).unwrap();
     let resp = ok(sample(T0, M, 1000));
-    let runs = 2000u32;
-    let t = std::time::Instant::now();
-    for _ in 0..runs {
-        let p = parse(&m("1m"), w, &req, std::hint::black_box(&resp));
+    time_parse("bitfinex", &resp, 2000, |resp| {
+        let p = parse(&m("1m"), w, &req, resp);
         assert!(matches!(p, Ok(ref p) if p.candles.len() == 1000));
-    }
-    println!(
-        "bitfinex parse: 1000 rows, {} bytes: {:?} per page",
-        resp.body.len(),
-        t.elapsed() / runs
-    );
+    });
 }

@@ -11,36 +11,13 @@
 //! current reference (both name the same candles).
 
 use bitfinex_adapter::{parse, plan};
-use seamless_adapter_kit::{Market, Response, Window, query_param};
-use serde_json::Value;
-
-const MINUTE: i64 = 60_000;
-
-fn vectors() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/ccxt/ohlcv-vectors-4.5.90.json");
-    let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("vectors")).expect("JSON");
-    assert_eq!(v["ccxt_version"], "4.5.90");
-    v["exchanges"]["bitfinex"].clone()
-}
-
-fn list<'a>(v: &'a Value, key: &str) -> &'a Vec<Value> {
-    v[key].as_array().expect("list")
-}
-
-fn tf_ms(tf: &str) -> i64 {
-    match tf {
-        "1m" => MINUTE,
-        "1h" => 60 * MINUTE,
-        "1d" => 1440 * MINUTE,
-        other => panic!("timeframe {other} not in the vectors"),
-    }
-}
+use seamless_adapter_kit::{Market, Window, query_param};
+use seamless_adapter_testkit::ccxt::{assert_parsed_candles, list, response_body, tf_ms, vectors};
+use seamless_adapter_testkit::ok;
 
 #[test]
 fn response_vectors_parse_to_ccxt_candles() {
-    let v = vectors();
+    let v = vectors("bitfinex");
     assert_eq!(list(&v, "response").len(), 4);
     for vec in list(&v, "response") {
         let desc = vec["description"].as_str().unwrap_or("?");
@@ -55,35 +32,16 @@ fn response_vectors_parse_to_ccxt_candles() {
                 .map_or(1_735_689_600_000, |s| s + i64::from(limit) * tf_ms(tf)),
         };
         let req = plan(&market, window, limit).expect("plan");
-        let body = serde_json::to_vec(&vec["http_response"]).expect("body");
-        let resp = Response {
-            status: 200,
-            headers: vec![],
-            body,
-        };
+        let body = response_body(vec);
+        let resp = ok(body);
         let page = parse(&market, window, &req, &resp).expect(desc);
-        let got: Vec<Vec<f64>> = page
-            .candles
-            .iter()
-            .map(|c| vec![c.open_time as f64, c.open, c.high, c.low, c.close, c.volume])
-            .collect();
-        let want: Vec<Vec<f64>> = list(vec, "parsed")
-            .iter()
-            .map(|r| {
-                r.as_array()
-                    .expect("row")
-                    .iter()
-                    .map(|x| x.as_f64().expect("num"))
-                    .collect()
-            })
-            .collect();
-        assert_eq!(got, want, "{desc}");
+        assert_parsed_candles(&page.candles, vec, desc);
     }
 }
 
 #[test]
 fn request_vectors_agree_with_ccxt() {
-    let v = vectors();
+    let v = vectors("bitfinex");
     let mut compared = 0;
     for vec in list(&v, "request")
         .iter()

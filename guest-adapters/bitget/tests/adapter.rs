@@ -5,6 +5,7 @@ use bitget_adapter::{HISTORY_PATH, RECENT_PATH, info, live_parse, live_plan, par
 use seamless_adapter_kit::{
     AdapterError, LiveSource, Market, Request, Response, Window, query_param,
 };
+use seamless_adapter_testkit::time_parse;
 
 const T0: i64 = 1_704_067_200_000;
 const M: i64 = 60_000;
@@ -253,14 +254,7 @@ fn parse_speed() {
         plan(&m("1m"), w, 1000).unwrap(),
         body(Some(now), w.start, M, 1000),
     );
-    let runs = 2000;
-    let t = std::time::Instant::now();
-    for _ in 0..runs {
-        std::hint::black_box(parse(&m("1m"), w, &r, std::hint::black_box(&b)).unwrap());
-    }
-    println!(
-        "bitget parse: 1000 rows, {} bytes: {:?} per page",
-        b.body.len(),
-        t.elapsed() / runs
-    );
+    time_parse("bitget", &b, 2000, |b| {
+        std::hint::black_box(parse(&m("1m"), w, &r, b).unwrap());
+    });
 }

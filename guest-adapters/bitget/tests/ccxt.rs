@@ -3,42 +3,17 @@
 //! frozen at 2025-01-01, `frozen_now_ms`).
 
 use bitget_adapter::{HISTORY_PATH, RECENT_PATH, parse, plan};
-use seamless_adapter_kit::{AdapterError, Market, Request, Response, Window, query_param};
-use serde_json::Value;
+use seamless_adapter_kit::{AdapterError, Market, Request, Window, query_param};
+use seamless_adapter_testkit::ccxt::{
+    candle_rows, limit_or, list, market, parsed_rows, response_body, vectors,
+    window_until as window_of,
+};
+use seamless_adapter_testkit::{MINUTE, ok};
 
-const MINUTE: i64 = 60_000;
 const DAY: i64 = 86_400_000;
-
-fn vectors() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/ccxt/ohlcv-vectors-4.5.90.json");
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    assert_eq!(v["ccxt_version"], "4.5.90");
-    v["exchanges"]["bitget"].clone()
-}
-
-fn list<'a>(v: &'a Value, key: &str) -> &'a Vec<Value> {
-    v[key].as_array().expect("vector list")
-}
-
-fn ok(body: String) -> Response {
-    Response {
-        status: 200,
-        headers: vec![],
-        body: body.into_bytes(),
-    }
-}
 
 fn envelope(now: i64, rows: &str) -> String {
     format!(r#"{{"code":"00000","msg":"success","requestTime":{now},"data":{rows}}}"#)
-}
-
-/// ccxt's `until` is inclusive; seamless windows are half-open: `[since, until + 1)`.
-fn window_of(args: &Value) -> Window {
-    Window {
-        start: args["since"].as_i64().unwrap_or(0),
-        end: args["params"]["until"].as_i64().map_or(i64::MAX, |u| u + 1),
-    }
 }
 
 /// The history request the adapter sends after the recent endpoint, answering at `now`,
@@ -55,7 +30,7 @@ fn history_request(m: &Market, w: Window, limit: u32, now: i64) -> Request {
 
 #[test]
 fn response_vectors_parse_to_ccxt_candles() {
-    let v = vectors();
+    let v = vectors("bitget");
     let now = v["frozen_now_ms"].as_i64().unwrap();
     let mut n = 0;
     // Spot rows have 8 fields, swap rows 7: the same first six, parsed alike.
@@ -66,27 +41,17 @@ fn response_vectors_parse_to_ccxt_candles() {
         let w = window_of(args);
         // The payload's rows (2024-01-01) are older than the recent endpoint reaches at
         // ccxt's frozen now (2025-01-01): they come from history-candles.
-        let request = history_request(
-            &m,
-            w,
-            args["limit"].as_u64().map_or(1000, |l| l as u32),
-            now,
-        );
-        let body = serde_json::to_string(&vec["http_response"]).unwrap();
+        let request = history_request(&m, w, limit_or(args, 1000), now);
+        let body = response_body(vec);
         let page = parse(&m, w, &request, &ok(body)).expect(desc);
-        let got: Vec<Vec<f64>> = page
-            .candles
-            .iter()
-            .map(|c| vec![c.open_time as f64, c.open, c.high, c.low, c.close, c.volume])
-            .collect();
-        let mut want: Vec<Vec<f64>> = serde_json::from_value(vec["parsed"].clone()).unwrap();
+        let got: Vec<Vec<f64>> = candle_rows(&page.candles);
+        let mut want: Vec<Vec<f64>> = parsed_rows(vec);
         if args["limit"] == 3 {
             // ccxt keeps the *first* three of five rows client-side. Bitget answers with
             // the newest `limit` rows before endTime ("the exchange aligns from endTime",
             // ccxt's own comment): given more rows than asked for, the newest are the
             // ones Bitget's semantics select, and never the oldest.
-            let all: Vec<Vec<f64>> =
-                serde_json::from_value(list(&v, "response")[0]["parsed"].clone()).unwrap();
+            let all: Vec<Vec<f64>> = parsed_rows(&list(&v, "response")[0]);
             want = all[2..].to_vec();
         }
         assert_eq!(got, want, "{desc}");
@@ -97,17 +62,13 @@ fn response_vectors_parse_to_ccxt_candles() {
 
 #[test]
 fn request_vectors_agree_with_ccxt() {
-    let v = vectors();
+    let v = vectors("bitget");
     let now = v["frozen_now_ms"].as_i64().unwrap();
     let mut compared = 0;
     for vec in list(&v, "request") {
         let desc = vec["description"].as_str().unwrap();
         let args = &vec["args"];
-        let m = Market::new(
-            "bitget",
-            args["symbol"].as_str().unwrap(),
-            args["timeframe"].as_str().unwrap(),
-        );
+        let m = market("bitget", args);
         let w = window_of(args);
         if vec["market_type"] != "spot" {
             // ccxt's swap vectors use the mix API; the spot adapter refuses the symbol.
@@ -120,7 +81,7 @@ fn request_vectors_agree_with_ccxt() {
         if args["since"].is_null() {
             continue; // ccxt's "latest candles": seamless always plans an explicit window.
         }
-        let limit = args["limit"].as_u64().map_or(1000, |l| l as u32);
+        let limit = limit_or(args, 1000);
         let q = &vec["query"];
         let ccxt_url = vec["url"].as_str().unwrap();
         let first = plan(&m, w, limit).unwrap();
@@ -203,7 +164,7 @@ fn exchange(url: &str, now: i64) -> String {
 
 #[test]
 fn pagination_walks_back_through_history_without_repeating() {
-    let v = vectors();
+    let v = vectors("bitget");
     let now = v["frozen_now_ms"].as_i64().unwrap();
     let vec = list(&v, "pagination")
         .iter()

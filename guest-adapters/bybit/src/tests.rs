@@ -1,19 +1,12 @@
 use super::*;
 use seamless_adapter_kit::Candle;
+use seamless_adapter_testkit::{ok, opens, resp, time_parse};
 
 const T0: i64 = 1_704_067_200_000; // 2024-01-01T00:00Z, a Monday
 const M: i64 = 60_000;
 
 fn m(symbol: &str, tf: &str) -> Market {
     Market::new("bybit", symbol, tf)
-}
-
-fn ok(body: String) -> Response {
-    Response {
-        status: 200,
-        headers: vec![],
-        body: body.into_bytes(),
-    }
 }
 
 /// A success body with rows opening at `opens`, given newest first like Bybit.
@@ -29,10 +22,6 @@ fn body(opens: &[i64]) -> String {
         r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"spot","symbol":"BTCUSDT","list":[{}]}},"retExtInfo":{{}},"time":1735689600000}}"#,
         rows.join(",")
     )
-}
-
-fn opens(p: &Page) -> Vec<i64> {
-    p.candles.iter().map(|c| c.open_time).collect()
 }
 
 #[test]
@@ -173,21 +162,9 @@ fn volumes_and_grid() {
         r#"{"retCode":0,"result":{"list":[["1"]]}}"#,
     ] {
         assert!(
-            matches!(parse(&spot, w, &req, &ok(bad.into())), Err(E::Malformed(_))),
+            matches!(parse(&spot, w, &req, &ok(bad)), Err(E::Malformed(_))),
             "{bad}"
         );
-    }
-}
-
-fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
-    let headers = headers
-        .iter()
-        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-        .collect();
-    Response {
-        status,
-        headers,
-        body: body.as_bytes().to_vec(),
     }
 }
 
@@ -276,14 +253,7 @@ fn parse_speed() {
     };
     let req = plan(&mk, w, 1000).unwrap();
     let r = ok(body(&(0..1000).map(|i| T0 + i * M).collect::<Vec<_>>()));
-    let runs = 2000;
-    let t = std::time::Instant::now();
-    for _ in 0..runs {
-        std::hint::black_box(parse(&mk, w, &req, std::hint::black_box(&r)).unwrap());
-    }
-    println!(
-        "bybit parse: 1000 rows, {} bytes: {:?} per page",
-        r.body.len(),
-        t.elapsed() / runs
-    );
+    time_parse("bybit", &r, 2000, |r| {
+        std::hint::black_box(parse(&mk, w, &req, r).unwrap());
+    });
 }

@@ -2,20 +2,13 @@
 
 use super::*;
 use seamless_adapter_kit::Candle;
+use seamless_adapter_testkit::{ok, opens, url_num as p};
 
 const T0: i64 = 1_704_067_200_000; // 2024-01-01T00:00Z
 const M: i64 = 60_000;
 
 fn m(tf: &str) -> Market {
     Market::new("coinbase", "BTC/USD", tf)
-}
-
-fn ok(body: impl Into<Vec<u8>>) -> Response {
-    Response {
-        status: 200,
-        headers: vec![],
-        body: body.into(),
-    }
 }
 
 /// A body of `n` candles opening at `first`, `step` apart, newest first (like Coinbase).
@@ -35,10 +28,6 @@ pub fn sample(first: i64, step: i64, n: usize) -> Vec<u8> {
         })
         .collect();
     format!(r#"{{"candles":[{}]}}"#, rows.join(",")).into_bytes()
-}
-
-fn p(url: &str, k: &str) -> Option<i64> {
-    query_param(url, k).and_then(|v| v.parse().ok())
 }
 
 #[test]
@@ -116,10 +105,6 @@ fn rejects_bad_input() {
         plan(&m("1m"), Window { start: 5, end: 5 }, 10),
         Err(E::Malformed(_))
     ));
-}
-
-fn opens(p: &Page) -> Vec<i64> {
-    p.candles.iter().map(|c| c.open_time).collect()
 }
 
 #[test]

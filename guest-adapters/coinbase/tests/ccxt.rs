@@ -11,40 +11,9 @@
 use std::collections::BTreeSet;
 
 use coinbase_adapter::{parse, plan};
-use seamless_adapter_kit::{Market, Request, Response, Window, query_param};
-use serde_json::Value;
-
-const MINUTE: i64 = 60_000;
-
-fn vectors() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/ccxt/ohlcv-vectors-4.5.90.json");
-    let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("vectors")).expect("JSON");
-    assert_eq!(v["ccxt_version"], "4.5.90");
-    v["exchanges"]["coinbase"].clone()
-}
-
-fn list<'a>(v: &'a Value, key: &str) -> &'a Vec<Value> {
-    v[key].as_array().expect("list")
-}
-
-fn ok(body: Vec<u8>) -> Response {
-    Response {
-        status: 200,
-        headers: vec![],
-        body,
-    }
-}
-
-fn tf_ms(tf: &str) -> i64 {
-    match tf {
-        "1m" => MINUTE,
-        "1h" => 60 * MINUTE,
-        "1d" => 1440 * MINUTE,
-        other => panic!("timeframe {other} not in the vectors"),
-    }
-}
+use seamless_adapter_kit::{Market, Request, Window, query_param};
+use seamless_adapter_testkit::ccxt::{assert_parsed_candles, list, response_body, tf_ms, vectors};
+use seamless_adapter_testkit::{MINUTE, ok};
 
 fn num(url: &str, k: &str) -> Option<i64> {
     query_param(url, k).and_then(|v| v.parse().ok())
@@ -52,14 +21,14 @@ fn num(url: &str, k: &str) -> Option<i64> {
 
 #[test]
 fn response_vectors_parse_to_ccxt_candles() {
-    let v = vectors();
+    let v = vectors("coinbase");
     assert_eq!(list(&v, "response").len(), 4);
     for vec in list(&v, "response") {
         let desc = vec["description"].as_str().unwrap_or("?");
         let args = &vec["args"];
         let tf = args["timeframe"].as_str().expect("tf");
         let market = Market::new("coinbase", "BTC/USD", tf);
-        let body = serde_json::to_vec(&vec["http_response"]).expect("body");
+        let body = response_body(vec);
         let newest = vec["http_response"]["candles"][0]["start"]
             .as_str()
             .and_then(|s| s.parse::<i64>().ok());
@@ -84,28 +53,13 @@ fn response_vectors_parse_to_ccxt_candles() {
         };
         let req = plan(&market, window, 350).expect("plan");
         let page = parse(&market, window, &req, &ok(body)).expect(desc);
-        let got: Vec<Vec<f64>> = page
-            .candles
-            .iter()
-            .map(|c| vec![c.open_time as f64, c.open, c.high, c.low, c.close, c.volume])
-            .collect();
-        let want: Vec<Vec<f64>> = list(vec, "parsed")
-            .iter()
-            .map(|r| {
-                r.as_array()
-                    .expect("row")
-                    .iter()
-                    .map(|x| x.as_f64().expect("num"))
-                    .collect()
-            })
-            .collect();
-        assert_eq!(got, want, "{desc}");
+        assert_parsed_candles(&page.candles, vec, desc);
     }
 }
 
 #[test]
 fn request_vectors_agree_with_ccxt_where_coinbase_allows() {
-    let v = vectors();
+    let v = vectors("coinbase");
     let mut compared = 0;
     for vec in list(&v, "request") {
         let desc = vec["description"].as_str().unwrap_or("?");
@@ -205,7 +159,7 @@ fn exchange(url: &str, missing: &BTreeSet<i64>) -> Result<Vec<u8>, String> {
 
 #[test]
 fn pagination_walks_backwards_without_overlap_or_hole() {
-    let v = vectors();
+    let v = vectors("coinbase");
     let vec = &list(&v, "pagination")[0];
     let args = &vec["args"];
     let since = args["since"].as_i64().expect("since");

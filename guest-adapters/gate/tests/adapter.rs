@@ -2,6 +2,7 @@
 
 use gate_adapter::{info, live_parse, live_plan, parse, plan};
 use seamless_adapter_kit::{AdapterError, LiveSource, Market, Response, Window, query_param};
+use seamless_adapter_testkit::{ok, time_parse};
 
 const T0: i64 = 1_704_067_200_000;
 const M: i64 = 60_000;
@@ -24,14 +25,6 @@ fn body(first: i64, step: i64, n: usize) -> Vec<u8> {
         })
         .collect();
     format!("[{}]", rows.join(",")).into_bytes()
-}
-
-fn ok(body: Vec<u8>) -> Response {
-    Response {
-        status: 200,
-        headers: vec![],
-        body,
-    }
 }
 
 #[test]
@@ -219,14 +212,7 @@ fn parse_speed() {
         },
     );
     let (r, b) = (plan(&mk, w, 1000).unwrap(), ok(body(T0, M, 1000)));
-    let runs = 2000;
-    let t = std::time::Instant::now();
-    for _ in 0..runs {
-        std::hint::black_box(parse(&mk, w, &r, std::hint::black_box(&b)).unwrap());
-    }
-    println!(
-        "gate parse: 1000 rows, {} bytes: {:?} per page",
-        b.body.len(),
-        t.elapsed() / runs
-    );
+    time_parse("gate", &b, 2000, |b| {
+        std::hint::black_box(parse(&mk, w, &r, b).unwrap());
+    });
 }

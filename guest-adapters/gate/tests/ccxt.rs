@@ -4,38 +4,12 @@
 //! (`/api/v4/futures/usdt/candlesticks`, object rows), whose symbols the adapter refuses.
 
 use gate_adapter::{parse, plan};
-use seamless_adapter_kit::{AdapterError, Market, Request, Response, Window, query_param};
-use serde_json::Value;
-
-const MINUTE: i64 = 60_000;
-
-fn vectors() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/ccxt/ohlcv-vectors-4.5.90.json");
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    assert_eq!(v["ccxt_version"], "4.5.90");
-    v["exchanges"]["gate"].clone()
-}
-
-fn list<'a>(v: &'a Value, key: &str) -> &'a Vec<Value> {
-    v[key].as_array().expect("vector list")
-}
-
-fn ok(body: Vec<u8>) -> Response {
-    Response {
-        status: 200,
-        headers: vec![],
-        body,
-    }
-}
-
-/// ccxt's `until` is inclusive; seamless windows are half-open: `[since, until + 1)`.
-fn window_of(args: &Value) -> Window {
-    Window {
-        start: args["since"].as_i64().unwrap_or(0),
-        end: args["params"]["until"].as_i64().map_or(i64::MAX, |u| u + 1),
-    }
-}
+use seamless_adapter_kit::{AdapterError, Market, Request, query_param};
+use seamless_adapter_testkit::ccxt::{
+    assert_parsed_candles, limit_or, list, market, response_body, vectors,
+    window_until as window_of,
+};
+use seamless_adapter_testkit::{MINUTE, ok};
 
 fn num(url: &str, k: &str) -> i64 {
     query_param(url, k).unwrap().parse().unwrap()
@@ -43,16 +17,12 @@ fn num(url: &str, k: &str) -> i64 {
 
 #[test]
 fn response_vectors_parse_to_ccxt_candles() {
-    let v = vectors();
+    let v = vectors("gate");
     let mut n = 0;
     for vec in list(&v, "response") {
         let desc = vec["description"].as_str().unwrap();
         let args = &vec["args"];
-        let m = Market::new(
-            "gate",
-            args["symbol"].as_str().unwrap(),
-            args["timeframe"].as_str().unwrap(),
-        );
+        let m = market("gate", args);
         let w = window_of(args);
         if vec["market_type"] != "spot" {
             assert!(
@@ -62,22 +32,16 @@ fn response_vectors_parse_to_ccxt_candles() {
             continue;
         }
         let request = match args["since"].as_i64() {
-            Some(_) => plan(&m, w, args["limit"].as_u64().map_or(1000, |l| l as u32)).unwrap(),
+            Some(_) => plan(&m, w, limit_or(args, 1000)).unwrap(),
             // ccxt's "latest candles" request (`limit` without `from`), which the adapter
             // also uses for live polling.
             None => Request::get(
                 "https://api.gateio.ws/api/v4/spot/candlesticks?currency_pair=BTC_USDT&interval=1m&limit=1000",
             ),
         };
-        let body = serde_json::to_vec(&vec["http_response"]).unwrap();
+        let body = response_body(vec);
         let page = parse(&m, w, &request, &ok(body)).expect(desc);
-        let got: Vec<Vec<f64>> = page
-            .candles
-            .iter()
-            .map(|c| vec![c.open_time as f64, c.open, c.high, c.low, c.close, c.volume])
-            .collect();
-        let want: Vec<Vec<f64>> = serde_json::from_value(vec["parsed"].clone()).unwrap();
-        assert_eq!(got, want, "{desc}");
+        assert_parsed_candles(&page.candles, vec, desc);
         n += 1;
     }
     assert_eq!(n, 4);
@@ -85,16 +49,12 @@ fn response_vectors_parse_to_ccxt_candles() {
 
 #[test]
 fn request_vectors_select_the_same_candles_as_ccxt() {
-    let v = vectors();
+    let v = vectors("gate");
     let mut compared = 0;
     for vec in list(&v, "request") {
         let desc = vec["description"].as_str().unwrap();
         let args = &vec["args"];
-        let m = Market::new(
-            "gate",
-            args["symbol"].as_str().unwrap(),
-            args["timeframe"].as_str().unwrap(),
-        );
+        let m = market("gate", args);
         let w = window_of(args);
         if vec["market_type"] != "spot" {
             assert!(
@@ -106,7 +66,7 @@ fn request_vectors_select_the_same_candles_as_ccxt() {
         if args["since"].is_null() {
             continue; // ccxt's "latest candles": seamless always plans an explicit window.
         }
-        let r = plan(&m, w, args["limit"].as_u64().map_or(1000, |l| l as u32)).unwrap();
+        let r = plan(&m, w, limit_or(args, 1000)).unwrap();
         let ccxt = vec["url"].as_str().unwrap();
         for key in ["currency_pair", "interval", "from"] {
             assert_eq!(
@@ -149,7 +109,7 @@ fn exchange(url: &str) -> Vec<u8> {
 
 #[test]
 fn pagination_slices_the_day_on_the_grid() {
-    let v = vectors();
+    let v = vectors("gate");
     let vec = list(&v, "pagination")
         .iter()
         .find(|p| p["market_type"] == "spot")

@@ -1,23 +1,12 @@
 use super::*;
 use seamless_adapter_kit::Candle;
+use seamless_adapter_testkit::{param, resp, time_parse};
 
 const T0: i64 = 1_704_067_200_000; // 2024-01-01T00:00Z
 const M: i64 = 60_000;
 
 fn m(symbol: &str, tf: &str) -> Market {
     Market::new("htx", symbol, tf)
-}
-
-fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
-    let headers = headers
-        .iter()
-        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-        .collect();
-    Response {
-        status,
-        headers,
-        body: body.as_bytes().to_vec(),
-    }
 }
 
 /// A success body with rows opening at `opens` (ms), newest first like HTX.
@@ -36,10 +25,6 @@ fn body(opens: &[i64]) -> String {
         r#"{{"ch":"market.btcusdt.kline.1min","status":"ok","ts":1735689600000,"data":[{}]}}"#,
         rows.join(",")
     )
-}
-
-fn param(r: &Request, k: &str) -> Option<i64> {
-    query_param(&r.url, k).and_then(|v| v.parse().ok())
 }
 
 #[test]
@@ -288,14 +273,7 @@ fn parse_speed() {
         &[],
         &body(&(0..1000).map(|i| T0 + i * M).collect::<Vec<_>>()),
     );
-    let runs = 2000;
-    let t = std::time::Instant::now();
-    for _ in 0..runs {
-        std::hint::black_box(parse(&mk, w, &req, std::hint::black_box(&r)).unwrap());
-    }
-    println!(
-        "htx parse: 1000 rows, {} bytes: {:?} per page",
-        r.body.len(),
-        t.elapsed() / runs
-    );
+    time_parse("htx", &r, 2000, |r| {
+        std::hint::black_box(parse(&mk, w, &req, r).unwrap());
+    });
 }

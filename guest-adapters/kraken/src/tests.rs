@@ -1,20 +1,13 @@
 //! Unit tests of the Kraken adapter (plain Rust, run natively).
 
 use super::*;
+use seamless_adapter_testkit::{ok, time_parse};
 
 const T0: i64 = 1_704_067_200_000; // 2024-01-01T00:00Z
 const M: i64 = 60_000;
 
 fn m(tf: &str) -> Market {
     Market::new("kraken", "BTC/USD", tf)
-}
-
-fn ok(body: impl Into<Vec<u8>>) -> Response {
-    Response {
-        status: 200,
-        headers: vec![],
-        body: body.into(),
-    }
 }
 
 /// A Kraken body of `n` candles opening at `first`, `step` apart, under `key`.
@@ -235,16 +228,9 @@ fn parse_speed() {
     };
     let req = plan(&m("1m"), w, 720).unwrap();
     let resp = ok(sample("XXBTZUSD", T0, M, 1000));
-    let runs = 2000u32;
-    let t = std::time::Instant::now();
-    for _ in 0..runs {
+    time_parse("kraken", &resp, 2000, |resp| {
         // 1000 rows (more than Kraken's 720) to compare with the other adapters.
-        let p = parse(&m("1m"), w, &req, std::hint::black_box(&resp));
+        let p = parse(&m("1m"), w, &req, resp);
         assert!(matches!(p, Ok(ref p) if p.candles.len() == 1000));
-    }
-    println!(
-        "kraken parse: 1000 rows, {} bytes: {:?} per page",
-        resp.body.len(),
-        t.elapsed() / runs
-    );
+    });
 }

@@ -1,7 +1,8 @@
 //! info, planning, the 500-row cap, live polling and the parse timing of the adapter.
 
 use mexc_adapter::{info, interval, live_parse, live_plan, parse, plan};
-use seamless_adapter_kit::{AdapterError, LiveSource, Market, Response, Window, query_param};
+use seamless_adapter_kit::{AdapterError, LiveSource, Market, Window, query_param};
+use seamless_adapter_testkit::{ok, time_parse};
 
 const T0: i64 = 1_704_067_200_000;
 const M: i64 = 60_000;
@@ -26,14 +27,6 @@ fn body(first: i64, step: i64, n: usize) -> Vec<u8> {
         })
         .collect();
     format!("[{}]", rows.join(",")).into_bytes()
-}
-
-fn ok(body: Vec<u8>) -> Response {
-    Response {
-        status: 200,
-        headers: vec![],
-        body,
-    }
 }
 
 #[test]
@@ -141,14 +134,7 @@ fn parse_speed() {
     let r = plan(&mk, w, 500).unwrap();
     let r = seamless_adapter_kit::Request::get(r.url.replace("limit=500", "limit=1000"));
     let b = ok(body(T0, M, 1000));
-    let runs = 2000;
-    let t = std::time::Instant::now();
-    for _ in 0..runs {
-        std::hint::black_box(parse(&mk, w, &r, std::hint::black_box(&b)).unwrap());
-    }
-    println!(
-        "mexc parse: 1000 rows, {} bytes: {:?} per page",
-        b.body.len(),
-        t.elapsed() / runs
-    );
+    time_parse("mexc", &b, 2000, |b| {
+        std::hint::black_box(parse(&mk, w, &r, b).unwrap());
+    });
 }

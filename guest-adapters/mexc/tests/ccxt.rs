@@ -4,51 +4,21 @@
 //! (`/api/v1/contract/kline`), whose symbols the adapter refuses.
 
 use mexc_adapter::{parse, plan};
-use seamless_adapter_kit::{AdapterError, Market, Request, Response, Window, query_param};
-use serde_json::Value;
-
-const MINUTE: i64 = 60_000;
-
-fn vectors() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/ccxt/ohlcv-vectors-4.5.90.json");
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    assert_eq!(v["ccxt_version"], "4.5.90");
-    v["exchanges"]["mexc"].clone()
-}
-
-fn list<'a>(v: &'a Value, key: &str) -> &'a Vec<Value> {
-    v[key].as_array().expect("vector list")
-}
-
-fn ok(body: Vec<u8>) -> Response {
-    Response {
-        status: 200,
-        headers: vec![],
-        body,
-    }
-}
-
-/// ccxt's `until` is inclusive; seamless windows are half-open: `[since, until + 1)`.
-fn window_of(args: &Value) -> Window {
-    Window {
-        start: args["since"].as_i64().unwrap_or(0),
-        end: args["params"]["until"].as_i64().map_or(i64::MAX, |u| u + 1),
-    }
-}
+use seamless_adapter_kit::{AdapterError, Market, Request, query_param};
+use seamless_adapter_testkit::ccxt::{
+    assert_parsed_candles, limit_or, list, market, response_body, vectors,
+    window_until as window_of,
+};
+use seamless_adapter_testkit::{MINUTE, ok};
 
 #[test]
 fn response_vectors_parse_to_ccxt_candles() {
-    let v = vectors();
+    let v = vectors("mexc");
     let mut n = 0;
     for vec in list(&v, "response") {
         let desc = vec["description"].as_str().unwrap();
         let args = &vec["args"];
-        let m = Market::new(
-            "mexc",
-            args["symbol"].as_str().unwrap(),
-            args["timeframe"].as_str().unwrap(),
-        );
+        let m = market("mexc", args);
         let window = window_of(args);
         if vec["market_type"] != "spot" {
             assert!(
@@ -57,17 +27,11 @@ fn response_vectors_parse_to_ccxt_candles() {
             );
             continue;
         }
-        let limit = args["limit"].as_u64().map_or(500, |l| l as u32);
+        let limit = limit_or(args, 500);
         let request = plan(&m, window, limit).unwrap();
-        let body = serde_json::to_vec(&vec["http_response"]).unwrap();
+        let body = response_body(vec);
         let page = parse(&m, window, &request, &ok(body)).expect(desc);
-        let got: Vec<Vec<f64>> = page
-            .candles
-            .iter()
-            .map(|c| vec![c.open_time as f64, c.open, c.high, c.low, c.close, c.volume])
-            .collect();
-        let want: Vec<Vec<f64>> = serde_json::from_value(vec["parsed"].clone()).unwrap();
-        assert_eq!(got, want, "{desc}");
+        assert_parsed_candles(&page.candles, vec, desc);
         n += 1;
     }
     assert_eq!(n, 4);
@@ -75,16 +39,12 @@ fn response_vectors_parse_to_ccxt_candles() {
 
 #[test]
 fn request_vectors_agree_with_ccxt() {
-    let v = vectors();
+    let v = vectors("mexc");
     let mut compared = 0;
     for vec in list(&v, "request") {
         let desc = vec["description"].as_str().unwrap();
         let args = &vec["args"];
-        let m = Market::new(
-            "mexc",
-            args["symbol"].as_str().unwrap(),
-            args["timeframe"].as_str().unwrap(),
-        );
+        let m = market("mexc", args);
         let w = window_of(args);
         if vec["market_type"] != "spot" {
             assert!(
@@ -96,7 +56,7 @@ fn request_vectors_agree_with_ccxt() {
         if args["since"].is_null() {
             continue; // ccxt's "latest candles": seamless always plans an explicit window.
         }
-        let r = plan(&m, w, args["limit"].as_u64().map_or(500, |l| l as u32)).unwrap();
+        let r = plan(&m, w, limit_or(args, 500)).unwrap();
         let q = &vec["query"];
         assert!(
             r.url.starts_with("https://api.mexc.com/api/v3/klines?"),
@@ -155,7 +115,7 @@ fn exchange(url: &str) -> Vec<u8> {
 
 #[test]
 fn pagination_covers_the_day_on_the_grid() {
-    let v = vectors();
+    let v = vectors("mexc");
     let vec = list(&v, "pagination")
         .iter()
         .find(|p| p["market_type"] == "spot")

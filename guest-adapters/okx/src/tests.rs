@@ -1,22 +1,11 @@
 use super::*;
+use seamless_adapter_testkit::{opens, resp, time_parse};
 
 const T0: i64 = 1_704_067_200_000; // 2024-01-01T00:00Z, a Monday
 const M: i64 = 60_000;
 
 fn m(symbol: &str, tf: &str) -> Market {
     Market::new("okx", symbol, tf)
-}
-
-fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
-    let headers = headers
-        .iter()
-        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-        .collect();
-    Response {
-        status,
-        headers,
-        body: body.as_bytes().to_vec(),
-    }
 }
 
 /// A success body with rows opening at `opens` (newest first like OKX); `forming` marks the
@@ -32,10 +21,6 @@ fn body(opens: &[i64], forming: bool) -> String {
         })
         .collect();
     format!(r#"{{"code":"0","msg":"","data":[{}]}}"#, rows.join(","))
-}
-
-fn opens(p: &Page) -> Vec<i64> {
-    p.candles.iter().map(|c| c.open_time).collect()
 }
 
 fn param(r: &Request, k: &str) -> Option<String> {
@@ -368,14 +353,7 @@ fn parse_speed() {
         &[],
         &body(&(0..1000).map(|i| T0 + i * M).collect::<Vec<_>>(), false),
     );
-    let runs = 2000;
-    let t = std::time::Instant::now();
-    for _ in 0..runs {
-        std::hint::black_box(parse(&mk, w, &req, std::hint::black_box(&r)).unwrap());
-    }
-    println!(
-        "okx parse: 1000 rows, {} bytes: {:?} per page",
-        r.body.len(),
-        t.elapsed() / runs
-    );
+    time_parse("okx", &r, 2000, |r| {
+        std::hint::black_box(parse(&mk, w, &req, r).unwrap());
+    });
 }

@@ -11,82 +11,25 @@
 use std::collections::BTreeSet;
 
 use okx_adapter::{parse, plan};
-use seamless_adapter_kit::{Market, Request, Response, Window, query_param};
-use serde_json::Value;
-
-const MINUTE: i64 = 60_000;
-
-fn vectors() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/ccxt/ohlcv-vectors-4.5.90.json");
-    let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("vectors")).expect("JSON");
-    assert_eq!(v["ccxt_version"], "4.5.90");
-    v["exchanges"]["okx"].clone()
-}
-
-fn list<'a>(v: &'a Value, key: &str) -> &'a Vec<Value> {
-    v[key].as_array().expect("vector list")
-}
-
-fn ok(body: Vec<u8>) -> Response {
-    Response {
-        status: 200,
-        headers: vec![],
-        body,
-    }
-}
-
-fn tf_ms(tf: &str) -> i64 {
-    match tf {
-        "1m" => MINUTE,
-        "1h" => 60 * MINUTE,
-        "1d" => 1440 * MINUTE,
-        other => panic!("timeframe {other} not in the vectors"),
-    }
-}
-
-/// ccxt's arguments as a seamless window: `since` is the start; `until` is inclusive, so the
-/// end is `until + 1`; `since` with a `limit` asks for the first `limit` candles.
-fn window_of(args: &Value) -> Window {
-    let since = args["since"].as_i64();
-    let limit = args["limit"].as_i64();
-    let end = match (args["params"]["until"].as_i64(), since, limit) {
-        (Some(until), _, _) => until + 1,
-        (None, Some(s), Some(l)) => s + l * tf_ms(args["timeframe"].as_str().expect("tf")),
-        _ => i64::MAX,
-    };
-    Window {
-        start: since.unwrap_or(0),
-        end,
-    }
-}
-
-fn market(args: &Value) -> Market {
-    Market::new(
-        "okx",
-        args["symbol"].as_str().expect("symbol"),
-        args["timeframe"].as_str().expect("tf"),
-    )
-}
+use seamless_adapter_kit::{Market, Request, Window, query_param};
+use seamless_adapter_testkit::ccxt::{
+    candle_rows, limit_or, list, market, response_body, vectors, window_since_limit as window_of,
+};
+use seamless_adapter_testkit::{MINUTE, ok, walk_backwards};
 
 #[test]
 fn response_vectors_parse_to_ccxt_candles() {
-    let v = vectors();
+    let v = vectors("okx");
     let vectors = list(&v, "response");
     assert_eq!(vectors.len(), 8);
     for vec in vectors {
         let desc = vec["description"].as_str().unwrap_or("?");
         let args = &vec["args"];
-        let (m, w) = (market(args), window_of(args));
-        let request = plan(&m, w, args["limit"].as_u64().map_or(1000, |l| l as u32)).expect("plan");
-        let body = serde_json::to_vec(&vec["http_response"]).expect("serialize");
+        let (m, w) = (market("okx", args), window_of(args));
+        let request = plan(&m, w, limit_or(args, 1000)).expect("plan");
+        let body = response_body(vec);
         let page = parse(&m, w, &request, &ok(body)).expect(desc);
-        let got: Vec<Vec<f64>> = page
-            .candles
-            .iter()
-            .map(|c| vec![c.open_time as f64, c.open, c.high, c.low, c.close, c.volume])
-            .collect();
+        let got: Vec<Vec<f64>> = candle_rows(&page.candles);
         // OKX: `confirm` "0" = "the candlestick is uncompleted"; ccxt keeps that row, seamless
         // drops it (the host stores closed candles only, and it would change on the next read).
         let forming: Vec<f64> = vec["http_response"]["data"]
@@ -118,7 +61,7 @@ fn response_vectors_parse_to_ccxt_candles() {
 
 #[test]
 fn request_vectors_agree_with_ccxt() {
-    let v = vectors();
+    let v = vectors("okx");
     let mut compared = 0;
     for vec in list(&v, "request") {
         let desc = vec["description"].as_str().unwrap_or("?");
@@ -128,8 +71,8 @@ fn request_vectors_agree_with_ccxt() {
             // window (live following polls the newest page instead).
             continue;
         }
-        let (m, w) = (market(args), window_of(args));
-        let limit = args["limit"].as_u64().map_or(1000, |l| l as u32);
+        let (m, w) = (market("okx", args), window_of(args));
+        let limit = limit_or(args, 1000);
         let r = plan(&m, w, limit).expect(desc);
         let q = &vec["query"];
         // seamless always asks history-candles (no clock to tell a window's age; see the
@@ -203,32 +146,17 @@ fn exchange(url: &str, day: i64, missing: &BTreeSet<i64>) -> Vec<u8> {
 /// Follow `next` from `plan`: the candles' opens and the number of requests. The covered
 /// ranges tile the window from its end down to its start.
 fn walk(m: &Market, w: Window, missing: &BTreeSet<i64>) -> (Vec<i64>, usize) {
-    let mut req = Some(plan(m, w, 1000).expect("plan"));
-    let (mut opens, mut sent, mut covered_from) = (Vec::new(), 0, w.end);
-    while let Some(r) = req {
-        assert!(sent < 20, "pagination terminates");
-        let page = parse(m, w, &r, &ok(exchange(&r.url, w.start, missing))).expect("page");
-        assert_eq!(
-            page.covered.end, covered_from,
-            "covered ranges tile the window backwards"
-        );
-        covered_from = page.covered.start;
-        let mut page_opens: Vec<i64> = page.candles.iter().map(|c| c.open_time).collect();
-        page_opens.extend(opens);
-        opens = page_opens;
-        sent += 1;
-        req = page.next;
-    }
-    assert_eq!(covered_from, w.start);
-    (opens, sent)
+    walk_backwards(w, plan(m, w, 1000).expect("plan"), 20, |r| {
+        parse(m, w, r, &ok(exchange(&r.url, w.start, missing))).expect("page")
+    })
 }
 
 #[test]
 fn pagination_pages_backwards_where_ccxt_skips() {
-    let v = vectors();
+    let v = vectors("okx");
     for vec in list(&v, "pagination") {
         let args = &vec["args"];
-        let (m, w) = (market(args), window_of(args)); // one day of 1m candles
+        let (m, w) = (market("okx", args), window_of(args)); // one day of 1m candles
         assert_eq!(w.end - w.start, 1440 * MINUTE);
         let ccxt: Vec<&str> = list(vec, "requests")
             .iter()

@@ -2,20 +2,13 @@
 
 use super::*;
 use seamless_adapter_kit::AdapterError;
+use seamless_adapter_testkit::ok;
 
 const T0: i64 = 1_704_067_200_000; // 2024-01-01T00:00Z
 const M: i64 = 60_000;
 
 fn m(tf: &str) -> Market {
     Market::new("example", "BTC/USDT", tf)
-}
-
-fn ok(body: impl Into<Vec<u8>>) -> Response {
-    Response {
-        status: 200,
-        headers: vec![],
-        body: body.into(),
-    }
 }
 
 /// `{"candles":[...]}` with `n` one-minute rows from `first`.
