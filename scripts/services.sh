@@ -47,6 +47,11 @@ questdb_up() {
     questdb_down
     command -v java >/dev/null || { echo "QuestDB needs Java 17+: apt-get install -y openjdk-17-jre-headless" >&2; return 1; }
     local jar; jar=$(questdb_jar)
+    # QuestDB maps every column file of every partition: the kernel's default of 65530
+    # mappings runs out after a few hundred tables/partitions ("Not enough space").
+    if [ "$(cat /proc/sys/vm/max_map_count 2>/dev/null || echo 0)" -lt 1048576 ]; then
+        sysctl -q -w vm.max_map_count=1048576 2>/dev/null || echo "warning: cannot raise vm.max_map_count (QuestDB may run out of mappings)" >&2
+    fi
     rm -rf "$dir"; mkdir -p "$dir/conf"
     local http pg ilp min
     http=$(free_port); pg=$(free_port); ilp=$(free_port); min=$(free_port)
@@ -58,6 +63,7 @@ http.min.net.bind.to=127.0.0.1:$min
 line.udp.enabled=false
 telemetry.enabled=false
 CONF
+    ulimit -n 65536 2>/dev/null || true
     nohup java -Xms256m -Xmx2g -p "$jar" -m io.questdb/io.questdb.ServerMain -d "$dir" >"$dir/server.log" 2>&1 &
     echo $! > "$dir/pid"
     echo "$http" > "$dir/http_port"; echo "$pg" > "$dir/pg_port"; echo "$jar" > "$dir/jar"

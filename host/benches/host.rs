@@ -29,7 +29,10 @@ const JAN1_2024: i64 = 1_704_067_200_000;
 const MIN: i64 = 60_000;
 
 fn guest_dir() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     root.join("target").join("wasm32-wasip2").join("guest")
 }
 
@@ -50,15 +53,26 @@ fn us(d: Duration) -> String {
 }
 
 fn main() {
-    let wanted: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let run = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
     let wasm_path = guest_dir().join("binance_adapter.wasm");
-    let wasm = std::fs::read(&wasm_path)
-        .unwrap_or_else(|e| panic!("{}: {e}; build the guests first with `just guests`", wasm_path.display()));
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let wasm = std::fs::read(&wasm_path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; build the guests first with `just guests`",
+            wasm_path.display()
+        )
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
 
     let cache = tempfile::tempdir().unwrap();
-    let cached_host = ComponentHost::new(SandboxLimits::default(), Some(cache.path().to_path_buf())).unwrap();
+    let cached_host =
+        ComponentHost::new(SandboxLimits::default(), Some(cache.path().to_path_buf())).unwrap();
     let adapter = cached_host.load_adapter("binance", &wasm).unwrap();
     let node: NodeId = "ohlcv:binance:BTC/USDT:1m".parse().unwrap();
 
@@ -80,7 +94,9 @@ fn main() {
     if run("questdb") {
         match std::env::var("SEAMLESS_TEST_QUESTDB") {
             Ok(url) => rt.block_on(bench_questdb(&url)),
-            Err(_) => println!("questdb: skipped (no SEAMLESS_TEST_QUESTDB; run `just bench`, which starts QuestDB)"),
+            Err(_) => println!(
+                "questdb: skipped (no SEAMLESS_TEST_QUESTDB; run `just bench`, which starts QuestDB)"
+            ),
         }
     }
 }
@@ -93,14 +109,28 @@ async fn bench_questdb(base: &str) {
     let candles: Vec<seamless::domain::Candle> = (0..year)
         .map(|i| {
             let p = 40_000.0 + (i % 1000) as f64 * 0.5;
-            seamless::domain::Candle { open_time: JAN1_2024 + i * MIN, open: p, high: p + 10.0, low: p - 10.0, close: p + 1.0, volume: 1.5 }
+            seamless::domain::Candle {
+                open_time: JAN1_2024 + i * MIN,
+                open: p,
+                high: p + 10.0,
+                low: p - 10.0,
+                close: p + 1.0,
+                volume: 1.5,
+            }
         })
         .collect();
     let sep = if base.contains('?') { '&' } else { '?' };
     let table = format!("bench_{}", std::process::id());
     let store = AnyStore::open(&format!("{base}{sep}table={table}")).unwrap();
     // Warm up: create the tables.
-    store.write_page(&node, candles[..1].to_vec(), Window::new(JAN1_2024, JAN1_2024 + MIN).unwrap()).await.unwrap();
+    store
+        .write_page(
+            &node,
+            candles[..1].to_vec(),
+            Window::new(JAN1_2024, JAN1_2024 + MIN).unwrap(),
+        )
+        .await
+        .unwrap();
     let t = Instant::now();
     for chunk in candles.chunks(10_000) {
         let w = Window::new(chunk[0].open_time, chunk[chunk.len() - 1].open_time + MIN).unwrap();
@@ -110,7 +140,10 @@ async fn bench_questdb(base: &str) {
     // Baseline: the same rows as multi-row PG-wire INSERTs (1000 rows each), 10% of the year.
     let cfg = seamless::store::QuestDbConfig::parse(base).unwrap();
     let (client, conn) = tokio_postgres::connect(
-        &format!("host={} port={} user={} password={} dbname=qdb", cfg.host, cfg.pg_port, cfg.user, cfg.password),
+        &format!(
+            "host={} port={} user={} password={} dbname=qdb",
+            cfg.host, cfg.pg_port, cfg.user, cfg.password
+        ),
         tokio_postgres::NoTls,
     )
     .await
@@ -129,17 +162,26 @@ async fn bench_questdb(base: &str) {
     for chunk in sample.chunks(1000) {
         let mut sql = format!("INSERT INTO {pg_table} VALUES ");
         for (i, c) in chunk.iter().enumerate() {
-            let ts = chrono::DateTime::from_timestamp_millis(c.open_time).unwrap().naive_utc();
+            let ts = chrono::DateTime::from_timestamp_millis(c.open_time)
+                .unwrap()
+                .naive_utc();
             sql.push_str(&format!(
                 "{}('bench','BTC/USDT','1m',{},{},{},{},{},'{}')",
                 if i > 0 { "," } else { "" },
-                c.open, c.high, c.low, c.close, c.volume,
+                c.open,
+                c.high,
+                c.low,
+                c.close,
+                c.volume,
                 ts.format("%Y-%m-%dT%H:%M:%S%.6fZ")
             ));
         }
         client.batch_execute(&sql).await.unwrap();
     }
-    client.batch_execute(&format!("SELECT wait_wal_table('{pg_table}')")).await.unwrap();
+    client
+        .batch_execute(&format!("SELECT wait_wal_table('{pg_table}')"))
+        .await
+        .unwrap();
     let pg = t.elapsed();
     let w = Window::new(JAN1_2024, JAN1_2024 + year * MIN).unwrap();
     let t = Instant::now();
@@ -148,9 +190,21 @@ async fn bench_questdb(base: &str) {
     assert_eq!(got.len() as i64, year);
     let rate = |n: usize, d: Duration| n as f64 / d.as_secs_f64();
     println!("questdb ingest and read (one year of 1m = {year} candles):");
-    println!("  PG-wire INSERT batches  {:>9.0} candles/s  (baseline, {} candles)", rate(sample.len(), pg), sample.len());
-    println!("  ILP/HTTP via the store  {:>9.0} candles/s  {:.1}x of PG wire", rate(year as usize, ilp), rate(year as usize, ilp) / rate(sample.len(), pg));
-    println!("  read the year (PG wire) {:>9.0} candles/s  {:.1}x of PG-wire ingest", rate(got.len(), read), rate(got.len(), read) / rate(sample.len(), pg));
+    println!(
+        "  PG-wire INSERT batches  {:>9.0} candles/s  (baseline, {} candles)",
+        rate(sample.len(), pg),
+        sample.len()
+    );
+    println!(
+        "  ILP/HTTP via the store  {:>9.0} candles/s  {:.1}x of PG wire",
+        rate(year as usize, ilp),
+        rate(year as usize, ilp) / rate(sample.len(), pg)
+    );
+    println!(
+        "  read the year (PG wire) {:>9.0} candles/s  {:.1}x of PG-wire ingest",
+        rate(got.len(), read),
+        rate(got.len(), read) / rate(sample.len(), pg)
+    );
 }
 
 fn bench_load(wasm: &[u8], cached_host: &ComponentHost, adapter: &seamless::components::Adapter) {
@@ -165,9 +219,16 @@ fn bench_load(wasm: &[u8], cached_host: &ComponentHost, adapter: &seamless::comp
     let inst = mean(2000, || adapter.check_instantiate().unwrap());
     println!("component load (binance, {} KiB):", wasm.len() / 1024);
     println!("  cold compile            {:>12}  (baseline)", us(cold));
-    println!("  cached load             {:>12}  {:.4}x of cold", us(cached), cached.as_secs_f64() / cold.as_secs_f64());
-    println!("  instantiate (pre, pool) {:>12}  {:.5}x of cold", us(inst), inst.as_secs_f64() / cold.as_secs_f64());
-
+    println!(
+        "  cached load             {:>12}  {:.4}x of cold",
+        us(cached),
+        cached.as_secs_f64() / cold.as_secs_f64()
+    );
+    println!(
+        "  instantiate (pre, pool) {:>12}  {:.5}x of cold",
+        us(inst),
+        inst.as_secs_f64() / cold.as_secs_f64()
+    );
 }
 
 fn bench_parse(adapter: &seamless::components::Adapter, node: &NodeId) {
@@ -180,7 +241,11 @@ fn bench_parse(adapter: &seamless::components::Adapter, node: &NodeId) {
         assert_eq!(c.len(), 1000);
     });
     let in_wasm = mean(300, || {
-        let resp = HttpResponse { status: 200, headers: vec![], body: body.clone() };
+        let resp = HttpResponse {
+            status: 200,
+            headers: vec![],
+            body: body.clone(),
+        };
         let page = adapter.parse(node, window, &req, resp).unwrap().unwrap();
         assert_eq!(page.candles.len(), 1000);
     });
@@ -191,7 +256,6 @@ fn bench_parse(adapter: &seamless::components::Adapter, node: &NodeId) {
         us(in_wasm),
         in_wasm.as_secs_f64() / native.as_secs_f64()
     );
-
 }
 
 async fn bench_fetch(cached_host: &ComponentHost, node: &NodeId) {
@@ -211,22 +275,42 @@ async fn bench_fetch(cached_host: &ComponentHost, node: &NodeId) {
                 sim.base_url(),
                 w.end - 1
             );
-            bytes += client.get(url).send().await.unwrap().bytes().await.unwrap().len();
+            bytes += client
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+                .len();
             start += 1000 * MIN;
         }
         let raw = t.elapsed();
         let candles = (w.len_ms() / MIN) as f64;
         let dir = tempfile::tempdir().unwrap();
         let mut reg = AdapterRegistry::new(cached_host.clone(), vec![guest_dir()], vec![]);
-        reg.add_override(&format!("binance={}", sim.base_url())).unwrap();
-        let store = AnyStore::open(&format!("sqlite:{}", dir.path().join("b.db").display())).unwrap();
+        reg.add_override(&format!("binance={}", sim.base_url()))
+            .unwrap();
+        let store =
+            AnyStore::open(&format!("sqlite:{}", dir.path().join("b.db").display())).unwrap();
         let provider = Provider::new(store, reg);
         let t = Instant::now();
-        let got = provider.fetch(node, w, &FetchOptions::default()).await.unwrap();
+        let got = provider
+            .fetch(node, w, &FetchOptions::default())
+            .await
+            .unwrap();
         let ours = t.elapsed();
         assert_eq!(got.candles.len() as f64, candles);
-        println!("fetch 30 days of 1m ({candles} candles, {} pages, {} MiB):", got.metadata.requests, bytes >> 20);
-        println!("  raw HTTP walk           {:>9.0} candles/s  (baseline)", candles / raw.as_secs_f64());
+        println!(
+            "fetch 30 days of 1m ({candles} candles, {} pages, {} MiB):",
+            got.metadata.requests,
+            bytes >> 20
+        );
+        println!(
+            "  raw HTTP walk           {:>9.0} candles/s  (baseline)",
+            candles / raw.as_secs_f64()
+        );
         println!(
             "  seamless fetch→SQLite   {:>9.0} candles/s  {:.2}x of raw",
             candles / ours.as_secs_f64(),
@@ -254,7 +338,11 @@ fn bench_plan() {
     let budget = Duration::from_millis(1);
     println!("coverage planning, window over 10,000 present + 10,000 empty ranges:");
     println!("  budget                  {:>12}  (baseline)", us(budget));
-    println!("  missing + chunks        {:>12}  {:.3}x of budget", us(plan), plan.as_secs_f64() / budget.as_secs_f64());
+    println!(
+        "  missing + chunks        {:>12}  {:.3}x of budget",
+        us(plan),
+        plan.as_secs_f64() / budget.as_secs_f64()
+    );
 }
 
 /// Peak resident memory (VmHWM) of a child process, polled until it exits.
@@ -276,13 +364,21 @@ fn peak_rss_kib(mut child: std::process::Child) -> (u64, std::process::ExitStatu
 
 async fn bench_rss() {
     // --- peak RSS of a one-year 1m backfill by the binary ---
-    let sim = Simulator::start(SimConfig { weight_budget_per_minute: 10_000_000, ..SimConfig::default() }).await.unwrap();
+    let sim = Simulator::start(SimConfig {
+        weight_budget_per_minute: 10_000_000,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_seamless"))
             .args(args)
             .env("SEAMLESS_ADAPTER_DIR", guest_dir())
-            .env("SEAMLESS_STORE", format!("sqlite:{}", dir.path().join("rss.db").display()))
+            .env(
+                "SEAMLESS_STORE",
+                format!("sqlite:{}", dir.path().join("rss.db").display()),
+            )
             .env("SEAMLESS_RATELIMIT_BINANCE_DISABLED", "true")
             .env_remove("SEAMLESS_CONFIG")
             .stdout(std::process::Stdio::null())
@@ -293,17 +389,31 @@ async fn bench_rss() {
     let idle_child = run(&["serve", "--metrics", "127.0.0.1:0", "-q"]);
     let pid = idle_child.id();
     std::thread::sleep(Duration::from_millis(500));
-    let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+    let _ = std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status();
     let (idle, _) = peak_rss_kib(idle_child);
     let url = format!("binance={}", sim.base_url());
     let dir2 = dir.path().to_path_buf();
     let t = Instant::now();
     let (peak, status) = tokio::task::spawn_blocking(move || {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_seamless"))
-            .args(["backfill", "--node", "ohlcv:binance:BTC/USDT:1m", "--start", "2023-01-01", "--end", "2024-01-01", "-q"])
+            .args([
+                "backfill",
+                "--node",
+                "ohlcv:binance:BTC/USDT:1m",
+                "--start",
+                "2023-01-01",
+                "--end",
+                "2024-01-01",
+                "-q",
+            ])
             .args(["--exchange-url", &url])
             .env("SEAMLESS_ADAPTER_DIR", guest_dir())
-            .env("SEAMLESS_STORE", format!("sqlite:{}", dir2.join("rss.db").display()))
+            .env(
+                "SEAMLESS_STORE",
+                format!("sqlite:{}", dir2.join("rss.db").display()),
+            )
             .env("SEAMLESS_RATELIMIT_BINANCE_DISABLED", "true")
             .env_remove("SEAMLESS_CONFIG")
             .spawn()
@@ -314,8 +424,20 @@ async fn bench_rss() {
     .unwrap();
     let took = t.elapsed();
     assert!(status.success());
-    println!("one-year 1m backfill (525,600 candles) by `seamless backfill`, {:.1} s, {:.0} candles/s:", took.as_secs_f64(), 525_600.0 / took.as_secs_f64());
-    println!("  idle process peak RSS   {:>9.1} MiB  (baseline)", idle as f64 / 1024.0);
-    println!("  backfill peak RSS       {:>9.1} MiB  {:.2}x of idle, {:.2}x of the 200 MiB budget", peak as f64 / 1024.0, peak as f64 / idle as f64, peak as f64 / 1024.0 / 200.0);
+    println!(
+        "one-year 1m backfill (525,600 candles) by `seamless backfill`, {:.1} s, {:.0} candles/s:",
+        took.as_secs_f64(),
+        525_600.0 / took.as_secs_f64()
+    );
+    println!(
+        "  idle process peak RSS   {:>9.1} MiB  (baseline)",
+        idle as f64 / 1024.0
+    );
+    println!(
+        "  backfill peak RSS       {:>9.1} MiB  {:.2}x of idle, {:.2}x of the 200 MiB budget",
+        peak as f64 / 1024.0,
+        peak as f64 / idle as f64,
+        peak as f64 / 1024.0 / 200.0
+    );
     sim.shutdown().await;
 }

@@ -6,12 +6,13 @@
 //! ([`net`]), and reports what it served.
 
 pub mod components;
+pub mod config;
+pub mod coord;
 pub mod domain;
+pub mod export;
+pub mod metrics;
 pub mod net;
-pub mod store;
 pub mod provider;
 pub mod ratelimit;
-pub mod metrics;
-pub mod export;
-pub mod config;
+pub mod store;
 pub mod suite;

@@ -9,7 +9,10 @@ use crate::support::{JAN1_2024, guest, seamless, seamless_with_stdin, text};
 const KLINES: &str = "/api/v3/klines";
 
 fn no_panic(stderr: &str) {
-    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -19,17 +22,37 @@ async fn fetch_jsonl_twice_second_from_store() {
     let db = dir.path().join("s.db");
     let url = format!("binance={}", sim.base_url());
     let args = [
-        "fetch", "--exchange", "binance", "--symbol", "BTC/USDT", "--timeframe", "1m", "--start", "2024-01-01",
-        "--end", "2024-01-02", "--exchange-url", &url, "--format", "jsonl",
+        "fetch",
+        "--exchange",
+        "binance",
+        "--symbol",
+        "BTC/USDT",
+        "--timeframe",
+        "1m",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-01-02",
+        "--exchange-url",
+        &url,
+        "--format",
+        "jsonl",
     ];
     let o = seamless(&args, &db);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 1440);
     assert_eq!(lines[0]["open_time"], JAN1_2024);
     for k in ["open", "high", "low", "close", "volume"] {
-        assert!(lines[0][k].is_f64() || lines[0][k].is_i64(), "{k} in {}", lines[0]);
+        assert!(
+            lines[0][k].is_f64() || lines[0][k].is_i64(),
+            "{k} in {}",
+            lines[0]
+        );
     }
     let truth = sim.truth("BTC/USDT", "1m", JAN1_2024, JAN1_2024 + 86_400_000);
     assert_eq!(lines[1439]["close"].as_f64().unwrap(), truth[1439].close);
@@ -39,14 +62,29 @@ async fn fetch_jsonl_twice_second_from_store() {
     let csv = dir.path().join("out.csv");
     let o = seamless(
         &[
-            "fetch", "--node", "ohlcv:binance:BTC/USDT:1m", "--start", "1704067200", "--end", "1704153600000",
-            "--exchange-url", &url, "--format", "csv", "--output", csv.to_str().unwrap(),
+            "fetch",
+            "--node",
+            "ohlcv:binance:BTC/USDT:1m",
+            "--start",
+            "1704067200",
+            "--end",
+            "1704153600000",
+            "--exchange-url",
+            &url,
+            "--format",
+            "csv",
+            "--output",
+            csv.to_str().unwrap(),
         ],
         &db,
     );
     let (_, err) = text(&o);
     assert!(o.status.success(), "{err}");
-    assert_eq!(sim.requests(KLINES), 0, "second fetch must come from the store");
+    assert_eq!(
+        sim.requests(KLINES),
+        0,
+        "second fetch must come from the store"
+    );
     assert!(err.contains("1440 from store"), "{err}");
     let body = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(body.lines().count(), 1441);
@@ -61,36 +99,76 @@ async fn adapters_list_inspect_plan_parse() {
     let o = seamless(&["adapters", "list"], &db);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
-    let line = out.lines().find(|l| l.starts_with("binance")).unwrap_or_else(|| panic!("{out}"));
-    assert!(line.contains("1000") && line.contains("https://api.binance.com") && line.contains("1m"), "{line}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("binance"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("1000") && line.contains("https://api.binance.com") && line.contains("1m"),
+        "{line}"
+    );
 
     let wasm = guest("binance_adapter");
     let o = seamless(&["adapters", "inspect", wasm.to_str().unwrap()], &db);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
-    assert!(out.contains("seamless:market@0.1.0") && out.contains("id:            binance"), "{out}");
+    assert!(
+        out.contains("seamless:market@0.1.0") && out.contains("id:            binance"),
+        "{out}"
+    );
 
     let o = seamless(
-        &["adapters", "plan", "--node", "ohlcv:binance:ETH/USDT:1h", "--start", "2024-01-01", "--end", "2024-01-02"],
+        &[
+            "adapters",
+            "plan",
+            "--node",
+            "ohlcv:binance:ETH/USDT:1h",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-02",
+        ],
         &db,
     );
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
-    assert!(out.starts_with("GET https://api.binance.com/api/v3/klines?"), "{out}");
-    for p in ["symbol=ETHUSDT", "interval=1h", "startTime=1704067200000", "endTime=1704153599999"] {
+    assert!(
+        out.starts_with("GET https://api.binance.com/api/v3/klines?"),
+        "{out}"
+    );
+    for p in [
+        "symbol=ETHUSDT",
+        "interval=1h",
+        "startTime=1704067200000",
+        "endTime=1704153599999",
+    ] {
         assert!(out.contains(p), "{p} not in {out}");
     }
 
     let body = br#"[[1704067200000,"42000.10","42025.50","41987.25","42004.75","1.5",1704067259999,"0",1,"0","0","0"],
                     [1704067260000,"42004.75","42010.00","42000.00","42001.00","2.25",1704067319999,"0",1,"0","0","0"]]"#;
     let o = seamless_with_stdin(
-        &["adapters", "parse", "--node", "ohlcv:binance:BTC/USDT:1m", "--start", "2024-01-01", "--end", "2024-01-02", "--format", "csv"],
+        &[
+            "adapters",
+            "parse",
+            "--node",
+            "ohlcv:binance:BTC/USDT:1m",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-02",
+            "--format",
+            "csv",
+        ],
         &db,
         Some(body),
     );
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
-    assert_eq!(out, "open_time,open,high,low,close,volume\n1704067200000,42000.1,42025.5,41987.25,42004.75,1.5\n1704067260000,42004.75,42010,42000,42001,2.25\n");
+    assert_eq!(
+        out,
+        "open_time,open,high,low,close,volume\n1704067200000,42000.1,42025.5,41987.25,42004.75,1.5\n1704067260000,42004.75,42010,42000,42001,2.25\n"
+    );
 }
 
 /// Each bad input exits with the expected code and a message naming the fix.
@@ -103,18 +181,88 @@ async fn bad_input_exits_2_with_a_helpful_message() {
     let junk = junk.to_str().unwrap().to_string();
     let base = ["fetch", "--start", "2024-01-01", "--end", "2024-01-02"];
     let cases: Vec<(Vec<&str>, u8, &str)> = vec![
-        (vec!["--exchange", "nosuch", "--symbol", "BTC/USDT", "--timeframe", "1m"], 2, "available exchanges are"),
-        (vec!["--exchange", "binance", "--symbol", "BTC/USDT", "--timeframe", "7m"], 2, "use one of 1s, 1m"),
-        (vec!["--node", "binance:BTC/USDT:1m"], 2, "expected ohlcv:EXCHANGE:SYMBOL:TIMEFRAME"),
-        (vec!["--node", "ohlcv:binance:btcusdt:1m"], 2, "use BASE/QUOTE"),
-        (vec!["--exchange", "binance", "--symbol", "BTC/USDT"], 2, "--timeframe"),
-        (vec!["--node", "ohlcv:binance:BTC/USDT:1m", "--store", "postgres://x"], 2, "use sqlite:PATH"),
-        (vec!["--node", "ohlcv:binance:BTC/USDT:1m", "--exchange-url", "binance"], 2, "use EXCHANGE=URL"),
-        (vec!["--node", "ohlcv:binance:BTC/USDT:1m", "--adapter", "/no/such.wasm"], 2, "does not exist"),
-        (vec!["--node", "ohlcv:binance:BTC/USDT:1m", "--adapter", &junk], 2, "not a WebAssembly component"),
+        (
+            vec![
+                "--exchange",
+                "nosuch",
+                "--symbol",
+                "BTC/USDT",
+                "--timeframe",
+                "1m",
+            ],
+            2,
+            "available exchanges are",
+        ),
+        (
+            vec![
+                "--exchange",
+                "binance",
+                "--symbol",
+                "BTC/USDT",
+                "--timeframe",
+                "7m",
+            ],
+            2,
+            "use one of 1s, 1m",
+        ),
+        (
+            vec!["--node", "binance:BTC/USDT:1m"],
+            2,
+            "expected ohlcv:EXCHANGE:SYMBOL:TIMEFRAME",
+        ),
+        (
+            vec!["--node", "ohlcv:binance:btcusdt:1m"],
+            2,
+            "use BASE/QUOTE",
+        ),
+        (
+            vec!["--exchange", "binance", "--symbol", "BTC/USDT"],
+            2,
+            "--timeframe",
+        ),
+        (
+            vec![
+                "--node",
+                "ohlcv:binance:BTC/USDT:1m",
+                "--store",
+                "postgres://x",
+            ],
+            2,
+            "use sqlite:PATH",
+        ),
+        (
+            vec![
+                "--node",
+                "ohlcv:binance:BTC/USDT:1m",
+                "--exchange-url",
+                "binance",
+            ],
+            2,
+            "use EXCHANGE=URL",
+        ),
+        (
+            vec![
+                "--node",
+                "ohlcv:binance:BTC/USDT:1m",
+                "--adapter",
+                "/no/such.wasm",
+            ],
+            2,
+            "does not exist",
+        ),
+        (
+            vec!["--node", "ohlcv:binance:BTC/USDT:1m", "--adapter", &junk],
+            2,
+            "not a WebAssembly component",
+        ),
         // Unreachable exchange: a runtime failure (1), naming the URL and the flag to fix it.
         (
-            vec!["--node", "ohlcv:binance:BTC/USDT:1m", "--exchange-url", "binance=http://127.0.0.1:9"],
+            vec![
+                "--node",
+                "ohlcv:binance:BTC/USDT:1m",
+                "--exchange-url",
+                "binance=http://127.0.0.1:9",
+            ],
             1,
             "--exchange-url",
         ),
@@ -125,16 +273,34 @@ async fn bad_input_exits_2_with_a_helpful_message() {
         let o = seamless(&args, &db);
         let (_, err) = text(&o);
         assert_eq!(o.status.code(), Some(code as i32), "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: expected '{needle}' in: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: expected '{needle}' in: {err}"
+        );
         no_panic(&err);
     }
     // Window problems.
     for (start, end, needle) in [
         ("2024-01-02", "2024-01-01", "not before end"),
-        ("yesterday-ish", "2024-01-01", "--start: cannot read time 'yesterday-ish'"),
+        (
+            "yesterday-ish",
+            "2024-01-01",
+            "--start: cannot read time 'yesterday-ish'",
+        ),
         ("2024-01-01", "2024-02-30", "--end: cannot read time"),
     ] {
-        let o = seamless(&["fetch", "--node", "ohlcv:binance:BTC/USDT:1m", "--start", start, "--end", end], &db);
+        let o = seamless(
+            &[
+                "fetch",
+                "--node",
+                "ohlcv:binance:BTC/USDT:1m",
+                "--start",
+                start,
+                "--end",
+                end,
+            ],
+            &db,
+        );
         let (_, err) = text(&o);
         assert_eq!(o.status.code(), Some(2), "{start} {end}: {err}");
         assert!(err.contains(needle), "expected '{needle}' in: {err}");
@@ -144,7 +310,14 @@ async fn bad_input_exits_2_with_a_helpful_message() {
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, "[backfill]\nconcurency = 3\n").unwrap();
     let cfg = cfg.to_str().unwrap().to_string();
-    let node = ["--node", "ohlcv:binance:BTC/USDT:1m", "--start", "2024-01-01", "--end", "2024-01-02"];
+    let node = [
+        "--node",
+        "ohlcv:binance:BTC/USDT:1m",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-01-02",
+    ];
     let with_node = |extra: &[&str]| -> Vec<String> {
         let mut v: Vec<String> = vec!["fetch".into()];
         v.extend(node.iter().map(|s| s.to_string()));
@@ -152,40 +325,109 @@ async fn bad_input_exits_2_with_a_helpful_message() {
         v
     };
     let more: Vec<(Vec<String>, Vec<(&str, &str)>, &str)> = vec![
-        (with_node(&["--strategy", "fastest"]), vec![], "use seamless, fail-fast"),
-        (with_node(&["--format", "xml"]), vec![], "invalid value 'xml'"),
-        (with_node(&["--config", "/no/such/seamless.toml"]), vec![], "/no/such/seamless.toml"),
-        (with_node(&["--config", &cfg]), vec![], "did you mean"),
-        (with_node(&[]), vec![("SEAMLESS_BACKFILL_CONCURRENCY", "lots")], "SEAMLESS_BACKFILL_CONCURRENCY"),
-        (with_node(&["--concurrency", "0"]), vec![], "--concurrency"),
-        (with_node(&["--call-timeout-ms", "soon"]), vec![], "--call-timeout-ms"),
-        (with_node(&["--exchange-url", "binance=ftp://127.0.0.1:21"]), vec![], "use EXCHANGE=URL"),
-        (vec!["backfill".into(), "--exchange".into(), "binance".into(), "--symbols".into(), "BTC/USDT".into()], vec![], "no range given"),
         (
-            vec!["backfill".into(), "--exchange".into(), "binance".into(), "--symbols".into(), "BTC/USDT".into(), "--timeframes".into(), "7m".into(), "--days".into(), "2".into()],
+            with_node(&["--strategy", "fastest"]),
+            vec![],
+            "use seamless, fail-fast",
+        ),
+        (
+            with_node(&["--format", "xml"]),
+            vec![],
+            "invalid value 'xml'",
+        ),
+        (
+            with_node(&["--config", "/no/such/seamless.toml"]),
+            vec![],
+            "/no/such/seamless.toml",
+        ),
+        (with_node(&["--config", &cfg]), vec![], "did you mean"),
+        (
+            with_node(&[]),
+            vec![("SEAMLESS_BACKFILL_CONCURRENCY", "lots")],
+            "SEAMLESS_BACKFILL_CONCURRENCY",
+        ),
+        (with_node(&["--concurrency", "0"]), vec![], "--concurrency"),
+        (
+            with_node(&["--call-timeout-ms", "soon"]),
+            vec![],
+            "--call-timeout-ms",
+        ),
+        (
+            with_node(&["--exchange-url", "binance=ftp://127.0.0.1:21"]),
+            vec![],
+            "use EXCHANGE=URL",
+        ),
+        (
+            vec![
+                "backfill".into(),
+                "--exchange".into(),
+                "binance".into(),
+                "--symbols".into(),
+                "BTC/USDT".into(),
+            ],
+            vec![],
+            "no range given",
+        ),
+        (
+            vec![
+                "backfill".into(),
+                "--exchange".into(),
+                "binance".into(),
+                "--symbols".into(),
+                "BTC/USDT".into(),
+                "--timeframes".into(),
+                "7m".into(),
+                "--days".into(),
+                "2".into(),
+            ],
             vec![],
             "unknown timeframe '7m'",
         ),
-        (vec!["coverage".into(), "--node".into(), "ohlcv:binance:BTC-USDT:1m".into()], vec![], "use BASE/QUOTE"),
-        (vec!["fetch".into(), "--node".into(), "ohlcv:binance:BTC/USDT:1m".into()], vec![], "--start"),
+        (
+            vec![
+                "coverage".into(),
+                "--node".into(),
+                "ohlcv:binance:BTC-USDT:1m".into(),
+            ],
+            vec![],
+            "use BASE/QUOTE",
+        ),
+        (
+            vec![
+                "fetch".into(),
+                "--node".into(),
+                "ohlcv:binance:BTC/USDT:1m".into(),
+            ],
+            vec![],
+            "--start",
+        ),
         (vec!["frobnicate".into()], vec![], "unrecognized subcommand"),
     ];
     for (args, env, needle) in more {
-        let mut c = crate::support::seamless_command(&args.iter().map(|s| s.as_str()).collect::<Vec<_>>(), &db);
+        let mut c = crate::support::seamless_command(
+            &args.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            &db,
+        );
         for (k, v) in env {
             c.env(k, v);
         }
         let o = c.output().unwrap();
         let (_, err) = text(&o);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: expected '{needle}' in: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: expected '{needle}' in: {err}"
+        );
         no_panic(&err);
     }
     // A file that is not a component, inspected directly.
     let o = seamless(&["adapters", "inspect", &junk], &db);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("not a WebAssembly component") && err.contains("wasm32-wasip2"), "{err}");
+    assert!(
+        err.contains("not a WebAssembly component") && err.contains("wasm32-wasip2"),
+        "{err}"
+    );
     no_panic(&err);
 }
 
@@ -198,8 +440,20 @@ async fn fetch_parquet_with_manifest() {
     let url = format!("binance={}", sim.base_url());
     let o = seamless(
         &[
-            "fetch", "--node", "ohlcv:binance:BTC/USDT:5m", "--start", "2024-01-01", "--end", "2024-01-08",
-            "--exchange-url", &url, "--format", "parquet", "--output", out.to_str().unwrap(), "--metadata",
+            "fetch",
+            "--node",
+            "ohlcv:binance:BTC/USDT:5m",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-08",
+            "--exchange-url",
+            &url,
+            "--format",
+            "parquet",
+            "--output",
+            out.to_str().unwrap(),
+            "--metadata",
             dir.path().join("meta.json").to_str().unwrap(),
         ],
         &db,
@@ -209,13 +463,24 @@ async fn fetch_parquet_with_manifest() {
     let (candles, kv) = seamless::export::read_parquet(&out).unwrap();
     let truth = sim.truth("BTC/USDT", "5m", JAN1_2024, JAN1_2024 + 7 * 86_400_000);
     assert_eq!(candles.len(), truth.len());
-    assert!(candles.iter().zip(&truth).all(|(a, b)| a.open_time == b.open_time && a.close == b.close && a.volume == b.volume));
-    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("meta.json")).unwrap()).unwrap();
+    assert!(
+        candles
+            .iter()
+            .zip(&truth)
+            .all(|(a, b)| a.open_time == b.open_time && a.close == b.close && a.volume == b.volume)
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("meta.json")).unwrap())
+            .unwrap();
     let manifest = seamless::export::parquet::manifest_path(&out);
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
     assert_eq!(manifest["fingerprint"], meta["fingerprint"]);
     assert_eq!(manifest["rows"], 2016);
-    assert_eq!(kv.get("seamless.fingerprint").map(String::as_str), meta["fingerprint"].as_str());
+    assert_eq!(
+        kv.get("seamless.fingerprint").map(String::as_str),
+        meta["fingerprint"].as_str()
+    );
     sim.shutdown().await;
 }
 
@@ -229,18 +494,41 @@ async fn every_builtin_adapter_passes_the_conformance_suite() {
     for entry in std::fs::read_dir(crate::support::guest_dir()).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let Some(id) = name.strip_suffix("_adapter.wasm") else { continue };
-        let o = seamless(&["adapters", "test", path.to_str().unwrap(), "--simulator", id], &db);
+        let Some(id) = name.strip_suffix("_adapter.wasm") else {
+            continue;
+        };
+        let o = seamless(
+            &[
+                "adapters",
+                "test",
+                path.to_str().unwrap(),
+                "--simulator",
+                id,
+            ],
+            &db,
+        );
         let (out, err) = text(&o);
         assert!(o.status.success(), "{id}:\n{out}\n{err}");
-        assert!(!out.contains("FAIL") && out.contains("equals the simulator's truth"), "{id}:\n{out}");
+        assert!(
+            !out.contains("FAIL") && out.contains("equals the simulator's truth"),
+            "{id}:\n{out}"
+        );
         tested += 1;
     }
-    assert!(tested >= 1);
-    let o = seamless(&["adapters", "test", guest("chaos_guest").to_str().unwrap()], &db);
+    assert!(
+        tested >= 12,
+        "only {tested} built-in adapters found in the guest folder"
+    );
+    let o = seamless(
+        &["adapters", "test", guest("chaos_guest").to_str().unwrap()],
+        &db,
+    );
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
-    assert!(out.contains("FAIL") && out.contains("candles from nothing"), "{out}");
+    assert!(
+        out.contains("FAIL") && out.contains("candles from nothing"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -249,11 +537,25 @@ async fn a_third_party_adapter_may_not_shadow_a_builtin_without_override() {
     let db = dir.path().join("s.db");
     let copy = dir.path().join("my_binance.wasm");
     std::fs::copy(guest("binance_adapter"), &copy).unwrap();
-    let args = ["adapters", "plan", "--node", "ohlcv:binance:BTC/USDT:1m", "--start", "2024-01-01", "--end", "2024-01-02", "--adapter", copy.to_str().unwrap()];
+    let args = [
+        "adapters",
+        "plan",
+        "--node",
+        "ohlcv:binance:BTC/USDT:1m",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-01-02",
+        "--adapter",
+        copy.to_str().unwrap(),
+    ];
     let o = seamless(&args, &db);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("already has") && err.contains("--override"), "{err}");
+    assert!(
+        err.contains("already has") && err.contains("--override"),
+        "{err}"
+    );
     let mut with = args.to_vec();
     with.push("--override");
     let o = seamless(&with, &db);

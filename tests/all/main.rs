@@ -6,6 +6,7 @@
 
 mod backfill_cli;
 mod cli;
+mod cluster;
 mod fetch;
 mod provider;
 mod questdb;

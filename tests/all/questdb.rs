@@ -14,7 +14,11 @@ use seamless::store::{AnyStore, CandleStore};
 use crate::support::{JAN1_2024, MIN, StoreKind, provider_in, truth};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A private QuestDB server (own ports and data folder) that a test may stop and restart.
@@ -42,7 +46,13 @@ impl PrivateQuestDb {
             ),
         )
         .unwrap();
-        let mut q = PrivateQuestDb { jar: jar.into(), dir: dir.to_path_buf(), http, pg, child: None };
+        let mut q = PrivateQuestDb {
+            jar: jar.into(),
+            dir: dir.to_path_buf(),
+            http,
+            pg,
+            child: None,
+        };
         q.spawn();
         q
     }
@@ -104,12 +114,21 @@ async fn a_resent_page_cannot_duplicate_anything() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_questdb_restart_during_a_backfill_loses_nothing() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    sim.set_faults(Faults { latency_ms: 40, ..Faults::default() });
+    sim.set_faults(Faults {
+        latency_ms: 40,
+        ..Faults::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let mut q = tokio::task::block_in_place(|| PrivateQuestDb::start(&dir.path().join("qdb")));
-    let mut reg = seamless::provider::AdapterRegistry::new(crate::support::host(256, 2000), vec![crate::support::guest_dir()], vec![]);
-    reg.add_override(&format!("binance={}", sim.base_url())).unwrap();
-    let p = seamless::provider::Provider::new(AnyStore::open(&q.url()).unwrap(), reg).with_concurrency(2);
+    let mut reg = seamless::provider::AdapterRegistry::new(
+        crate::support::host(256, 2000),
+        vec![crate::support::guest_dir()],
+        vec![],
+    );
+    reg.add_override(&format!("binance={}", sim.base_url()))
+        .unwrap();
+    let p = seamless::provider::Provider::new(AnyStore::open(&q.url()).unwrap(), reg)
+        .with_concurrency(2);
     let n: NodeId = "ohlcv:binance:BTC/USDT:1m".parse().unwrap();
     let w = Window::new(JAN1_2024, JAN1_2024 + 20 * 1440 * MIN).unwrap();
     let job = {
@@ -117,17 +136,38 @@ async fn a_questdb_restart_during_a_backfill_loses_nothing() {
         tokio::spawn(async move { p.backfill(&n, w, None).await })
     };
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert!(!job.is_finished(), "the backfill finished before the restart; make it longer");
+    assert!(
+        !job.is_finished(),
+        "the backfill finished before the restart; make it longer"
+    );
     tokio::task::block_in_place(|| {
         q.kill();
         std::thread::sleep(Duration::from_millis(500));
         q.spawn();
     });
-    let outcome = tokio::time::timeout(Duration::from_secs(120), job).await.expect("backfill hung").unwrap().unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(120), job)
+        .await
+        .expect("backfill hung")
+        .unwrap()
+        .unwrap();
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
-    let got = p.fetch(&n, w, &FetchOptions { strategy: Strategy::FailFast, ..FetchOptions::default() }).await.unwrap();
+    let got = p
+        .fetch(
+            &n,
+            w,
+            &FetchOptions {
+                strategy: Strategy::FailFast,
+                ..FetchOptions::default()
+            },
+        )
+        .await
+        .unwrap();
     let want: Vec<Candle> = truth(&sim, &n, w);
-    assert_eq!(got.candles.len(), want.len(), "nothing lost, nothing duplicated");
+    assert_eq!(
+        got.candles.len(),
+        want.len(),
+        "nothing lost, nothing duplicated"
+    );
     assert_eq!(got.candles, want);
     sim.shutdown().await;
 }

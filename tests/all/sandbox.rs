@@ -9,28 +9,56 @@ use seamless::domain::{NodeId, Timeframe, Window};
 use crate::support::{JAN1_2024, MIN, guest, host};
 
 fn chaos(memory_mb: usize, timeout_ms: u64) -> Adapter {
-    host(memory_mb, timeout_ms).load_adapter_file(&guest("chaos_guest")).expect("loading the chaos adapter")
+    host(memory_mb, timeout_ms)
+        .load_adapter_file(&guest("chaos_guest"))
+        .expect("loading the chaos adapter")
 }
 
 fn node(symbol: &str) -> NodeId {
-    NodeId { exchange: "chaos".into(), symbol: symbol.into(), timeframe: Timeframe::M1 }
+    NodeId {
+        exchange: "chaos".into(),
+        symbol: symbol.into(),
+        timeframe: Timeframe::M1,
+    }
 }
 
-const W: Window = Window { start: JAN1_2024, end: JAN1_2024 + 10 * MIN };
+const W: Window = Window {
+    start: JAN1_2024,
+    end: JAN1_2024 + 10 * MIN,
+};
 
 /// A normal plan + parse round trip works (used after every failure).
 fn assert_healthy(a: &Adapter) {
     let n = node("BTC/USDT");
-    let req = a.plan(&n, W, 1000).expect("plan after a failure").expect("guest plan");
+    let req = a
+        .plan(&n, W, 1000)
+        .expect("plan after a failure")
+        .expect("guest plan");
     assert!(req.url.starts_with("http://chaos.invalid/"), "{}", req.url);
-    let resp = HttpResponse { status: 200, headers: vec![], body: b"[]".to_vec() };
-    let page = a.parse(&n, W, &req, resp).expect("parse after a failure").expect("guest parse");
+    let resp = HttpResponse {
+        status: 200,
+        headers: vec![],
+        body: b"[]".to_vec(),
+    };
+    let page = a
+        .parse(&n, W, &req, resp)
+        .expect("parse after a failure")
+        .expect("guest parse");
     assert_eq!(page.candles.len(), 10);
 }
 
 fn parse_with(a: &Adapter, symbol: &str) -> Result<(), ComponentError> {
-    let req = HttpRequest { method: "GET".into(), url: "http://chaos.invalid/klines".into(), headers: vec![], body: None };
-    let resp = HttpResponse { status: 200, headers: vec![], body: b"[]".to_vec() };
+    let req = HttpRequest {
+        method: "GET".into(),
+        url: "http://chaos.invalid/klines".into(),
+        headers: vec![],
+        body: None,
+    };
+    let resp = HttpResponse {
+        status: 200,
+        headers: vec![],
+        body: b"[]".to_vec(),
+    };
     a.parse(&node(symbol), W, &req, resp).map(|_| ())
 }
 
@@ -38,16 +66,27 @@ fn parse_with(a: &Adapter, symbol: &str) -> Result<(), ComponentError> {
 fn infinite_loop_hits_the_deadline() {
     let a = chaos(64, 200);
     let t = Instant::now();
-    let err = a.plan(&node("LOOP"), W, 1000).err().expect("a looping guest must fail");
+    let err = a
+        .plan(&node("LOOP"), W, 1000)
+        .err()
+        .expect("a looping guest must fail");
     let took = t.elapsed();
     match &err {
-        ComponentError::Trap { component, call, kind: TrapKind::Timeout, .. } => {
+        ComponentError::Trap {
+            component,
+            call,
+            kind: TrapKind::Timeout,
+            ..
+        } => {
             assert!(component.contains("chaos"), "{err}");
             assert_eq!(*call, "plan");
         }
         other => panic!("expected a timeout trap, got {other}"),
     }
-    assert!(took < Duration::from_secs(2), "stopped after {took:?} for a 200 ms budget");
+    assert!(
+        took < Duration::from_secs(2),
+        "stopped after {took:?} for a 200 ms budget"
+    );
     assert!(err.to_string().contains("deadline exceeded"), "{err}");
     assert_healthy(&a);
 }
@@ -55,8 +94,21 @@ fn infinite_loop_hits_the_deadline() {
 #[test]
 fn one_gib_allocation_hits_the_memory_cap() {
     let a = chaos(64, 2000);
-    let err = a.plan(&node("OOM"), W, 1000).err().expect("a 1 GiB allocation must fail");
-    assert!(matches!(err, ComponentError::Trap { kind: TrapKind::OutOfMemory, call: "plan", .. }), "{err}");
+    let err = a
+        .plan(&node("OOM"), W, 1000)
+        .err()
+        .expect("a 1 GiB allocation must fail");
+    assert!(
+        matches!(
+            err,
+            ComponentError::Trap {
+                kind: TrapKind::OutOfMemory,
+                call: "plan",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("memory limit exceeded"), "{err}");
     assert_healthy(&a);
 }
@@ -64,8 +116,20 @@ fn one_gib_allocation_hits_the_memory_cap() {
 #[test]
 fn panic_is_reported_with_its_message() {
     let a = chaos(64, 2000);
-    let err = a.plan(&node("PANIC"), W, 1000).err().expect("a panic must fail");
-    assert!(matches!(err, ComponentError::Trap { kind: TrapKind::Panic, .. }), "{err}");
+    let err = a
+        .plan(&node("PANIC"), W, 1000)
+        .err()
+        .expect("a panic must fail");
+    assert!(
+        matches!(
+            err,
+            ComponentError::Trap {
+                kind: TrapKind::Panic,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("deliberate panic"), "{err}");
     assert_healthy(&a);
 }
@@ -73,10 +137,19 @@ fn panic_is_reported_with_its_message() {
 #[test]
 fn url_outside_declared_bases_is_refused() {
     let a = chaos(64, 2000);
-    let err = a.plan(&node("BADURL"), W, 1000).err().expect("a foreign URL must be refused");
-    assert!(matches!(err, ComponentError::Contract { call: "plan", .. }), "{err}");
+    let err = a
+        .plan(&node("BADURL"), W, 1000)
+        .err()
+        .expect("a foreign URL must be refused");
+    assert!(
+        matches!(err, ComponentError::Contract { call: "plan", .. }),
+        "{err}"
+    );
     let msg = err.to_string();
-    assert!(msg.contains("evil.invalid") && msg.contains("outside the declared base URLs"), "{msg}");
+    assert!(
+        msg.contains("evil.invalid") && msg.contains("outside the declared base URLs"),
+        "{msg}"
+    );
     assert_healthy(&a);
 }
 
@@ -84,7 +157,10 @@ fn url_outside_declared_bases_is_refused() {
 fn nan_prices_are_refused() {
     let a = chaos(64, 2000);
     let err = parse_with(&a, "NAN").err().expect("NaN must be refused");
-    assert!(matches!(err, ComponentError::Contract { call: "parse", .. }), "{err}");
+    assert!(
+        matches!(err, ComponentError::Contract { call: "parse", .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("non-finite"), "{err}");
     assert_healthy(&a);
 }
@@ -92,9 +168,13 @@ fn nan_prices_are_refused() {
 #[test]
 fn unordered_and_off_grid_candles_are_refused() {
     let a = chaos(64, 2000);
-    let err = parse_with(&a, "UNORDERED").err().expect("descending candles must be refused");
+    let err = parse_with(&a, "UNORDERED")
+        .err()
+        .expect("descending candles must be refused");
     assert!(err.to_string().contains("ascending"), "{err}");
-    let err = parse_with(&a, "OFFGRID").err().expect("off-grid candles must be refused");
+    let err = parse_with(&a, "OFFGRID")
+        .err()
+        .expect("off-grid candles must be refused");
     assert!(err.to_string().contains("not on the 1m grid"), "{err}");
     assert_healthy(&a);
 }
@@ -104,15 +184,42 @@ fn ten_million_candles_are_refused_quickly() {
     // With the default 256 MiB cap the guest cannot even build the list (480 MB).
     let a = chaos(256, 5000);
     let t = Instant::now();
-    let err = parse_with(&a, "HUGE").err().expect("10 M candles must be refused");
-    assert!(matches!(err, ComponentError::Trap { kind: TrapKind::OutOfMemory, .. }), "{err}");
+    let err = parse_with(&a, "HUGE")
+        .err()
+        .expect("10 M candles must be refused");
+    assert!(
+        matches!(
+            err,
+            ComponentError::Trap {
+                kind: TrapKind::OutOfMemory,
+                ..
+            }
+        ),
+        "{err}"
+    );
     // With room to build it, wasmtime refuses to copy that much out of the guest (and
     // were it copied, the host would refuse a page over max-candles-per-request).
     let roomy = chaos(1024, 10_000);
-    let err = parse_with(&roomy, "HUGE").err().expect("10 M candles must be refused");
-    assert!(matches!(err, ComponentError::Trap { kind: TrapKind::TooMuchData, call: "parse", .. }), "{err}");
+    let err = parse_with(&roomy, "HUGE")
+        .err()
+        .expect("10 M candles must be refused");
+    assert!(
+        matches!(
+            err,
+            ComponentError::Trap {
+                kind: TrapKind::TooMuchData,
+                call: "parse",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("result too large"), "{err}");
-    assert!(t.elapsed() < Duration::from_secs(20), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        t.elapsed()
+    );
     assert_healthy(&a);
     assert_healthy(&roomy);
 }
@@ -120,19 +227,37 @@ fn ten_million_candles_are_refused_quickly() {
 #[test]
 fn bytes_that_are_not_a_component_are_refused() {
     let h = host(64, 1000);
-    let err = h.load_adapter("junk.wasm", b"this is not wasm").err().expect("junk must be refused");
+    let err = h
+        .load_adapter("junk.wasm", b"this is not wasm")
+        .err()
+        .expect("junk must be refused");
     assert!(matches!(err, ComponentError::NotAComponent { .. }), "{err}");
     // A core module is not a component either.
-    let err = h.load_adapter("core.wasm", b"\0asm\x01\0\0\0").err().expect("a core module must be refused");
-    assert!(err.to_string().contains("not a WebAssembly component"), "{err}");
+    let err = h
+        .load_adapter("core.wasm", b"\0asm\x01\0\0\0")
+        .err()
+        .expect("a core module must be refused");
+    assert!(
+        err.to_string().contains("not a WebAssembly component"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_component_for_another_wit_version_is_refused_naming_both() {
-    let err = host(64, 1000).load_adapter_file(&guest("future_wit_guest")).err().expect("must be refused");
+    let err = host(64, 1000)
+        .load_adapter_file(&guest("future_wit_guest"))
+        .err()
+        .expect("must be refused");
     let msg = err.to_string();
-    assert!(matches!(err, ComponentError::IncompatibleWit { .. }), "{msg}");
-    assert!(msg.contains("seamless:market@0.2.0") && msg.contains("seamless:market@0.1.0"), "{msg}");
+    assert!(
+        matches!(err, ComponentError::IncompatibleWit { .. }),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("seamless:market@0.2.0") && msg.contains("seamless:market@0.1.0"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -145,5 +270,9 @@ fn compiled_components_are_cached_on_disk() {
     let t = Instant::now();
     let a = h.load_adapter("binance", &wasm).unwrap();
     assert_eq!(a.info().id, "binance");
-    assert!(t.elapsed() < Duration::from_secs(1), "cached load took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "cached load took {:?}",
+        t.elapsed()
+    );
 }

@@ -14,21 +14,34 @@ use seamless::store::AnyStore;
 
 /// The folder `just guests` builds components into.
 pub fn guest_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
     target.join("wasm32-wasip2").join("guest")
 }
 
 /// Path of a built guest component, with a clear failure when it was not built.
 pub fn guest(name: &str) -> PathBuf {
     let p = guest_dir().join(format!("{name}.wasm"));
-    assert!(p.is_file(), "{} is missing: build the guest components first with `just guests`", p.display());
+    assert!(
+        p.is_file(),
+        "{} is missing: build the guest components first with `just guests`",
+        p.display()
+    );
     p
 }
 
 /// A cache folder shared by the tests of this run (compiles each component once).
 pub fn cache_dir() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("target").join("test-component-cache");
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("target")
+        .join("test-component-cache");
     std::fs::create_dir_all(&p).unwrap();
     p
 }
@@ -36,7 +49,10 @@ pub fn cache_dir() -> PathBuf {
 /// A component host with short limits, so misbehaving guests fail fast.
 pub fn host(memory_mb: usize, timeout_ms: u64) -> ComponentHost {
     ComponentHost::new(
-        SandboxLimits { memory_bytes: memory_mb << 20, call_timeout: Duration::from_millis(timeout_ms) },
+        SandboxLimits {
+            memory_bytes: memory_mb << 20,
+            call_timeout: Duration::from_millis(timeout_ms),
+        },
         Some(cache_dir()),
     )
     .unwrap()
@@ -78,7 +94,10 @@ pub fn seamless_with_stdin(args: &[&str], store: &Path, stdin: Option<&[u8]>) ->
 
 /// stdout and stderr as text, for assertion messages.
 pub fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 pub const JAN1_2024: i64 = 1_704_067_200_000;
@@ -90,8 +109,13 @@ pub const KLINES: &str = "/api/v3/klines";
 /// A provider over a fresh SQLite file, Binance pointed at `sim`, with quick retries.
 pub fn provider(sim: &Simulator, db: &Path) -> Provider {
     let mut reg = AdapterRegistry::new(host(256, 2000), vec![guest_dir()], vec![]);
-    reg.add_override(&format!("binance={}", sim.base_url())).unwrap();
-    Provider::new(AnyStore::open(&format!("sqlite:{}", db.display())).unwrap(), reg).with_retry(RetryPolicy {
+    reg.add_override(&format!("binance={}", sim.base_url()))
+        .unwrap();
+    Provider::new(
+        AnyStore::open(&format!("sqlite:{}", db.display())).unwrap(),
+        reg,
+    )
+    .with_retry(RetryPolicy {
         max_attempts: 8,
         base_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(50),
@@ -102,7 +126,14 @@ pub fn provider(sim: &Simulator, db: &Path) -> Provider {
 pub fn truth(sim: &Simulator, node: &NodeId, w: Window) -> Vec<Candle> {
     sim.truth(&node.symbol, node.timeframe.as_str(), w.start, w.end)
         .into_iter()
-        .map(|c| Candle { open_time: c.open_time, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume })
+        .map(|c| Candle {
+            open_time: c.open_time,
+            open: c.open,
+            high: c.high,
+            low: c.low,
+            close: c.close,
+            volume: c.volume,
+        })
         .collect()
 }
 
@@ -125,12 +156,17 @@ pub fn provider_in(kind: StoreKind, sim: &Simulator, dir: &Path, name: &str) -> 
                 "SEAMLESS_TEST_QUESTDB is not set: run the suite with `just test` (or `scripts/services.sh up questdb` and export what `scripts/services.sh env` prints)",
             );
             let sep = if base.contains('?') { '&' } else { '?' };
-            let table = format!("t{}_{}_{name}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+            let table = format!(
+                "t{}_{}_{name}",
+                std::process::id(),
+                SEQ.fetch_add(1, Ordering::Relaxed)
+            );
             format!("{base}{sep}table={table}")
         }
     };
     let mut reg = AdapterRegistry::new(host(256, 2000), vec![guest_dir()], vec![]);
-    reg.add_override(&format!("binance={}", sim.base_url())).unwrap();
+    reg.add_override(&format!("binance={}", sim.base_url()))
+        .unwrap();
     Provider::new(AnyStore::open(&url).unwrap(), reg).with_retry(RetryPolicy {
         max_attempts: 8,
         base_delay: Duration::from_millis(5),

@@ -79,7 +79,11 @@ pub async fn run(g: &Global, cmd: &AdaptersCommand) -> Result<(), Failure> {
     match cmd {
         AdaptersCommand::List { json } => list(g, *json),
         AdaptersCommand::Inspect { path } => inspect(g, path),
-        AdaptersCommand::Test { path, simulator, json } => test(g, path, simulator.as_deref(), *json).await,
+        AdaptersCommand::Test {
+            path,
+            simulator,
+            json,
+        } => test(g, path, simulator.as_deref(), *json).await,
         AdaptersCommand::Plan(a) => plan(g, a),
         AdaptersCommand::Parse(a) => parse(g, a),
     }
@@ -99,12 +103,19 @@ fn describe(a: &Adapter, source: &str) -> String {
         i.base_urls.join(" "),
         rl.budget_per_minute,
         rl.request_weight,
-        rl.used_weight_header.as_deref().map(|h| format!(", header {h}")).unwrap_or_default(),
+        rl.used_weight_header
+            .as_deref()
+            .map(|h| format!(", header {h}"))
+            .unwrap_or_default(),
     )
 }
 
 fn registry_failure(e: seamless::provider::RegistryError) -> Failure {
-    if e.is_bad_input() { Failure::bad(e) } else { Failure::runtime(e) }
+    if e.is_bad_input() {
+        Failure::bad(e)
+    } else {
+        Failure::runtime(e)
+    }
 }
 
 fn list(g: &Global, json: bool) -> Result<(), Failure> {
@@ -126,13 +137,22 @@ fn list(g: &Global, json: bool) -> Result<(), Failure> {
                 o
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v).map_err(Failure::runtime)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(Failure::runtime)?
+        );
         return Ok(());
     }
-    println!("{:<10} {:<8} {:<6} {:<44} {:<28} SOURCE", "ID", "VERSION", "MAX", "TIMEFRAMES", "BASE URLS");
+    println!(
+        "{:<10} {:<8} {:<6} {:<44} {:<28} SOURCE",
+        "ID", "VERSION", "MAX", "TIMEFRAMES", "BASE URLS"
+    );
     for e in &exchanges {
         let i = e.adapter.info();
-        let source = files.get(&i.id).map(|p| p.display().to_string()).unwrap_or_else(|| e.adapter.label().to_string());
+        let source = files
+            .get(&i.id)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| e.adapter.label().to_string());
         println!(
             "{:<10} {:<8} {:<6} {:<44} {:<28} {}",
             i.id,
@@ -148,16 +168,28 @@ fn list(g: &Global, json: bool) -> Result<(), Failure> {
 
 fn inspect(g: &Global, path: &PathBuf) -> Result<(), Failure> {
     let host = g.component_host()?;
-    let adapter = host
-        .load_adapter_file(path)
-        .map_err(|e| if e.is_bad_input() { Failure::bad(e) } else { Failure::runtime(e) })?;
+    let adapter = host.load_adapter_file(path).map_err(|e| {
+        if e.is_bad_input() {
+            Failure::bad(e)
+        } else {
+            Failure::runtime(e)
+        }
+    })?;
     print!("{}", describe(&adapter, &path.display().to_string()));
     Ok(())
 }
 
-async fn test(g: &Global, path: &PathBuf, simulator: Option<&str>, json: bool) -> Result<(), Failure> {
+async fn test(
+    g: &Global,
+    path: &PathBuf,
+    simulator: Option<&str>,
+    json: bool,
+) -> Result<(), Failure> {
     if !path.is_file() {
-        return Err(Failure::bad(anyhow::anyhow!("{} does not exist: pass the path of a .wasm component", path.display())));
+        return Err(Failure::bad(anyhow::anyhow!(
+            "{} does not exist: pass the path of a .wasm component",
+            path.display()
+        )));
     }
     let host = g.component_host()?;
     let (adapter, mut checks) = seamless::suite::contract_checks(&host, path);
@@ -167,11 +199,16 @@ async fn test(g: &Global, path: &PathBuf, simulator: Option<&str>, json: bool) -
         #[cfg(not(feature = "simulator"))]
         {
             let _ = (a, format);
-            return Err(Failure::bad(anyhow::anyhow!("this seamless was built without the simulator feature")));
+            return Err(Failure::bad(anyhow::anyhow!(
+                "this seamless was built without the simulator feature"
+            )));
         }
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&checks).map_err(Failure::runtime)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&checks).map_err(Failure::runtime)?
+        );
     } else {
         println!("{:<72} {:<6} DETAIL", "CHECK", "RESULT");
         for c in &checks {
@@ -187,11 +224,17 @@ async fn test(g: &Global, path: &PathBuf, simulator: Option<&str>, json: bool) -
         Ok(())
     } else {
         let failed = checks.iter().filter(|c| c.passed == Some(false)).count();
-        Err(Failure::runtime(anyhow::anyhow!("{failed} check(s) failed for {}", path.display())))
+        Err(Failure::runtime(anyhow::anyhow!(
+            "{failed} check(s) failed for {}",
+            path.display()
+        )))
     }
 }
 
-fn exchange_for(g: &Global, series: &SeriesArgs) -> Result<(seamless::domain::NodeId, Exchange), Failure> {
+fn exchange_for(
+    g: &Global,
+    series: &SeriesArgs,
+) -> Result<(seamless::domain::NodeId, Exchange), Failure> {
     let node = series.node()?;
     let reg = g.registry()?;
     let ex = reg.get(&node.exchange).map_err(registry_failure)?;
@@ -202,7 +245,11 @@ fn plan(g: &Global, a: &PlanArgs) -> Result<(), Failure> {
     let (node, ex) = exchange_for(g, &a.series)?;
     let window = a.window.window(&node, g.quiet)?;
     let limit = a.limit.unwrap_or(ex.adapter.info().max_candles_per_request);
-    let req = ex.adapter.plan(&node, window, limit).map_err(Failure::runtime)?.map_err(Failure::bad)?;
+    let req = ex
+        .adapter
+        .plan(&node, window, limit)
+        .map_err(Failure::runtime)?
+        .map_err(Failure::bad)?;
     println!("{} {}", req.method, req.url);
     for (k, v) in &req.headers {
         println!("{k}: {v}");
@@ -218,9 +265,15 @@ fn parse(g: &Global, a: &ParseArgs) -> Result<(), Failure> {
     let (node, ex) = exchange_for(g, &a.series)?;
     let window = a.window.window(&node, g.quiet)?;
     let limit = a.limit.unwrap_or(ex.adapter.info().max_candles_per_request);
-    let req = ex.adapter.plan(&node, window, limit).map_err(Failure::runtime)?.map_err(Failure::bad)?;
+    let req = ex
+        .adapter
+        .plan(&node, window, limit)
+        .map_err(Failure::runtime)?
+        .map_err(Failure::bad)?;
     let mut body = Vec::new();
-    std::io::stdin().read_to_end(&mut body).map_err(Failure::runtime)?;
+    std::io::stdin()
+        .read_to_end(&mut body)
+        .map_err(Failure::runtime)?;
     let mut headers = Vec::new();
     for h in &a.headers {
         let (k, v) = h
@@ -228,9 +281,18 @@ fn parse(g: &Global, a: &ParseArgs) -> Result<(), Failure> {
             .ok_or_else(|| Failure::bad(anyhow::anyhow!("bad --header '{h}': use NAME:VALUE")))?;
         headers.push((k.trim().to_string(), v.trim().to_string()));
     }
-    let resp = HttpResponse { status: a.status, headers, body };
-    let page = ex.adapter.parse(&node, window, &req, resp).map_err(Failure::runtime)?.map_err(Failure::runtime)?;
-    write_candles(&mut std::io::stdout().lock(), a.format, &page.candles).map_err(Failure::runtime)?;
+    let resp = HttpResponse {
+        status: a.status,
+        headers,
+        body,
+    };
+    let page = ex
+        .adapter
+        .parse(&node, window, &req, resp)
+        .map_err(Failure::runtime)?
+        .map_err(Failure::runtime)?;
+    write_candles(&mut std::io::stdout().lock(), a.format, &page.candles)
+        .map_err(Failure::runtime)?;
     if !g.quiet {
         eprintln!("covered: {}", page.covered);
         match &page.next {

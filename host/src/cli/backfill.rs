@@ -37,11 +37,18 @@ pub struct BackfillArgs {
     /// The last N days up to --end, instead of --start.
     #[arg(long)]
     days: Option<u32>,
+    /// Push one job per node to the Redis queue (for `seamless worker`) instead of running it.
+    #[arg(long)]
+    enqueue: bool,
 }
 
 fn nodes(a: &BackfillArgs) -> Result<Vec<NodeId>, Failure> {
     if !a.nodes.is_empty() {
-        return a.nodes.iter().map(|n| n.parse().map_err(Failure::bad)).collect();
+        return a
+            .nodes
+            .iter()
+            .map(|n| n.parse().map_err(Failure::bad))
+            .collect();
     }
     let ex = a.exchange.as_deref().unwrap_or_default();
     let mut out = Vec::new();
@@ -57,9 +64,15 @@ fn window(a: &BackfillArgs) -> Result<Window, Failure> {
     let now = now_ms();
     let end = parse_time(&a.end, now).map_err(|e| Failure::bad(anyhow::anyhow!("--end: {e}")))?;
     let start = match (&a.start, a.days) {
-        (Some(s), _) => parse_time(s, now).map_err(|e| Failure::bad(anyhow::anyhow!("--start: {e}")))?,
+        (Some(s), _) => {
+            parse_time(s, now).map_err(|e| Failure::bad(anyhow::anyhow!("--start: {e}")))?
+        }
         (None, Some(d)) => end - d as i64 * 86_400_000,
-        (None, None) => return Err(Failure::bad(anyhow::anyhow!("no range given: pass --start (and --end), or --days N"))),
+        (None, None) => {
+            return Err(Failure::bad(anyhow::anyhow!(
+                "no range given: pass --start (and --end), or --days N"
+            )));
+        }
     };
     Window::new(start, end).map_err(Failure::bad)
 }
@@ -71,6 +84,9 @@ pub async fn run(g: &Global, a: &BackfillArgs) -> Result<(), Failure> {
     // Check every node before starting any work.
     for n in &nodes {
         provider.exchange(n)?;
+    }
+    if a.enqueue {
+        return super::worker::enqueue(g, &nodes, requested).await;
     }
     let multi = MultiProgress::with_draw_target(if g.quiet || !std::io::stderr().is_terminal() {
         ProgressDrawTarget::hidden()
@@ -85,10 +101,22 @@ pub async fn run(g: &Global, a: &BackfillArgs) -> Result<(), Failure> {
     let mut tasks = tokio::task::JoinSet::new();
     for node in nodes {
         let (w, _) = requested.align(node.timeframe);
-        let closed = Window { start: w.start, end: provider.closed_end(&node, w).max(w.start) };
+        let closed = Window {
+            start: w.start,
+            end: provider.closed_end(&node, w).max(w.start),
+        };
         let ledger = provider.coverage(&node, w).await?;
-        let todo: i64 = ledger.missing(closed).ranges().iter().map(|(s, e)| node.timeframe.slots(*s, *e)).sum();
-        let bar = multi.add(ProgressBar::new(todo.max(0) as u64).with_style(style.clone()).with_prefix(node.to_string()));
+        let todo: i64 = ledger
+            .missing(closed)
+            .ranges()
+            .iter()
+            .map(|(s, e)| node.timeframe.slots(*s, *e))
+            .sum();
+        let bar = multi.add(
+            ProgressBar::new(todo.max(0) as u64)
+                .with_style(style.clone())
+                .with_prefix(node.to_string()),
+        );
         let pages = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let progress: Progress = {
             let (bar, pages, tf) = (bar.clone(), pages.clone(), node.timeframe);
@@ -112,7 +140,10 @@ pub async fn run(g: &Global, a: &BackfillArgs) -> Result<(), Failure> {
         let outcome = outcome?;
         let s = outcome.stats;
         let ledger = provider.coverage(&node, w).await?;
-        let closed = Window { start: w.start, end: provider.closed_end(&node, w).max(w.start) };
+        let closed = Window {
+            start: w.start,
+            end: provider.closed_end(&node, w).max(w.start),
+        };
         let missing = ledger.missing(closed);
         if !g.quiet {
             eprintln!(
@@ -123,7 +154,11 @@ pub async fn run(g: &Global, a: &BackfillArgs) -> Result<(), Failure> {
                 s.requests,
                 s.pages,
                 s.chunks,
-                if missing.is_empty() { String::new() } else { format!(", {} ranges still missing", missing.len()) }
+                if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} ranges still missing", missing.len())
+                }
             );
         }
         for e in outcome.errors {

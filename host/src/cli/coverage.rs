@@ -37,13 +37,30 @@ pub async fn run(g: &Global, a: &CoverageArgs) -> Result<(), Failure> {
         Some(s) => s,
         None => {
             // From the first range the ledger knows.
-            let all = provider.coverage(&node, Window { start: 0, end: end.max(1) }).await?;
-            all.known().ranges().first().map(|r| r.0).unwrap_or(end.saturating_sub(1))
+            let all = provider
+                .coverage(
+                    &node,
+                    Window {
+                        start: 0,
+                        end: end.max(1),
+                    },
+                )
+                .await?;
+            all.known()
+                .ranges()
+                .first()
+                .map(|r| r.0)
+                .unwrap_or(end.saturating_sub(1))
         }
     };
-    let (w, _) = Window::new(start, end).map_err(Failure::bad)?.align(node.timeframe);
+    let (w, _) = Window::new(start, end)
+        .map_err(Failure::bad)?
+        .align(node.timeframe);
     let ledger = provider.coverage(&node, w).await?;
-    let closed = Window { start: w.start, end: node.timeframe.floor(now).min(w.end).max(w.start) };
+    let closed = Window {
+        start: w.start,
+        end: node.timeframe.floor(now).min(w.end).max(w.start),
+    };
     let missing = ledger.missing(closed);
     if a.format == "json" {
         let v = serde_json::json!({
@@ -53,7 +70,10 @@ pub async fn run(g: &Global, a: &CoverageArgs) -> Result<(), Failure> {
             "empty": ledger.empty,
             "missing": missing,
         });
-        println!("{}", serde_json::to_string_pretty(&v).map_err(Failure::runtime)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(Failure::runtime)?
+        );
         return Ok(());
     }
     println!("{node} [{}, {})", format_ms(w.start), format_ms(w.end));
@@ -69,7 +89,12 @@ pub async fn run(g: &Global, a: &CoverageArgs) -> Result<(), Failure> {
     add(&missing, "missing");
     rows.sort();
     for (s, kind, e) in rows {
-        println!("{kind:<8} {:<22} {:<22} {:>10}", format_ms(s), format_ms(e), node.timeframe.slots(s, e));
+        println!(
+            "{kind:<8} {:<22} {:<22} {:>10}",
+            format_ms(s),
+            format_ms(e),
+            node.timeframe.slots(s, e)
+        );
     }
     Ok(())
 }

@@ -40,11 +40,17 @@ pub async fn run(g: &Global, args: &FetchArgs) -> Result<(), Failure> {
     let node = args.series.node()?;
     let window = args.window.window(&node, g.quiet)?;
     let provider = g.provider()?;
-    let opts = FetchOptions { strategy: args.strategy, partial_ok: args.partial_ok, sla: g.sla()? };
+    let opts = FetchOptions {
+        strategy: args.strategy,
+        partial_ok: args.partial_ok,
+        sla: g.sla()?,
+    };
     let fetched = provider.fetch(&node, window, &opts).await?;
     if args.format == Format::Parquet {
         let Some(path) = &args.output else {
-            return Err(Failure::bad(anyhow::anyhow!("--format parquet writes a file: pass --output FILE.parquet")));
+            return Err(Failure::bad(anyhow::anyhow!(
+                "--format parquet writes a file: pass --output FILE.parquet"
+            )));
         };
         let m = &fetched.metadata;
         let manifest = serde_json::json!({
@@ -57,8 +63,14 @@ pub async fn run(g: &Global, args: &FetchArgs) -> Result<(), Failure> {
             "missing": m.missing,
             "conformance": m.conformance,
         });
-        let manifest_path = seamless::export::write_parquet(path, &m.node_id, &m.fingerprint, &fetched.candles, &manifest)
-            .map_err(Failure::bad)?;
+        let manifest_path = seamless::export::write_parquet(
+            path,
+            &m.node_id,
+            &m.fingerprint,
+            &fetched.candles,
+            &manifest,
+        )
+        .map_err(Failure::bad)?;
         if !g.quiet {
             eprintln!("wrote {} and {}", path.display(), manifest_path.display());
         }
@@ -66,7 +78,10 @@ pub async fn run(g: &Global, args: &FetchArgs) -> Result<(), Failure> {
     let mut out: Box<dyn Write> = match (&args.output, args.format) {
         (_, Format::Parquet) => Box::new(std::io::sink()),
         (Some(p), _) => Box::new(std::fs::File::create(p).map_err(|e| {
-            Failure::bad(anyhow::anyhow!("cannot write {}: {e}; choose a writable --output path", p.display()))
+            Failure::bad(anyhow::anyhow!(
+                "cannot write {}: {e}; choose a writable --output path",
+                p.display()
+            ))
         })?),
         (None, _) => Box::new(std::io::stdout().lock()),
     };
@@ -80,7 +95,9 @@ pub async fn run(g: &Global, args: &FetchArgs) -> Result<(), Failure> {
             eprintln!("{json}");
         } else {
             std::fs::write(dest, json + "\n").map_err(|e| {
-                Failure::bad(anyhow::anyhow!("cannot write metadata to {dest}: {e}; choose a writable --metadata path"))
+                Failure::bad(anyhow::anyhow!(
+                    "cannot write metadata to {dest}: {e}; choose a writable --metadata path"
+                ))
             })?;
         }
     }
@@ -104,10 +121,18 @@ pub async fn run(g: &Global, args: &FetchArgs) -> Result<(), Failure> {
             eprintln!("  downgraded ({}): {}", d.mode, d.reason);
         }
         for (s, e) in r.empty.ranges() {
-            eprintln!("  no data at the exchange: [{}, {})", format_ms(*s), format_ms(*e));
+            eprintln!(
+                "  no data at the exchange: [{}, {})",
+                format_ms(*s),
+                format_ms(*e)
+            );
         }
         for (s, e) in r.missing.ranges() {
-            eprintln!("  missing (not closed yet or not fetched): [{}, {})", format_ms(*s), format_ms(*e));
+            eprintln!(
+                "  missing (not closed yet or not fetched): [{}, {})",
+                format_ms(*s),
+                format_ms(*e)
+            );
         }
     }
     if let Some(bg) = fetched.background {

@@ -8,6 +8,7 @@ mod coverage;
 mod fetch;
 mod output;
 mod select;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,7 +19,9 @@ use clap::{Parser, Subcommand};
 use seamless::components::{ComponentHost, SandboxLimits};
 use seamless::config::{Config, Loaded};
 use seamless::net::RetryPolicy;
-use seamless::provider::{AdapterRegistry, LimitOverride, Provider, ProviderError, RegistryError, Sla};
+use seamless::provider::{
+    AdapterRegistry, LimitOverride, Provider, ProviderError, RegistryError, Sla,
+};
 use seamless::store::AnyStore;
 
 /// seamless: candles from storage, backfilled through sandboxed exchange adapters.
@@ -62,6 +65,10 @@ struct GlobalArgs {
     /// Chunks in flight per exchange during a backfill (default 4).
     #[arg(long, global = true)]
     concurrency: Option<String>,
+    /// Cluster mode: share exchange budgets and chunk leases with other workers through this
+    /// Redis, e.g. redis://127.0.0.1:6379/0 (options: ?lease_ms=10000&timeout_ms=200&reconnect_ms=2000).
+    #[arg(long, global = true, value_name = "URL")]
+    redis: Option<String>,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive; default warn).
     #[arg(long, global = true)]
     log: Option<String>,
@@ -83,13 +90,19 @@ pub struct Global {
 
 impl Global {
     fn resolve(a: &GlobalArgs) -> Result<Global, Failure> {
-        let mut loaded = Loaded::load(a.config.as_deref(), std::env::vars()).map_err(Failure::bad)?;
-        let flags: [(&str, &Option<String>, &str); 5] = [
+        let mut loaded =
+            Loaded::load(a.config.as_deref(), std::env::vars()).map_err(Failure::bad)?;
+        let flags: [(&str, &Option<String>, &str); 6] = [
             ("store", &a.store, "--store"),
-            ("sandbox.call_timeout_ms", &a.call_timeout_ms, "--call-timeout-ms"),
+            (
+                "sandbox.call_timeout_ms",
+                &a.call_timeout_ms,
+                "--call-timeout-ms",
+            ),
             ("sandbox.memory_mb", &a.guest_memory_mb, "--guest-memory-mb"),
             ("backfill.concurrency", &a.concurrency, "--concurrency"),
             ("log", &a.log, "--log"),
+            ("redis", &a.redis, "--redis"),
         ];
         for (key, value, flag) in flags {
             if let Some(v) = value {
@@ -97,7 +110,9 @@ impl Global {
             }
         }
         if let Some(dir) = &a.cache_dir {
-            loaded.set_flag("cache_dir", &dir.display().to_string(), "--cache-dir").map_err(Failure::bad)?;
+            loaded
+                .set_flag("cache_dir", &dir.display().to_string(), "--cache-dir")
+                .map_err(Failure::bad)?;
         }
         for spec in &a.exchange_urls {
             let bad = || RegistryError::BadOverride(spec.clone());
@@ -105,9 +120,16 @@ impl Global {
             if id.is_empty() || !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(Failure::bad(bad()));
             }
-            loaded.set_flag(&format!("exchange_urls.{id}"), url, "--exchange-url").map_err(Failure::bad)?;
+            loaded
+                .set_flag(&format!("exchange_urls.{id}"), url, "--exchange-url")
+                .map_err(Failure::bad)?;
         }
-        Ok(Global { quiet: a.quiet, adapters: a.adapters.clone(), allow_override: a.allow_override, loaded })
+        Ok(Global {
+            quiet: a.quiet,
+            adapters: a.adapters.clone(),
+            allow_override: a.allow_override,
+            loaded,
+        })
     }
 
     fn cfg(&self) -> &Config {
@@ -125,6 +147,8 @@ enum Command {
     Coverage(coverage::CoverageArgs),
     /// Run until interrupted, exposing Prometheus metrics (--metrics ADDR, default 127.0.0.1:9184).
     Serve,
+    /// Take backfill jobs from Redis (--redis; `backfill --enqueue` adds them) until SIGTERM/SIGINT.
+    Worker(worker::WorkerArgs),
     /// List, inspect and exercise adapter components.
     #[command(subcommand)]
     Adapters(adapters::AdaptersCommand),
@@ -149,11 +173,17 @@ pub struct Failure {
 impl Failure {
     /// Bad input: exit code 2.
     pub fn bad(e: impl Into<anyhow::Error>) -> Self {
-        Failure { code: 2, error: e.into() }
+        Failure {
+            code: 2,
+            error: e.into(),
+        }
     }
     /// Runtime failure: exit code 1.
     pub fn runtime(e: impl Into<anyhow::Error>) -> Self {
-        Failure { code: 1, error: e.into() }
+        Failure {
+            code: 1,
+            error: e.into(),
+        }
     }
 }
 
@@ -166,7 +196,10 @@ impl From<ProviderError> for Failure {
         } else {
             1
         };
-        Failure { code, error: e.into() }
+        Failure {
+            code,
+            error: e.into(),
+        }
     }
 }
 
@@ -199,7 +232,8 @@ impl Global {
         let mut reg = AdapterRegistry::new(self.component_host()?, dirs, self.adapters.clone());
         reg.allow_shadowing(self.allow_override);
         for (id, url) in &self.cfg().exchange_urls {
-            reg.add_override(&format!("{id}={url}")).map_err(Failure::bad)?;
+            reg.add_override(&format!("{id}={url}"))
+                .map_err(Failure::bad)?;
         }
         Ok(reg)
     }
@@ -217,8 +251,17 @@ impl Global {
         })
     }
 
+    /// The cluster handle of `url` (nothing is sent yet).
+    fn cluster(&self, url: &str) -> Result<seamless::coord::Cluster, Failure> {
+        seamless::coord::Cluster::open(url).map_err(Failure::bad)
+    }
+
     fn provider(&self) -> Result<Provider, Failure> {
-        let url = self.cfg().store.clone().unwrap_or_else(AnyStore::default_url);
+        let url = self
+            .cfg()
+            .store
+            .clone()
+            .unwrap_or_else(AnyStore::default_url);
         let store = AnyStore::open(&url).map_err(|e| match e {
             seamless::store::StoreError::BadUrl(_) => Failure::bad(e),
             _ => Failure::runtime(e),
@@ -231,6 +274,9 @@ impl Global {
                 base_delay: Duration::from_millis(b.retry_base_ms),
                 max_delay: Duration::from_millis(b.retry_max_ms),
             });
+        if let Some(url) = &self.cfg().redis {
+            p = p.with_cluster(self.cluster(url)?);
+        }
         for (id, o) in &self.cfg().ratelimit {
             p = p.with_rate_limit(
                 id,
@@ -259,7 +305,13 @@ async fn shutdown_signal() {
 fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    // Colours only on a terminal (logs redirected to a file stay plain text).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Parse the command line, run the command, map failures to exit codes.
@@ -273,7 +325,10 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing(&global.cfg().log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -282,7 +337,9 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let server = match (&cli.command, cli.global.metrics) {
-            (Command::Serve, addr) => Some(addr.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 9184)))),
+            (Command::Serve, addr) => {
+                Some(addr.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 9184))))
+            }
             (_, addr) => addr,
         };
         let _server = match server {
@@ -303,6 +360,7 @@ pub fn main() -> ExitCode {
             Command::Fetch(args) => fetch::run(&global, args).await,
             Command::Backfill(args) => backfill::run(&global, args).await,
             Command::Coverage(args) => coverage::run(&global, args).await,
+            Command::Worker(args) => worker::run(&global, args).await,
             Command::Adapters(cmd) => adapters::run(&global, cmd).await,
             Command::Config(ConfigCommand::Show) => {
                 match &global.loaded.file {

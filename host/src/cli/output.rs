@@ -41,11 +41,19 @@ pub fn write_candles(out: &mut dyn Write, format: Format, candles: &[Candle]) ->
         Format::Csv => {
             writeln!(w, "open_time,open,high,low,close,volume")?;
             for c in candles {
-                writeln!(w, "{},{},{},{},{},{}", c.open_time, c.open, c.high, c.low, c.close, c.volume)?;
+                writeln!(
+                    w,
+                    "{},{},{},{},{},{}",
+                    c.open_time, c.open, c.high, c.low, c.close, c.volume
+                )?;
             }
         }
         Format::Table => {
-            writeln!(w, "{:<20}  {:>14}  {:>14}  {:>14}  {:>14}  {:>16}", "open_time", "open", "high", "low", "close", "volume")?;
+            writeln!(
+                w,
+                "{:<20}  {:>14}  {:>14}  {:>14}  {:>14}  {:>16}",
+                "open_time", "open", "high", "low", "close", "volume"
+            )?;
             for c in candles {
                 writeln!(
                     w,
@@ -69,7 +77,14 @@ mod tests {
 
     #[test]
     fn formats() {
-        let c = [Candle { open_time: 1_704_067_200_000, open: 1.5, high: 2.0, low: 1.0, close: 1.25, volume: 10.0 }];
+        let c = [Candle {
+            open_time: 1_704_067_200_000,
+            open: 1.5,
+            high: 2.0,
+            low: 1.0,
+            close: 1.25,
+            volume: 10.0,
+        }];
         let mut buf = Vec::new();
         write_candles(&mut buf, Format::Jsonl, &c).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
@@ -77,9 +92,16 @@ mod tests {
         assert_eq!(v["close"], 1.25);
         let mut buf = Vec::new();
         write_candles(&mut buf, Format::Csv, &c).unwrap();
-        assert_eq!(String::from_utf8(buf).unwrap(), "open_time,open,high,low,close,volume\n1704067200000,1.5,2,1,1.25,10\n");
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "open_time,open,high,low,close,volume\n1704067200000,1.5,2,1,1.25,10\n"
+        );
         let mut buf = Vec::new();
         write_candles(&mut buf, Format::Table, &c).unwrap();
-        assert!(String::from_utf8(buf).unwrap().contains("2024-01-01T00:00:00Z"));
+        assert!(
+            String::from_utf8(buf)
+                .unwrap()
+                .contains("2024-01-01T00:00:00Z")
+        );
     }
 }

@@ -55,8 +55,10 @@ impl WindowArgs {
     /// The window aligned to the node's grid; tells on stderr when alignment changed it.
     pub fn window(&self, node: &NodeId, quiet: bool) -> Result<Window, Failure> {
         let now = now_ms();
-        let start = parse_time(&self.start, now).map_err(|e| Failure::bad(anyhow::anyhow!("--start: {e}")))?;
-        let end = parse_time(&self.end, now).map_err(|e| Failure::bad(anyhow::anyhow!("--end: {e}")))?;
+        let start = parse_time(&self.start, now)
+            .map_err(|e| Failure::bad(anyhow::anyhow!("--start: {e}")))?;
+        let end =
+            parse_time(&self.end, now).map_err(|e| Failure::bad(anyhow::anyhow!("--end: {e}")))?;
         let w = Window::new(start, end).map_err(Failure::bad)?;
         let (aligned, changed) = w.align(node.timeframe);
         if changed && !quiet {

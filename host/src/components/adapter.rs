@@ -42,7 +42,8 @@ pub(super) fn linker(engine: &wasmtime::Engine) -> Result<Linker<GuestState>, Co
     let mut linker = Linker::new(engine);
     let err = |e: wasmtime::Error| ComponentError::Engine(format!("{e:#}"));
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(err)?;
-    bindings::ExchangeAdapter::add_to_linker::<_, HasSelf<GuestState>>(&mut linker, |s| s).map_err(err)?;
+    bindings::ExchangeAdapter::add_to_linker::<_, HasSelf<GuestState>>(&mut linker, |s| s)
+        .map_err(err)?;
     Ok(linker)
 }
 
@@ -66,7 +67,10 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// First header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -110,8 +114,14 @@ pub struct LiveCandle {
 /// How to follow a market live.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LivePlan {
-    WebSocket { url: String, subscribe: Vec<String> },
-    Poll { request: HttpRequest, interval_ms: u64 },
+    WebSocket {
+        url: String,
+        subscribe: Vec<String>,
+    },
+    Poll {
+        request: HttpRequest,
+        interval_ms: u64,
+    },
 }
 
 /// Errors an adapter reports on purpose (the guest-visible error type of the WIT).
@@ -129,16 +139,29 @@ impl fmt::Display for AdapterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AdapterError::UnsupportedTimeframe(tfs) => {
-                write!(f, "timeframe not supported by this exchange: use one of {}", tfs.join(", "))
+                write!(
+                    f,
+                    "timeframe not supported by this exchange: use one of {}",
+                    tfs.join(", ")
+                )
             }
             AdapterError::UnknownSymbol(s) => write!(f, "unknown symbol: {s}"),
             AdapterError::RateLimited { retry_after_ms } => {
-                write!(f, "rate limited by the exchange: retry after {retry_after_ms} ms")
+                write!(
+                    f,
+                    "rate limited by the exchange: retry after {retry_after_ms} ms"
+                )
             }
-            AdapterError::Exchange { code, message } => write!(f, "exchange error {code}: {message}"),
+            AdapterError::Exchange { code, message } => {
+                write!(f, "exchange error {code}: {message}")
+            }
             AdapterError::Malformed(d) => write!(f, "malformed response: {d}"),
             AdapterError::UnavailableBefore(t) => {
-                write!(f, "the exchange serves no data before {}", crate::domain::format_ms(*t))
+                write!(
+                    f,
+                    "the exchange serves no data before {}",
+                    crate::domain::format_ms(*t)
+                )
             }
         }
     }
@@ -152,7 +175,10 @@ impl From<wit::AdapterError> for AdapterError {
             wit::AdapterError::UnsupportedTimeframe(v) => AdapterError::UnsupportedTimeframe(v),
             wit::AdapterError::UnknownSymbol(s) => AdapterError::UnknownSymbol(s),
             wit::AdapterError::RateLimited(ms) => AdapterError::RateLimited { retry_after_ms: ms },
-            wit::AdapterError::Exchange(x) => AdapterError::Exchange { code: x.code, message: x.message },
+            wit::AdapterError::Exchange(x) => AdapterError::Exchange {
+                code: x.code,
+                message: x.message,
+            },
             wit::AdapterError::Malformed(d) => AdapterError::Malformed(d),
             wit::AdapterError::UnavailableBefore(t) => AdapterError::UnavailableBefore(t),
         }
@@ -160,15 +186,32 @@ impl From<wit::AdapterError> for AdapterError {
 }
 
 fn req_from_wit(r: wit_http::Request) -> HttpRequest {
-    HttpRequest { method: r.method, url: r.url, headers: r.headers, body: r.body }
+    HttpRequest {
+        method: r.method,
+        url: r.url,
+        headers: r.headers,
+        body: r.body,
+    }
 }
 
 fn req_to_wit(r: &HttpRequest) -> wit_http::Request {
-    wit_http::Request { method: r.method.clone(), url: r.url.clone(), headers: r.headers.clone(), body: r.body.clone() }
+    wit_http::Request {
+        method: r.method.clone(),
+        url: r.url.clone(),
+        headers: r.headers.clone(),
+        body: r.body.clone(),
+    }
 }
 
 fn candle_from_wit(c: wit_types::Candle) -> Candle {
-    Candle { open_time: c.open_time, open: c.open, high: c.high, low: c.low, close: c.close, volume: c.volume }
+    Candle {
+        open_time: c.open_time,
+        open: c.open,
+        high: c.high,
+        low: c.low,
+        close: c.close,
+        volume: c.volume,
+    }
 }
 
 fn market(node: &NodeId) -> wit_types::Market {
@@ -211,16 +254,21 @@ impl Adapter {
         component: &Component,
         wit_version: String,
     ) -> Result<Self, ComponentError> {
-        let instance_pre = host.inner.adapter_linker.instantiate_pre(component).map_err(|e| ComponentError::Link {
-            label: label.to_string(),
-            detail: format!("{e:#}"),
-        })?;
-        let pre = ExchangeAdapterPre::new(instance_pre).map_err(|e| ComponentError::WrongWorld {
-            label: label.to_string(),
-            interface: "adapter",
-            world: "exchange-adapter",
-            exports: format!("{e:#}"),
-        })?;
+        let instance_pre = host
+            .inner
+            .adapter_linker
+            .instantiate_pre(component)
+            .map_err(|e| ComponentError::Link {
+                label: label.to_string(),
+                detail: format!("{e:#}"),
+            })?;
+        let pre =
+            ExchangeAdapterPre::new(instance_pre).map_err(|e| ComponentError::WrongWorld {
+                label: label.to_string(),
+                interface: "adapter",
+                world: "exchange-adapter",
+                exports: format!("{e:#}"),
+            })?;
         let mut adapter = Adapter {
             host,
             label: label.to_string(),
@@ -233,11 +281,17 @@ impl Adapter {
                 base_urls: vec![],
                 timeframes: vec![],
                 max_candles_per_request: 0,
-                rate_limit: RateLimitHint { budget_per_minute: 0, request_weight: 0, used_weight_header: None },
+                rate_limit: RateLimitHint {
+                    budget_per_minute: 0,
+                    request_weight: 0,
+                    used_weight_header: None,
+                },
             },
             wit_version,
         };
-        let info = adapter.call("info", |store, a| a.seamless_market_adapter().call_info(store))?;
+        let info = adapter.call("info", |store, a| {
+            a.seamless_market_adapter().call_info(store)
+        })?;
         adapter.info = check_info(label, info)?;
         // From now on, name the component by its id (and keep the file in logs).
         if adapter.label != adapter.info.id {
@@ -265,9 +319,13 @@ impl Adapter {
     fn call<R>(
         &self,
         name: &'static str,
-        f: impl FnOnce(&mut wasmtime::Store<GuestState>, &bindings::ExchangeAdapter) -> wasmtime::Result<R>,
+        f: impl FnOnce(
+            &mut wasmtime::Store<GuestState>,
+            &bindings::ExchangeAdapter,
+        ) -> wasmtime::Result<R>,
     ) -> Result<R, ComponentError> {
-        let _span = tracing::debug_span!("guest_call", component = %self.label, call = name).entered();
+        let _span =
+            tracing::debug_span!("guest_call", component = %self.label, call = name).entered();
         let limits = self.host.limits();
         let reused = self.warm.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut warm = match reused {
@@ -310,7 +368,11 @@ impl Adapter {
     }
 
     fn contract(&self, call: &'static str, detail: String) -> ComponentError {
-        ComponentError::Contract { component: self.label.clone(), call, detail }
+        ComponentError::Contract {
+            component: self.label.clone(),
+            call,
+            detail,
+        }
     }
 
     fn check_url(&self, call: &'static str, url: &str) -> Result<(), ComponentError> {
@@ -319,7 +381,10 @@ impl Adapter {
         } else {
             Err(self.contract(
                 call,
-                format!("URL {url} is outside the declared base URLs [{}]", self.info.base_urls.join(", ")),
+                format!(
+                    "URL {url} is outside the declared base URLs [{}]",
+                    self.info.base_urls.join(", ")
+                ),
             ))
         }
     }
@@ -327,8 +392,13 @@ impl Adapter {
     /// The first request for `window` of `node`, at most `limit` candles per page.
     pub fn plan(&self, node: &NodeId, window: Window, limit: u32) -> GuestResult<HttpRequest> {
         let m = market(node);
-        let w = wit_types::Window { start: window.start, end: window.end };
-        let r = self.call("plan", |s, a| a.seamless_market_adapter().call_plan(s, &m, w, limit))?;
+        let w = wit_types::Window {
+            start: window.start,
+            end: window.end,
+        };
+        let r = self.call("plan", |s, a| {
+            a.seamless_market_adapter().call_plan(s, &m, w, limit)
+        })?;
         match r {
             Ok(req) => {
                 self.check_url("plan", &req.url)?;
@@ -339,12 +409,28 @@ impl Adapter {
     }
 
     /// Parse the response to `request`; the page is checked against the contract.
-    pub fn parse(&self, node: &NodeId, window: Window, request: &HttpRequest, response: HttpResponse) -> GuestResult<Page> {
+    pub fn parse(
+        &self,
+        node: &NodeId,
+        window: Window,
+        request: &HttpRequest,
+        response: HttpResponse,
+    ) -> GuestResult<Page> {
         let m = market(node);
-        let w = wit_types::Window { start: window.start, end: window.end };
+        let w = wit_types::Window {
+            start: window.start,
+            end: window.end,
+        };
         let req = req_to_wit(request);
-        let resp = wit_http::Response { status: response.status, headers: response.headers, body: response.body };
-        let r = self.call("parse", |s, a| a.seamless_market_adapter().call_parse(s, &m, w, &req, &resp))?;
+        let resp = wit_http::Response {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        };
+        let r = self.call("parse", |s, a| {
+            a.seamless_market_adapter()
+                .call_parse(s, &m, w, &req, &resp)
+        })?;
         let page = match r {
             Ok(p) => p,
             Err(e) => return Ok(Err(e.into())),
@@ -353,21 +439,33 @@ impl Adapter {
         if page.candles.len() > max {
             return Err(self.contract(
                 "parse",
-                format!("returned {} candles, more than its max-candles-per-request ({max})", page.candles.len()),
+                format!(
+                    "returned {} candles, more than its max-candles-per-request ({max})",
+                    page.candles.len()
+                ),
             ));
         }
         let candles: Vec<Candle> = page.candles.into_iter().map(candle_from_wit).collect();
         self.check_candles("parse", node, Some(window), &candles)?;
-        let covered = Window { start: page.covered.start, end: page.covered.end };
+        let covered = Window {
+            start: page.covered.start,
+            end: page.covered.end,
+        };
         if covered.start > covered.end || covered.start < window.start || covered.end > window.end {
-            return Err(self.contract("parse", format!("covered range {covered} is not inside the window {window}")));
+            return Err(self.contract(
+                "parse",
+                format!("covered range {covered} is not inside the window {window}"),
+            ));
         }
         if let (Some(first), Some(last)) = (candles.first(), candles.last())
             && (first.open_time < covered.start || last.open_time >= covered.end)
         {
             return Err(self.contract(
                 "parse",
-                format!("candles {}..={} reach outside the covered range {covered}", first.open_time, last.open_time),
+                format!(
+                    "candles {}..={} reach outside the covered range {covered}",
+                    first.open_time, last.open_time
+                ),
             ));
         }
         let next = match page.next {
@@ -377,7 +475,11 @@ impl Adapter {
             }
             None => None,
         };
-        Ok(Ok(Page { candles, covered, next }))
+        Ok(Ok(Page {
+            candles,
+            covered,
+            next,
+        }))
     }
 
     fn check_candles(
@@ -403,8 +505,13 @@ impl Adapter {
             {
                 return Err(self.contract(call, format!("{} is outside the window {w}", at())));
             }
-            if ![c.open, c.high, c.low, c.close, c.volume].iter().all(|v| v.is_finite()) {
-                return Err(self.contract(call, format!("{} has a non-finite price or volume", at())));
+            if ![c.open, c.high, c.low, c.close, c.volume]
+                .iter()
+                .all(|v| v.is_finite())
+            {
+                return Err(
+                    self.contract(call, format!("{} has a non-finite price or volume", at()))
+                );
             }
         }
         Ok(())
@@ -413,15 +520,23 @@ impl Adapter {
     /// How to follow `node` live.
     pub fn live_plan(&self, node: &NodeId) -> GuestResult<LivePlan> {
         let m = market(node);
-        let r = self.call("live-plan", |s, a| a.seamless_market_adapter().call_live_plan(s, &m))?;
+        let r = self.call("live-plan", |s, a| {
+            a.seamless_market_adapter().call_live_plan(s, &m)
+        })?;
         match r {
             Ok(wit::LiveSource::Websocket(ws)) => {
                 self.check_url("live-plan", &ws.url)?;
-                Ok(Ok(LivePlan::WebSocket { url: ws.url, subscribe: ws.subscribe }))
+                Ok(Ok(LivePlan::WebSocket {
+                    url: ws.url,
+                    subscribe: ws.subscribe,
+                }))
             }
             Ok(wit::LiveSource::Poll(p)) => {
                 self.check_url("live-plan", &p.request.url)?;
-                Ok(Ok(LivePlan::Poll { request: req_from_wit(p.request), interval_ms: p.interval_ms }))
+                Ok(Ok(LivePlan::Poll {
+                    request: req_from_wit(p.request),
+                    interval_ms: p.interval_ms,
+                }))
             }
             Err(e) => Ok(Err(e.into())),
         }
@@ -430,12 +545,17 @@ impl Adapter {
     /// Parse one live frame.
     pub fn live_parse(&self, node: &NodeId, frame: &str) -> GuestResult<Vec<LiveCandle>> {
         let m = market(node);
-        let r = self.call("live-parse", |s, a| a.seamless_market_adapter().call_live_parse(s, &m, frame))?;
+        let r = self.call("live-parse", |s, a| {
+            a.seamless_market_adapter().call_live_parse(s, &m, frame)
+        })?;
         match r {
             Ok(v) => {
                 let out: Vec<LiveCandle> = v
                     .into_iter()
-                    .map(|lc| LiveCandle { candle: candle_from_wit(lc.candle), closed: lc.closed })
+                    .map(|lc| LiveCandle {
+                        candle: candle_from_wit(lc.candle),
+                        closed: lc.closed,
+                    })
                     .collect();
                 let candles: Vec<Candle> = out.iter().map(|l| l.candle).collect();
                 self.check_candles("live-parse", node, None, &candles)?;
@@ -447,9 +567,21 @@ impl Adapter {
 }
 
 fn check_info(label: &str, i: wit::AdapterInfo) -> Result<AdapterInfo, ComponentError> {
-    let bad = |detail: String| ComponentError::Contract { component: label.to_string(), call: "info", detail };
-    if i.id.is_empty() || !i.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
-        return Err(bad(format!("id '{}' must be non-empty lowercase letters, digits, - or _", i.id)));
+    let bad = |detail: String| ComponentError::Contract {
+        component: label.to_string(),
+        call: "info",
+        detail,
+    };
+    if i.id.is_empty()
+        || !i
+            .id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        return Err(bad(format!(
+            "id '{}' must be non-empty lowercase letters, digits, - or _",
+            i.id
+        )));
     }
     if i.base_urls.is_empty() {
         return Err(bad("declares no base URLs".into()));
@@ -485,9 +617,21 @@ mod tests {
 
     #[test]
     fn url_boundary() {
-        assert!(url_within("https://api.binance.com/api/v3/klines?x=1", "https://api.binance.com"));
-        assert!(url_within("https://api.binance.com", "https://api.binance.com/"));
-        assert!(!url_within("https://api.binance.com.evil.io/x", "https://api.binance.com"));
-        assert!(!url_within("http://evil.invalid/steal", "https://api.binance.com"));
+        assert!(url_within(
+            "https://api.binance.com/api/v3/klines?x=1",
+            "https://api.binance.com"
+        ));
+        assert!(url_within(
+            "https://api.binance.com",
+            "https://api.binance.com/"
+        ));
+        assert!(!url_within(
+            "https://api.binance.com.evil.io/x",
+            "https://api.binance.com"
+        ));
+        assert!(!url_within(
+            "http://evil.invalid/steal",
+            "https://api.binance.com"
+        ));
     }
 }

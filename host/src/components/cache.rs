@@ -23,7 +23,10 @@ impl ComponentCache {
     pub(super) fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
         let mut h = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        ComponentCache { dir, engine_key: format!("{:016x}", h.finish()) }
+        ComponentCache {
+            dir,
+            engine_key: format!("{:016x}", h.finish()),
+        }
     }
 
     /// The cache folder, if any.
@@ -34,11 +37,18 @@ impl ComponentCache {
     /// The cache file a component would use.
     pub fn path_for(&self, wasm: &[u8]) -> Option<PathBuf> {
         let digest = hex::encode(Sha256::digest(wasm));
-        self.dir.as_ref().map(|d| d.join(format!("{}-{}.cwasm", &digest[..32], self.engine_key)))
+        self.dir
+            .as_ref()
+            .map(|d| d.join(format!("{}-{}.cwasm", &digest[..32], self.engine_key)))
     }
 
     /// Load a compiled component from the cache, or compile it and store it.
-    pub fn load(&self, engine: &Engine, label: &str, wasm: &[u8]) -> Result<Component, ComponentError> {
+    pub fn load(
+        &self,
+        engine: &Engine,
+        label: &str,
+        wasm: &[u8],
+    ) -> Result<Component, ComponentError> {
         let cached = self.path_for(wasm);
         if let Some(path) = &cached
             && path.exists()
@@ -47,13 +57,20 @@ impl ComponentCache {
             // same compatibility hash (part of the file name), in a folder owned by the user.
             match unsafe { Component::deserialize_file(engine, path) } {
                 Ok(c) => return Ok(c),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "discarding unusable cached component"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "discarding unusable cached component")
+                }
             }
         }
-        let component = Component::new(engine, wasm).map_err(|e| ComponentError::NotAComponent {
-            label: label.to_string(),
-            detail: format!("{e:#}").lines().next().unwrap_or_default().to_string(),
-        })?;
+        let component =
+            Component::new(engine, wasm).map_err(|e| ComponentError::NotAComponent {
+                label: label.to_string(),
+                detail: format!("{e:#}")
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            })?;
         if let Some(path) = cached {
             if let Err(e) = store(&component, &path) {
                 tracing::warn!(path = %path.display(), error = %e, "cannot write component cache");
@@ -64,7 +81,9 @@ impl ComponentCache {
 }
 
 fn store(component: &Component, path: &Path) -> std::io::Result<()> {
-    let bytes = component.serialize().map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+    let bytes = component
+        .serialize()
+        .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }

@@ -42,7 +42,10 @@ pub struct SandboxLimits {
 
 impl Default for SandboxLimits {
     fn default() -> Self {
-        SandboxLimits { memory_bytes: 256 << 20, call_timeout: Duration::from_secs(2) }
+        SandboxLimits {
+            memory_bytes: 256 << 20,
+            call_timeout: Duration::from_secs(2),
+        }
     }
 }
 
@@ -54,7 +57,10 @@ const EPOCH_TICK: Duration = Duration::from_millis(5);
 #[derive(Debug, Error)]
 pub enum ComponentError {
     #[error("cannot read component {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "{label} is not a WebAssembly component ({detail}); build it with `cargo build --target wasm32-wasip2` against wit/ (world exchange-adapter or strategy-node)"
     )]
@@ -62,17 +68,36 @@ pub enum ComponentError {
     #[error(
         "{label} does not export {WIT_PACKAGE}/{interface}; it exports [{exports}]. Build it against world {world} of wit/"
     )]
-    WrongWorld { label: String, interface: &'static str, world: &'static str, exports: String },
+    WrongWorld {
+        label: String,
+        interface: &'static str,
+        world: &'static str,
+        exports: String,
+    },
     #[error(
         "{label} was built against {WIT_PACKAGE}@{found}, but this host implements {WIT_PACKAGE}@{WIT_VERSION}; rebuild the component against wit/ version {WIT_VERSION}"
     )]
     IncompatibleWit { label: String, found: String },
-    #[error("{label}: cannot link ({detail}); a component may import only {WIT_PACKAGE}/log and WASI stdio/clocks/random")]
+    #[error(
+        "{label}: cannot link ({detail}); a component may import only {WIT_PACKAGE}/log and WASI stdio/clocks/random"
+    )]
     Link { label: String, detail: String },
-    #[error("component {component} trapped in `{call}`: {kind}{}", detail_suffix(detail))]
-    Trap { component: String, call: &'static str, kind: TrapKind, detail: String },
+    #[error(
+        "component {component} trapped in `{call}`: {kind}{}",
+        detail_suffix(detail)
+    )]
+    Trap {
+        component: String,
+        call: &'static str,
+        kind: TrapKind,
+        detail: String,
+    },
     #[error("component {component} broke the contract in `{call}`: {detail}")]
-    Contract { component: String, call: &'static str, detail: String },
+    Contract {
+        component: String,
+        call: &'static str,
+        detail: String,
+    },
     #[error("component engine: {0}")]
     Engine(String),
 }
@@ -93,7 +118,11 @@ impl ComponentError {
 }
 
 fn detail_suffix(d: &str) -> String {
-    if d.is_empty() { String::new() } else { format!(" ({d})") }
+    if d.is_empty() {
+        String::new()
+    } else {
+        format!(" ({d})")
+    }
 }
 
 /// The process-wide component host.
@@ -147,14 +176,22 @@ impl ComponentHost {
     /// Load an adapter component from bytes; `label` names it in errors and logs.
     pub fn load_adapter(&self, label: &str, wasm: &[u8]) -> Result<Adapter, ComponentError> {
         let component = self.inner.cache.load(&self.inner.engine, label, wasm)?;
-        let version = check_world(&self.inner.engine, label, &component, "adapter", "exchange-adapter")?;
+        let version = check_world(
+            &self.inner.engine,
+            label,
+            &component,
+            "adapter",
+            "exchange-adapter",
+        )?;
         Adapter::new(self.clone(), label, &component, version)
     }
 
     /// Load an adapter component from a `.wasm` file.
     pub fn load_adapter_file(&self, path: &std::path::Path) -> Result<Adapter, ComponentError> {
-        let wasm = std::fs::read(path)
-            .map_err(|source| ComponentError::Read { path: path.to_path_buf(), source })?;
+        let wasm = std::fs::read(path).map_err(|source| ComponentError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         self.load_adapter(&path.display().to_string(), &wasm)
     }
 }
@@ -202,7 +239,10 @@ fn check_world(
     world: &'static str,
 ) -> Result<String, ComponentError> {
     let ty = component.component_type();
-    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
     let prefix = format!("{WIT_PACKAGE}/{interface}@");
     let Some(found) = exports.iter().find_map(|n| n.strip_prefix(&prefix)) else {
         return Err(ComponentError::WrongWorld {
@@ -213,7 +253,10 @@ fn check_world(
         });
     };
     if !compatible(found, WIT_VERSION) {
-        return Err(ComponentError::IncompatibleWit { label: label.to_string(), found: found.to_string() });
+        return Err(ComponentError::IncompatibleWit {
+            label: label.to_string(),
+            found: found.to_string(),
+        });
     }
     Ok(found.to_string())
 }

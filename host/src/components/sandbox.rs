@@ -27,7 +27,10 @@ pub struct GuestState {
 
 impl WasiView for GuestState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -139,7 +142,9 @@ pub fn trap_error(
     let output = state.output();
     let kind = match err.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => TrapKind::Timeout,
-        _ if chain.contains("forcing trap when growing memory") || output.contains("memory allocation of") => {
+        _ if chain.contains("forcing trap when growing memory")
+            || output.contains("memory allocation of") =>
+        {
             TrapKind::OutOfMemory
         }
         _ if chain.contains("too much data is being copied") => TrapKind::TooMuchData,
@@ -159,12 +164,19 @@ pub fn trap_error(
                 output[idx..].lines().take(2).collect::<Vec<_>>().join(": ")
             })
             .unwrap_or_default(),
-        TrapKind::TooMuchData | TrapKind::Other => chain.lines().next().unwrap_or_default().to_string(),
+        TrapKind::TooMuchData | TrapKind::Other => {
+            chain.lines().next().unwrap_or_default().to_string()
+        }
     };
     if !output.is_empty() {
         tracing::warn!(component = %state.component, call, output = %output.trim_end(), "guest output before trap");
     }
-    ComponentError::Trap { component: state.component.clone(), call, kind, detail }
+    ComponentError::Trap {
+        component: state.component.clone(),
+        call,
+        kind,
+        detail,
+    }
 }
 
 /// Log what the guest printed during a successful call.

@@ -34,7 +34,14 @@ mod tests {
     use super::*;
 
     fn c(o: f64, h: f64, l: f64, cl: f64, v: f64) -> Candle {
-        Candle { open_time: 0, open: o, high: h, low: l, close: cl, volume: v }
+        Candle {
+            open_time: 0,
+            open: o,
+            high: h,
+            low: l,
+            close: cl,
+            volume: v,
+        }
     }
 
     #[test]

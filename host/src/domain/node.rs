@@ -56,7 +56,9 @@ impl NodeId {
 
 fn valid_symbol(s: &str) -> bool {
     let part = |p: &str| {
-        !p.is_empty() && p.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
     };
     let (pair, settle) = match s.split_once(':') {
         Some((pair, settle)) => (pair, Some(settle)),
@@ -68,7 +70,11 @@ fn valid_symbol(s: &str) -> bool {
 
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ohlcv:{}:{}:{}", self.exchange, self.symbol, self.timeframe)
+        write!(
+            f,
+            "ohlcv:{}:{}:{}",
+            self.exchange, self.symbol, self.timeframe
+        )
     }
 }
 
@@ -100,8 +106,14 @@ mod tests {
 
     #[test]
     fn errors_name_the_bad_part() {
-        assert!(matches!("binance:BTC/USDT:1m".parse::<NodeId>(), Err(NodeIdError::Malformed(_))));
-        assert!(matches!("ohlcv:binance:1m".parse::<NodeId>(), Err(NodeIdError::Malformed(_))));
+        assert!(matches!(
+            "binance:BTC/USDT:1m".parse::<NodeId>(),
+            Err(NodeIdError::Malformed(_))
+        ));
+        assert!(matches!(
+            "ohlcv:binance:1m".parse::<NodeId>(),
+            Err(NodeIdError::Malformed(_))
+        ));
         assert_eq!(
             "ohlcv:Binance:BTC/USDT:1m".parse::<NodeId>(),
             Err(NodeIdError::Exchange("Binance".into()))

@@ -36,7 +36,10 @@ pub fn parse_time(s: &str, now: i64) -> Result<i64, TimeParseError> {
     if t.eq_ignore_ascii_case("now") {
         return Ok(now);
     }
-    if let Some(rel) = t.strip_prefix('-').filter(|r| r.ends_with(|c: char| c.is_ascii_alphabetic())) {
+    if let Some(rel) = t
+        .strip_prefix('-')
+        .filter(|r| r.ends_with(|c: char| c.is_ascii_alphabetic()))
+    {
         let (num, unit) = rel.split_at(rel.len() - 1);
         let n: i64 = num.parse().map_err(|_| err())?;
         let unit_ms = match unit {
@@ -57,13 +60,22 @@ pub fn parse_time(s: &str, now: i64) -> Result<i64, TimeParseError> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.timestamp_millis());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
             return Ok(dt.and_utc().timestamp_millis());
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).ok_or_else(err)?.and_utc().timestamp_millis());
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .ok_or_else(err)?
+            .and_utc()
+            .timestamp_millis());
     }
     Err(err())
 }

@@ -124,7 +124,11 @@ impl Timeframe {
     }
 
     fn offset(self) -> i64 {
-        if self == Timeframe::W1 { WEEK_OFFSET } else { 0 }
+        if self == Timeframe::W1 {
+            WEEK_OFFSET
+        } else {
+            0
+        }
     }
 
     /// The open time of the candle containing `t`.
@@ -161,7 +165,11 @@ impl Timeframe {
             Some(step) => open + step,
             None => {
                 let dt = Utc.timestamp_millis_opt(open).single().unwrap_or_default();
-                let (y, m) = if dt.month() == 12 { (dt.year() + 1, 1) } else { (dt.year(), dt.month() + 1) };
+                let (y, m) = if dt.month() == 12 {
+                    (dt.year() + 1, 1)
+                } else {
+                    (dt.year(), dt.month() + 1)
+                };
                 Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0)
                     .single()
                     .map(|d| d.timestamp_millis())
@@ -204,7 +212,9 @@ impl FromStr for Timeframe {
             .iter()
             .copied()
             .find(|t| t.as_str() == s)
-            .ok_or_else(|| TimeframeError { given: s.to_string() })
+            .ok_or_else(|| TimeframeError {
+                given: s.to_string(),
+            })
     }
 }
 

@@ -33,7 +33,10 @@ impl Window {
     /// The window widened to the grid of `tf` (start floored, end ceiled), and whether
     /// it changed.
     pub fn align(self, tf: Timeframe) -> (Window, bool) {
-        let w = Window { start: tf.floor(self.start), end: tf.ceil(self.end) };
+        let w = Window {
+            start: tf.floor(self.start),
+            end: tf.ceil(self.end),
+        };
         (w, w != self)
     }
 
@@ -62,7 +65,13 @@ mod tests {
     fn align_widens_to_grid() {
         let w = Window::new(90_000, 150_000).unwrap();
         let (a, changed) = w.align(Timeframe::M1);
-        assert_eq!(a, Window { start: 60_000, end: 180_000 });
+        assert_eq!(
+            a,
+            Window {
+                start: 60_000,
+                end: 180_000
+            }
+        );
         assert!(changed);
         let (b, changed) = a.align(Timeframe::M1);
         assert_eq!(b, a);

@@ -18,7 +18,9 @@ use crate::components::{HttpRequest, HttpResponse};
 /// Failures below HTTP: the request could not be sent or no complete answer came back.
 #[derive(Debug, Error)]
 pub enum NetError {
-    #[error("cannot reach {url}: {detail}; check the exchange URL (--exchange-url) and that the exchange is up")]
+    #[error(
+        "cannot reach {url}: {detail}; check the exchange URL (--exchange-url) and that the exchange is up"
+    )]
     Connect { url: String, detail: String },
     #[error("no answer from {url} within {timeout_ms} ms")]
     Timeout { url: String, timeout_ms: u128 },
@@ -65,8 +67,11 @@ impl HttpClient {
 
     /// Send `req` to `url` (the request's URL after base mapping).
     pub async fn send(&self, req: &HttpRequest, url: &str) -> Result<HttpResponse, NetError> {
-        let method = reqwest::Method::from_bytes(req.method.as_bytes())
-            .map_err(|_| NetError::Invalid { url: url.to_string(), detail: format!("method '{}'", req.method) })?;
+        let method =
+            reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|_| NetError::Invalid {
+                url: url.to_string(),
+                detail: format!("method '{}'", req.method),
+            })?;
         let mut rb = self.client.request(method, url);
         for (k, v) in &req.headers {
             rb = rb.header(k.as_str(), v.as_str());
@@ -76,13 +81,25 @@ impl HttpClient {
         }
         let classify = |e: reqwest::Error| {
             if e.is_timeout() {
-                NetError::Timeout { url: url.to_string(), timeout_ms: self.timeout.as_millis() }
+                NetError::Timeout {
+                    url: url.to_string(),
+                    timeout_ms: self.timeout.as_millis(),
+                }
             } else if e.is_connect() {
-                NetError::Connect { url: url.to_string(), detail: root_cause(&e) }
+                NetError::Connect {
+                    url: url.to_string(),
+                    detail: root_cause(&e),
+                }
             } else if e.is_builder() {
-                NetError::Invalid { url: url.to_string(), detail: root_cause(&e) }
+                NetError::Invalid {
+                    url: url.to_string(),
+                    detail: root_cause(&e),
+                }
             } else {
-                NetError::Other { url: url.to_string(), detail: root_cause(&e) }
+                NetError::Other {
+                    url: url.to_string(),
+                    detail: root_cause(&e),
+                }
             }
         };
         let resp = rb.send().await.map_err(classify)?;
@@ -90,10 +107,18 @@ impl HttpClient {
         let headers = resp
             .headers()
             .iter()
-            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_string(), v.to_string()))
+            })
             .collect();
         let body = resp.bytes().await.map_err(classify)?.to_vec();
-        Ok(HttpResponse { status, headers, body })
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -148,6 +173,9 @@ mod tests {
             m.rewrite("https://api.binance.com/api/v3/klines?symbol=BTCUSDT"),
             "http://127.0.0.1:9999/api/v3/klines?symbol=BTCUSDT"
         );
-        assert_eq!(m.rewrite("https://other.example/x"), "https://other.example/x");
+        assert_eq!(
+            m.rewrite("https://other.example/x"),
+            "https://other.example/x"
+        );
     }
 }

@@ -16,7 +16,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(200), max_delay: Duration::from_secs(30) }
+        RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(30),
+        }
     }
 }
 
@@ -24,7 +28,9 @@ impl RetryPolicy {
     /// The wait before attempt `attempt + 1` (attempt counts from 1): uniformly random
     /// in `[d/2, d]` where `d = base * 2^(attempt-1)`, capped at `max_delay`.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.base_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let d = exp.min(self.max_delay);
         let half = d / 2;
         half + Duration::from_nanos(jitter(half.as_nanos() as u64))
@@ -53,14 +59,27 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let p = RetryPolicy { max_attempts: 10, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+        let p = RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        };
         for _ in 0..100 {
             let b1 = p.backoff(1);
-            assert!(b1 >= Duration::from_millis(50) && b1 <= Duration::from_millis(100), "{b1:?}");
+            assert!(
+                b1 >= Duration::from_millis(50) && b1 <= Duration::from_millis(100),
+                "{b1:?}"
+            );
             let b3 = p.backoff(3);
-            assert!(b3 >= Duration::from_millis(200) && b3 <= Duration::from_millis(400), "{b3:?}");
+            assert!(
+                b3 >= Duration::from_millis(200) && b3 <= Duration::from_millis(400),
+                "{b3:?}"
+            );
             let b9 = p.backoff(9);
-            assert!(b9 >= Duration::from_millis(500) && b9 <= Duration::from_secs(1), "{b9:?}");
+            assert!(
+                b9 >= Duration::from_millis(500) && b9 <= Duration::from_secs(1),
+                "{b9:?}"
+            );
         }
     }
 }

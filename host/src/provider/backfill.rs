@@ -9,6 +9,16 @@
 //! (timeouts, 5xx, 429/418, truncated bodies) are retried with backoff, honouring the
 //! exchange's wait; other errors are permanent and carry the exchange's own message. A
 //! page that does not advance ends its chunk. Completed pages are never thrown away.
+//!
+//! In cluster mode ([`Provider::with_cluster`]) single-flight extends across processes: a
+//! chunk is fetched under a Redis lease on (node id, chunk index), taken after the
+//! chunk's concurrency permit (so a worker never sits on leases it is not working on)
+//! and renewed while the chunk is fetched. A worker finding a chunk leased gives its
+//! permit back, moves on to other chunks, and polls the ledger until the chunk shows up,
+//! or takes the lease over when it expires (its holder crashed) and fetches what is still
+//! missing. Whoever gets a lease first re-reads the ledger, so a chunk finished a moment
+//! ago is not fetched again. Without Redis the chunk is fetched anyway: leases only save
+//! work, the ledger decides what is missing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,7 +39,7 @@ pub struct BackfillStats {
     pub requests: u64,
     pub pages: u64,
     pub chunks: u64,
-    /// Chunks another task of this process was already fetching.
+    /// Chunks another task of this process, or another worker of the cluster, fetched.
     pub shared_chunks: u64,
 }
 
@@ -65,7 +75,8 @@ pub(super) struct Flights {
 /// The chunk grid of `tf` for pages of `per_page` candles: `(origin, chunk length)`, or
 /// `None` for calendar months (one chunk per range).
 pub fn chunk_grid(tf: Timeframe, per_page: u32) -> Option<(i64, i64)> {
-    tf.fixed_ms().map(|step| (tf.floor(0), step * per_page.max(1) as i64))
+    tf.fixed_ms()
+        .map(|step| (tf.floor(0), step * per_page.max(1) as i64))
 }
 
 /// Cut `ranges` on the chunk grid: `(chunk index, window)` pieces.
@@ -93,11 +104,19 @@ async fn guest<R: Send + 'static>(
     f: impl FnOnce(&Adapter) -> R + Send + 'static,
 ) -> Result<R, ProviderError> {
     let a = adapter.clone();
-    tokio::task::spawn_blocking(move || f(&a)).await.map_err(|e| ProviderError::Task(e.to_string()))
+    tokio::task::spawn_blocking(move || f(&a))
+        .await
+        .map_err(|e| ProviderError::Task(e.to_string()))
 }
 
+/// First and longest pause between two looks at the ledger while another worker holds a
+/// chunk's lease.
+const LEASE_POLL: (Duration, Duration) = (Duration::from_millis(100), Duration::from_millis(500));
+
 fn retry_after(resp: &HttpResponse) -> Option<Duration> {
-    resp.header("retry-after").and_then(|v| v.trim().parse::<f64>().ok()).map(|s| Duration::from_secs_f64(s.max(0.0)))
+    resp.header("retry-after")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|s| Duration::from_secs_f64(s.max(0.0)))
 }
 
 impl Provider {
@@ -109,14 +128,20 @@ impl Provider {
             window: Duration::from_millis(o.window_ms.unwrap_or(60_000)),
             weight: o.weight.unwrap_or(info.rate_limit.request_weight),
             used_weight_header: info.rate_limit.used_weight_header.clone(),
-            share: o.share.unwrap_or(1.0),
+            share: o.share,
             disabled: o.disabled.unwrap_or(false),
         })
     }
 
     fn permits(&self, exchange: &str) -> Arc<Semaphore> {
-        let mut p = self.flights.permits.lock().unwrap_or_else(|e| e.into_inner());
-        p.entry(exchange.to_string()).or_insert_with(|| Arc::new(Semaphore::new(self.concurrency.max(1)))).clone()
+        let mut p = self
+            .flights
+            .permits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        p.entry(exchange.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.concurrency.max(1))))
+            .clone()
     }
 
     /// Backfill `missing` (closed, aligned ranges) of `node`.
@@ -131,7 +156,8 @@ impl Provider {
         let per_page = ex.adapter.info().max_candles_per_request;
         let mut tasks = tokio::task::JoinSet::new();
         for (k, w) in chunks(node.timeframe, per_page, missing) {
-            let (p, ex, node, progress) = (self.clone(), ex.clone(), node.clone(), progress.clone());
+            let (p, ex, node, progress) =
+                (self.clone(), ex.clone(), node.clone(), progress.clone());
             tasks.spawn(async move { p.chunk(&ex, &node, k, w, closed_end, progress).await });
         }
         let mut out = BackfillOutcome::default();
@@ -147,7 +173,8 @@ impl Provider {
         out
     }
 
-    /// One chunk, single-flight within the process.
+    /// One chunk, single-flight within the process (and across the cluster, see
+    /// [`Provider::lead_chunk`]).
     async fn chunk(
         &self,
         ex: &Exchange,
@@ -158,33 +185,166 @@ impl Provider {
         progress: Option<Progress>,
     ) -> (BackfillStats, Option<ProviderError>) {
         let key = (node.to_string(), index);
-        let mut stats = BackfillStats { chunks: 1, ..Default::default() };
-        // Either join a fetch of this chunk already in flight, or become its fetcher.
-        let joined: Result<watch::Receiver<bool>, watch::Sender<bool>> = {
-            let mut m = self.flights.chunks.lock().unwrap_or_else(|e| e.into_inner());
-            match m.get(&key) {
-                Some(rx) => Ok(rx.clone()),
-                None => {
-                    let (tx, rx) = watch::channel(false);
-                    m.insert(key.clone(), rx);
-                    Err(tx)
+        let mut stats = BackfillStats {
+            chunks: 1,
+            ..Default::default()
+        };
+        loop {
+            // Either join a fetch of this chunk already in flight, or become its fetcher.
+            let joined: Result<watch::Receiver<bool>, watch::Sender<bool>> = {
+                let mut m = self
+                    .flights
+                    .chunks
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                match m.get(&key) {
+                    Some(rx) => Ok(rx.clone()),
+                    None => {
+                        let (tx, rx) = watch::channel(false);
+                        m.insert(key.clone(), rx);
+                        Err(tx)
+                    }
+                }
+            };
+            match joined {
+                Ok(mut rx) => {
+                    // Someone else is fetching this chunk: wait; the ledger will show its pages.
+                    stats.shared_chunks = 1;
+                    let _ = rx.wait_for(|done| *done).await;
+                    // Its piece of the chunk may not be ours, or it may have failed: fetch
+                    // whatever of our piece is still missing.
+                    match self.still_missing(node, w, closed_end).await {
+                        Ok(m) if m.is_empty() => return (stats, None),
+                        Ok(_) => continue,
+                        Err(e) => return (stats, Some(e)),
+                    }
+                }
+                Err(tx) => {
+                    let result = self
+                        .lead_chunk(ex, node, index, w, closed_end, progress, &mut stats)
+                        .await;
+                    self.flights
+                        .chunks
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&key);
+                    let _ = tx.send(true);
+                    return (stats, result.err());
                 }
             }
-        };
-        match joined {
-            Ok(mut rx) => {
-                // Someone else is fetching this chunk: wait; the ledger will show its pages.
-                stats.shared_chunks = 1;
-                let _ = rx.wait_for(|done| *done).await;
-            }
-            Err(tx) => {
-                let result = self.run_chunk(ex, node, w, closed_end, progress, &mut stats).await;
-                self.flights.chunks.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
-                let _ = tx.send(true);
-                return (stats, result.err());
-            }
         }
-        (stats, None)
+    }
+
+    /// What the ledger still lacks of the closed part of `w`.
+    async fn still_missing(
+        &self,
+        node: &NodeId,
+        w: Window,
+        closed_end: i64,
+    ) -> Result<RangeSet, ProviderError> {
+        let closed = Window {
+            start: w.start,
+            end: closed_end.min(w.end).max(w.start),
+        };
+        Ok(self.store.ledger(node, closed).await?.missing(closed))
+    }
+
+    /// Fetch a chunk as this process's fetcher of it: under the exchange's concurrency
+    /// permit and, in cluster mode, under the chunk's lease.
+    #[allow(clippy::too_many_arguments)]
+    async fn lead_chunk(
+        &self,
+        ex: &Exchange,
+        node: &NodeId,
+        index: i64,
+        w: Window,
+        closed_end: i64,
+        progress: Option<Progress>,
+        stats: &mut BackfillStats,
+    ) -> Result<(), ProviderError> {
+        let permits = self.permits(&node.exchange);
+        let acquire = || async {
+            permits
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| ProviderError::Task(e.to_string()))
+        };
+        let Some(cluster) = &self.cluster else {
+            let _permit = acquire().await?;
+            return self
+                .run_chunk(ex, node, w, closed_end, progress, stats)
+                .await;
+        };
+        let node_id = node.to_string();
+        let mut held_by_other = false;
+        let mut poll = LEASE_POLL.0;
+        loop {
+            let permit = acquire().await?;
+            let lease = match cluster.try_lease(&node_id, index).await {
+                Ok(crate::coord::LeaseAttempt::Acquired(lease)) => Some(lease),
+                Ok(crate::coord::LeaseAttempt::Held) => {
+                    // Skip it for now (free the permit for other chunks); come back to see
+                    // whether the holder's pages reached the ledger.
+                    drop(permit);
+                    if !held_by_other {
+                        held_by_other = true;
+                        let holder = cluster.lease_holder(&node_id, index).await.ok().flatten();
+                        tracing::debug!(node = %node_id, chunk = index, holder = ?holder, "chunk leased by another worker: waiting for the ledger");
+                    }
+                    if self.still_missing(node, w, closed_end).await?.is_empty() {
+                        stats.shared_chunks = 1;
+                        return Ok(());
+                    }
+                    tokio::time::sleep(poll).await;
+                    poll = (poll * 2).min(LEASE_POLL.1);
+                    continue;
+                }
+                // No Redis: fetch anyway (the ledger and the store keep it correct).
+                Err(e) => {
+                    tracing::debug!(node = %node_id, chunk = index, error = %e, "no chunk lease (Redis unavailable): fetching anyway");
+                    None
+                }
+            };
+            // Holding the lease (or working without one): fetch what is still missing.
+            let missing = self.still_missing(node, w, closed_end).await;
+            let result = match missing {
+                Err(e) => Err(e),
+                Ok(m) if m.is_empty() => {
+                    if held_by_other {
+                        stats.shared_chunks = 1;
+                    }
+                    Ok(())
+                }
+                Ok(m) => {
+                    if held_by_other {
+                        tracing::info!(node = %node_id, chunk = index, "chunk lease expired or released with the chunk incomplete: taking over");
+                    }
+                    let mut r = Ok(());
+                    for &(s, e) in m.ranges() {
+                        r = self
+                            .run_chunk(
+                                ex,
+                                node,
+                                Window { start: s, end: e },
+                                closed_end,
+                                progress.clone(),
+                                stats,
+                            )
+                            .await;
+                        if r.is_err() {
+                            break;
+                        }
+                    }
+                    r
+                }
+            };
+            if let Some(lease) = lease {
+                lease.release().await;
+            }
+            drop(permit);
+            return result;
+        }
     }
 
     #[tracing::instrument(name = "chunk", skip_all, fields(exchange = %node.exchange, symbol = %node.symbol, timeframe = %node.timeframe, start = w.start, end = w.end))]
@@ -197,8 +357,6 @@ impl Provider {
         progress: Option<Progress>,
         stats: &mut BackfillStats,
     ) -> Result<(), ProviderError> {
-        let permits = self.permits(&node.exchange);
-        let _permit = permits.acquire_owned().await.map_err(|e| ProviderError::Task(e.to_string()))?;
         let node_id = node.to_string();
         crate::metrics::backfill_job_started(&node.exchange);
         let result = async {
@@ -279,11 +437,20 @@ impl Provider {
                     last = e.to_string();
                     (self.retry.backoff(attempt), "transport")
                 }
-                Err(error) => return Err(ProviderError::Net { node: node_id, error }),
+                Err(error) => {
+                    return Err(ProviderError::Net {
+                        node: node_id,
+                        error,
+                    });
+                }
                 Ok(resp) => {
                     unreachable = false;
-                    crate::metrics::http_request(&node.exchange, resp.status, sent.elapsed().as_secs_f64());
-                    limiter.observe(&resp, retry_after(&resp));
+                    crate::metrics::http_request(
+                        &node.exchange,
+                        resp.status,
+                        sent.elapsed().as_secs_f64(),
+                    );
+                    limiter.observe(&resp, retry_after(&resp)).await;
                     let status = resp.status;
                     if status >= 500 {
                         last = format!("HTTP {status} from {url}");
@@ -293,15 +460,22 @@ impl Provider {
                         match guest(&ex.adapter, move |a| a.parse(&n, window, &r, resp)).await?? {
                             Ok(page) => return Ok(page),
                             Err(AdapterError::RateLimited { retry_after_ms }) => {
-                                last = format!("HTTP {status}: the exchange asks to wait {retry_after_ms} ms");
-                                limiter.pause(Duration::from_millis(retry_after_ms));
+                                last = format!(
+                                    "HTTP {status}: the exchange asks to wait {retry_after_ms} ms"
+                                );
+                                limiter.pause(Duration::from_millis(retry_after_ms)).await;
                                 (Duration::ZERO, "rate-limited")
                             }
                             Err(AdapterError::Malformed(d)) if status == 200 => {
                                 last = format!("malformed response: {d}");
                                 (self.retry.backoff(attempt), "malformed")
                             }
-                            Err(error) => return Err(ProviderError::Exchange { node: node_id, error }),
+                            Err(error) => {
+                                return Err(ProviderError::Exchange {
+                                    node: node_id,
+                                    error,
+                                });
+                            }
                         }
                     }
                 }
@@ -312,7 +486,12 @@ impl Provider {
                 tokio::time::sleep(wait).await;
             }
         }
-        Err(ProviderError::Exhausted { node: node_id, attempts: max, last, unreachable })
+        Err(ProviderError::Exhausted {
+            node: node_id,
+            attempts: max,
+            last,
+            unreachable,
+        })
     }
 }
 
@@ -329,10 +508,34 @@ mod tests {
         assert_eq!(
             c,
             vec![
-                (0, Window { start: 500 * m, end: len }),
-                (1, Window { start: len, end: 2 * len }),
-                (2, Window { start: 2 * len, end: 2100 * m }),
-                (5, Window { start: 5000 * m, end: 5001 * m }),
+                (
+                    0,
+                    Window {
+                        start: 500 * m,
+                        end: len
+                    }
+                ),
+                (
+                    1,
+                    Window {
+                        start: len,
+                        end: 2 * len
+                    }
+                ),
+                (
+                    2,
+                    Window {
+                        start: 2 * len,
+                        end: 2100 * m
+                    }
+                ),
+                (
+                    5,
+                    Window {
+                        start: 5000 * m,
+                        end: 5001 * m
+                    }
+                ),
             ]
         );
         // Weekly chunks start on Mondays.

@@ -44,11 +44,16 @@ pub fn check(
     mut candles: Vec<Candle>,
 ) -> (Vec<Candle>, ConformanceReport) {
     let mut r = ConformanceReport::default();
-    let unsorted = candles.windows(2).filter(|w| w[0].open_time > w[1].open_time).count() as u64;
+    let unsorted = candles
+        .windows(2)
+        .filter(|w| w[0].open_time > w[1].open_time)
+        .count() as u64;
     if unsorted > 0 {
         candles.sort_by_key(|c| c.open_time); // stable: among equal times the last stays last
     }
-    r.flag("unsorted", unsorted, || format!("{unsorted} candles out of order; sorted"));
+    r.flag("unsorted", unsorted, || {
+        format!("{unsorted} candles out of order; sorted")
+    });
     let before = candles.len();
     let mut dedup: Vec<Candle> = Vec::with_capacity(before);
     for c in candles {
@@ -58,16 +63,26 @@ pub fn check(
         }
     }
     let dups = (before - dedup.len()) as u64;
-    r.flag("duplicate", dups, || format!("{dups} duplicate candles dropped (kept the last)"));
+    r.flag("duplicate", dups, || {
+        format!("{dups} duplicate candles dropped (kept the last)")
+    });
     let before = dedup.len();
     dedup.retain(|c| tf.is_aligned(c.open_time) && window.contains(c.open_time));
     let off = (before - dedup.len()) as u64;
-    r.flag("off_grid", off, || format!("{off} candles off the {tf} grid or outside the window dropped"));
+    r.flag("off_grid", off, || {
+        format!("{off} candles off the {tf} grid or outside the window dropped")
+    });
     let before = dedup.len();
     dedup.retain(|c| c.open_time < closed_end);
     let unclosed = (before - dedup.len()) as u64;
-    r.flag("unclosed", unclosed, || format!("{unclosed} unclosed candles dropped"));
-    let bad: Vec<i64> = dedup.iter().filter(|c| !c.is_sane()).map(|c| c.open_time).collect();
+    r.flag("unclosed", unclosed, || {
+        format!("{unclosed} unclosed candles dropped")
+    });
+    let bad: Vec<i64> = dedup
+        .iter()
+        .filter(|c| !c.is_sane())
+        .map(|c| c.open_time)
+        .collect();
     let nbad = bad.len() as u64;
     r.flag("invalid_ohlc", nbad, || {
         format!("{nbad} candles fail OHLC sanity (finite, low ≤ open,close ≤ high, volume ≥ 0), first at {}", format_ms(bad[0]))
@@ -96,7 +111,10 @@ pub fn check(
         count_gap(expect, end, &mut gaps);
     }
     r.flag("gap", gaps, || {
-        format!("{gaps} closed grid slots have no candle, first at {}", format_ms(first_gap.unwrap_or(window.start)))
+        format!(
+            "{gaps} closed grid slots have no candle, first at {}",
+            format_ms(first_gap.unwrap_or(window.start))
+        )
     });
     (dedup, r)
 }
@@ -108,13 +126,29 @@ mod tests {
     const M: i64 = 60_000;
 
     fn c(t: i64, close: f64) -> Candle {
-        Candle { open_time: t, open: close, high: close + 1.0, low: close - 1.0, close, volume: 1.0 }
+        Candle {
+            open_time: t,
+            open: close,
+            high: close + 1.0,
+            low: close - 1.0,
+            close,
+            volume: 1.0,
+        }
     }
 
     #[test]
     fn clean_frame_has_no_flags() {
         let v: Vec<Candle> = (0..10).map(|i| c(i * M, 1.0)).collect();
-        let (out, r) = check(Timeframe::M1, Window { start: 0, end: 10 * M }, 10 * M, &RangeSet::new(), v.clone());
+        let (out, r) = check(
+            Timeframe::M1,
+            Window {
+                start: 0,
+                end: 10 * M,
+            },
+            10 * M,
+            &RangeSet::new(),
+            v.clone(),
+        );
         assert_eq!(out, v);
         assert!(!r.is_flagged(), "{r:?}");
     }
@@ -123,9 +157,28 @@ mod tests {
     fn every_flag_is_counted() {
         let mut bad = c(5 * M, 1.0);
         bad.high = 0.0;
-        let v = vec![c(2 * M, 1.0), c(M, 1.0), c(M, 2.0), c(3 * M + 7, 1.0), bad, c(9 * M, 1.0)];
-        let (out, r) = check(Timeframe::M1, Window { start: 0, end: 10 * M }, 9 * M, &RangeSet::new(), v);
-        assert_eq!(out.iter().map(|c| c.open_time).collect::<Vec<_>>(), vec![M, 2 * M, 5 * M]);
+        let v = vec![
+            c(2 * M, 1.0),
+            c(M, 1.0),
+            c(M, 2.0),
+            c(3 * M + 7, 1.0),
+            bad,
+            c(9 * M, 1.0),
+        ];
+        let (out, r) = check(
+            Timeframe::M1,
+            Window {
+                start: 0,
+                end: 10 * M,
+            },
+            9 * M,
+            &RangeSet::new(),
+            v,
+        );
+        assert_eq!(
+            out.iter().map(|c| c.open_time).collect::<Vec<_>>(),
+            vec![M, 2 * M, 5 * M]
+        );
         assert_eq!(out[0].close, 2.0, "the last duplicate wins");
         let f = |k: &str| r.flags.get(k).copied().unwrap_or(0);
         assert_eq!(f("unsorted"), 1);
@@ -143,7 +196,16 @@ mod tests {
     fn known_empty_ranges_are_not_gaps() {
         let v = vec![c(3 * M, 1.0), c(4 * M, 1.0)];
         let empty = RangeSet::from_ranges([(0, 3 * M), (5 * M, 10 * M)]);
-        let (_, r) = check(Timeframe::M1, Window { start: 0, end: 10 * M }, 10 * M, &empty, v);
+        let (_, r) = check(
+            Timeframe::M1,
+            Window {
+                start: 0,
+                end: 10 * M,
+            },
+            10 * M,
+            &empty,
+            v,
+        );
         assert!(!r.is_flagged(), "{r:?}");
     }
 }

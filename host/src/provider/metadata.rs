@@ -105,14 +105,24 @@ mod tests {
 
     fn frame() -> Vec<Candle> {
         (0..100)
-            .map(|i| Candle { open_time: i * 60_000, open: 1.0, high: 2.0, low: 0.5, close: 1.5, volume: i as f64 })
+            .map(|i| Candle {
+                open_time: i * 60_000,
+                open: 1.0,
+                high: 2.0,
+                low: 0.5,
+                close: 1.5,
+                volume: i as f64,
+            })
             .collect()
     }
 
     #[test]
     fn fingerprint_is_stable_and_sensitive() {
         let n: NodeId = "ohlcv:binance:BTC/USDT:1m".parse().unwrap();
-        let w = Window { start: 0, end: 6_000_000 };
+        let w = Window {
+            start: 0,
+            end: 6_000_000,
+        };
         let a = fingerprint(&n, w, &frame());
         assert_eq!(a, fingerprint(&n, w, &frame()));
         assert!(a.starts_with("sha256:") && a.len() == 7 + 64);

@@ -51,7 +51,11 @@ pub enum ProviderError {
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error("{exchange} does not serve timeframe {timeframe}: use one of {}", supported.join(", "))]
-    UnsupportedTimeframe { exchange: String, timeframe: String, supported: Vec<String> },
+    UnsupportedTimeframe {
+        exchange: String,
+        timeframe: String,
+        supported: Vec<String>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -61,26 +65,51 @@ pub enum ProviderError {
     #[error("{node}: {error}")]
     Net { node: String, error: NetError },
     #[error("{node}: gave up after {attempts} attempts: {last}")]
-    Exhausted { node: String, attempts: u32, last: String, unreachable: bool },
+    Exhausted {
+        node: String,
+        attempts: u32,
+        last: String,
+        unreachable: bool,
+    },
     #[error(
         "{node}: incomplete, missing {}{}; rerun to backfill, or pass --partial-ok to accept a partial frame",
         fmt_ranges(missing), cause.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()
     )]
-    Incomplete { node: String, missing: RangeSet, cause: Option<String> },
+    Incomplete {
+        node: String,
+        missing: RangeSet,
+        cause: Option<String>,
+    },
     #[error(
         "{node}: SLA broken in phase {phase}: took {elapsed_ms} ms, budget {budget_ms} ms; raise the budget or choose on_violation partial-fill or hold"
     )]
-    Sla { node: String, phase: Phase, elapsed_ms: u64, budget_ms: u64 },
+    Sla {
+        node: String,
+        phase: Phase,
+        elapsed_ms: u64,
+        budget_ms: u64,
+    },
     #[error("{node}: frame refused by conformance checks: {}; pass --partial-ok to accept it", report.warnings.join("; "))]
-    Conformance { node: String, report: ConformanceReport },
+    Conformance {
+        node: String,
+        report: ConformanceReport,
+    },
     #[error("internal task failed: {0}")]
     Task(String),
 }
 
 fn fmt_ranges(r: &RangeSet) -> String {
-    let parts: Vec<String> =
-        r.ranges().iter().take(5).map(|(s, e)| format!("[{}, {})", format_ms(*s), format_ms(*e))).collect();
-    let more = if r.len() > 5 { format!(" and {} more", r.len() - 5) } else { String::new() };
+    let parts: Vec<String> = r
+        .ranges()
+        .iter()
+        .take(5)
+        .map(|(s, e)| format!("[{}, {})", format_ms(*s), format_ms(*e)))
+        .collect();
+    let more = if r.len() > 5 {
+        format!(" and {} more", r.len() - 5)
+    } else {
+        String::new()
+    };
     format!("{}{more}", parts.join(", "))
 }
 
@@ -91,7 +120,10 @@ impl ProviderError {
             ProviderError::Registry(e) => e.is_bad_input(),
             ProviderError::UnsupportedTimeframe { .. } => true,
             ProviderError::Exchange { error, .. } => {
-                matches!(error, AdapterError::UnknownSymbol(_) | AdapterError::UnsupportedTimeframe(_))
+                matches!(
+                    error,
+                    AdapterError::UnknownSymbol(_) | AdapterError::UnsupportedTimeframe(_)
+                )
             }
             _ => false,
         }
@@ -99,7 +131,12 @@ impl ProviderError {
 
     /// True when the data could not be served complete (exit code 3).
     pub fn is_incomplete(&self) -> bool {
-        matches!(self, ProviderError::Incomplete { .. } | ProviderError::Sla { .. } | ProviderError::Conformance { .. })
+        matches!(
+            self,
+            ProviderError::Incomplete { .. }
+                | ProviderError::Sla { .. }
+                | ProviderError::Conformance { .. }
+        )
     }
 }
 
@@ -135,6 +172,8 @@ pub struct Provider {
     concurrency: usize,
     flights: Arc<backfill::Flights>,
     now: Option<i64>,
+    /// Cluster coordination (shared rate limit, chunk leases), when Redis is configured.
+    cluster: Option<crate::coord::Cluster>,
 }
 
 impl Provider {
@@ -150,6 +189,7 @@ impl Provider {
             concurrency: 4,
             flights: Arc::default(),
             now: None,
+            cluster: None,
         }
     }
 
@@ -175,6 +215,19 @@ impl Provider {
     pub fn with_rate_limit(mut self, exchange: &str, o: LimitOverride) -> Self {
         Arc::make_mut(&mut self.limits).insert(exchange.to_string(), o);
         self
+    }
+
+    /// Cluster mode: share the exchange budgets and pauses with every worker of `cluster`
+    /// and lease chunks so that no two workers fetch the same one (see [`crate::coord`]).
+    pub fn with_cluster(mut self, cluster: crate::coord::Cluster) -> Self {
+        self.limiters = RateLimiters::clustered(cluster.clone());
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// The cluster, in cluster mode.
+    pub fn cluster(&self) -> Option<&crate::coord::Cluster> {
+        self.cluster.as_ref()
     }
 
     /// Pretend the time is `now_ms` (for reproducible runs against a fixed-clock simulator).
@@ -237,22 +290,35 @@ impl Provider {
             return Ok(BackfillOutcome::default());
         }
         let ledger = self.store.ledger(node, window).await?;
-        let missing = ledger.missing(Window { start: window.start, end: closed_end });
-        Ok(self.backfill_missing(&ex, node, &missing, closed_end, progress).await)
+        let missing = ledger.missing(Window {
+            start: window.start,
+            end: closed_end,
+        });
+        Ok(self
+            .backfill_missing(&ex, node, &missing, closed_end, progress)
+            .await)
     }
 
     /// Serve `requested` of `node` under `opts`: storage first; then, by strategy, a
     /// backfill of exactly the missing closed part (now, or in the background); then
     /// conformance, SLA and completeness checks; then the frame and its metadata.
     #[tracing::instrument(skip_all, fields(exchange = %node.exchange, symbol = %node.symbol, timeframe = %node.timeframe))]
-    pub async fn fetch(&self, node: &NodeId, requested: Window, opts: &FetchOptions) -> Result<Fetched, ProviderError> {
+    pub async fn fetch(
+        &self,
+        node: &NodeId,
+        requested: Window,
+        opts: &FetchOptions,
+    ) -> Result<Fetched, ProviderError> {
         let t0 = Instant::now();
         let tf = node.timeframe;
         let node_id = node.to_string();
         let ex = self.exchange(node)?;
         let (window, _) = requested.align(tf);
         let closed_end = self.closed_end(node, window);
-        let closed = Window { start: window.start, end: closed_end.max(window.start) };
+        let closed = Window {
+            start: window.start,
+            end: closed_end.max(window.start),
+        };
         let sla = &opts.sla;
         let mut phases = BTreeMap::new();
         let mut downgrade: Option<Downgrade> = None;
@@ -264,7 +330,15 @@ impl Provider {
         let before = self.store.ledger(node, window).await?;
         let storage_ms = t.elapsed().as_millis() as u64;
         phases.insert(Phase::Storage, storage_ms);
-        let mut stop = self.check_budget(node, Phase::Storage, storage_ms, sla, &mut downgrade, &mut hold_to, &before)?;
+        let mut stop = self.check_budget(
+            node,
+            Phase::Storage,
+            storage_ms,
+            sla,
+            &mut downgrade,
+            &mut hold_to,
+            &before,
+        )?;
 
         // Backfill.
         let missing = before.missing(closed);
@@ -275,11 +349,16 @@ impl Provider {
                 Strategy::FailFast => {}
                 Strategy::PartialFill => {
                     let (p, ex, n, m) = (self.clone(), ex.clone(), node.clone(), missing.clone());
-                    background = Some(tokio::spawn(async move { p.backfill_missing(&ex, &n, &m, closed_end, None).await }));
+                    background = Some(tokio::spawn(async move {
+                        p.backfill_missing(&ex, &n, &m, closed_end, None).await
+                    }));
                 }
                 Strategy::AutoBackfill | Strategy::Seamless => {
                     let t = Instant::now();
-                    let budget = min_opt(sla.backfill, sla.total.map(|b| b.saturating_sub(t0.elapsed())));
+                    let budget = min_opt(
+                        sla.backfill,
+                        sla.total.map(|b| b.saturating_sub(t0.elapsed())),
+                    );
                     let run = self.backfill_missing(&ex, node, &missing, closed_end, None);
                     let outcome = match budget {
                         Some(b) => tokio::time::timeout(b, run).await.ok(),
@@ -293,26 +372,61 @@ impl Provider {
                             if let Some(e) = o.errors.into_iter().next() {
                                 // Bad input, or an exchange that cannot be reached at all:
                                 // the cause is the error (exit 2 / 1), not "incomplete".
-                                let unreachable = matches!(e, ProviderError::Exhausted { unreachable: true, .. });
-                                if e.is_bad_input() || (unreachable && stats.pages == 0 && !opts.partial_ok) {
+                                let unreachable = matches!(
+                                    e,
+                                    ProviderError::Exhausted {
+                                        unreachable: true,
+                                        ..
+                                    }
+                                );
+                                if e.is_bad_input()
+                                    || (unreachable && stats.pages == 0 && !opts.partial_ok)
+                                {
                                     return Err(e);
                                 }
                                 cause = Some(e.to_string());
                             }
                         }
                         None => {
-                            let phase = if sla.backfill.is_some_and(|b| Duration::from_millis(backfill_ms) >= b) {
+                            let phase = if sla
+                                .backfill
+                                .is_some_and(|b| Duration::from_millis(backfill_ms) >= b)
+                            {
                                 Phase::Backfill
                             } else {
                                 Phase::Total
                             };
-                            let budget_ms = sla.budget(phase).map(|b| b.as_millis() as u64).unwrap_or_default();
-                            let elapsed_ms = if phase == Phase::Total { t0.elapsed().as_millis() as u64 } else { backfill_ms };
-                            stop = self.violation(node, phase, elapsed_ms, budget_ms, sla, &mut downgrade, &mut hold_to, &before)?;
+                            let budget_ms = sla
+                                .budget(phase)
+                                .map(|b| b.as_millis() as u64)
+                                .unwrap_or_default();
+                            let elapsed_ms = if phase == Phase::Total {
+                                t0.elapsed().as_millis() as u64
+                            } else {
+                                backfill_ms
+                            };
+                            stop = self.violation(
+                                node,
+                                phase,
+                                elapsed_ms,
+                                budget_ms,
+                                sla,
+                                &mut downgrade,
+                                &mut hold_to,
+                                &before,
+                            )?;
                         }
                     }
                     if !stop {
-                        stop = self.check_budget(node, Phase::Backfill, backfill_ms, sla, &mut downgrade, &mut hold_to, &before)?;
+                        stop = self.check_budget(
+                            node,
+                            Phase::Backfill,
+                            backfill_ms,
+                            sla,
+                            &mut downgrade,
+                            &mut hold_to,
+                            &before,
+                        )?;
                     }
                 }
             }
@@ -325,11 +439,19 @@ impl Provider {
         if let Some(held) = &hold_to {
             raw.retain(|c| held.covers(c.open_time, c.open_time + 1));
         }
-        let ledger = if hold_to.is_some() { before.clone() } else { after };
+        let ledger = if hold_to.is_some() {
+            before.clone()
+        } else {
+            after
+        };
         let (candles, conformance) = conformance::check(tf, window, closed_end, &ledger.empty, raw);
         let missing = ledger.missing(window);
         let missing_closed = missing.clip(closed.start, closed.end);
-        let missing_bars: u64 = missing_closed.ranges().iter().map(|(s, e)| tf.slots(*s, *e) as u64).sum();
+        let missing_bars: u64 = missing_closed
+            .ranges()
+            .iter()
+            .map(|(s, e)| tf.slots(*s, *e) as u64)
+            .sum();
         for (flag, n) in &conformance.flags {
             crate::metrics::conformance_flag(&node_id, tf.as_str(), flag, *n);
         }
@@ -338,12 +460,29 @@ impl Provider {
         if let Some(max) = sla.max_missing_bars
             && missing_bars > max
         {
-            self.violation(node, Phase::Coverage, missing_bars, max, sla, &mut downgrade, &mut hold_to, &before)?;
+            self.violation(
+                node,
+                Phase::Coverage,
+                missing_bars,
+                max,
+                sla,
+                &mut downgrade,
+                &mut hold_to,
+                &before,
+            )?;
         }
         let total_ms = t0.elapsed().as_millis() as u64;
         phases.insert(Phase::Total, total_ms);
         if downgrade.is_none() {
-            self.check_budget(node, Phase::Total, total_ms, sla, &mut downgrade, &mut hold_to, &before)?;
+            self.check_budget(
+                node,
+                Phase::Total,
+                total_ms,
+                sla,
+                &mut downgrade,
+                &mut hold_to,
+                &before,
+            )?;
         }
         for (phase, ms) in &phases {
             crate::metrics::sla_phase(&node_id, phase.as_str(), *ms as f64 / 1000.0);
@@ -355,19 +494,33 @@ impl Provider {
         if !opts.partial_ok && !sla_downgraded {
             if missing_bars > 0 && opts.strategy != Strategy::PartialFill {
                 crate::metrics::backfill_failure(&node_id);
-                return Err(ProviderError::Incomplete { node: node_id, missing: missing_closed, cause });
+                return Err(ProviderError::Incomplete {
+                    node: node_id,
+                    missing: missing_closed,
+                    cause,
+                });
             }
             if flagged_beyond_gaps {
-                return Err(ProviderError::Conformance { node: node_id, report: conformance });
+                return Err(ProviderError::Conformance {
+                    node: node_id,
+                    report: conformance,
+                });
             }
         }
         let partial = missing_bars > 0 || conformance.is_flagged() || downgrade.is_some();
         if partial && downgrade.is_none() {
             downgrade = Some(Downgrade {
-                mode: if opts.strategy == Strategy::PartialFill { "partial-fill".into() } else { "partial".into() },
+                mode: if opts.strategy == Strategy::PartialFill {
+                    "partial-fill".into()
+                } else {
+                    "partial".into()
+                },
                 reason: cause.clone().unwrap_or_else(|| {
                     if missing_bars > 0 {
-                        format!("{missing_bars} closed bars missing: {}", fmt_ranges(&missing_closed))
+                        format!(
+                            "{missing_bars} closed bars missing: {}",
+                            fmt_ranges(&missing_closed)
+                        )
                     } else {
                         conformance.warnings.join("; ")
                     }
@@ -379,11 +532,18 @@ impl Provider {
         }
 
         let known = ledger.known().clip(window.start, window.end).total();
-        let coverage_ratio = if window.len_ms() > 0 { known as f64 / window.len_ms() as f64 } else { 1.0 };
+        let coverage_ratio = if window.len_ms() > 0 {
+            known as f64 / window.len_ms() as f64
+        } else {
+            1.0
+        };
         crate::metrics::coverage_ratio(&node_id, coverage_ratio);
         let as_of = self.now();
         let before_present = &before.present;
-        let from_store = candles.iter().filter(|c| before_present.covers(c.open_time, c.open_time + 1)).count();
+        let from_store = candles
+            .iter()
+            .filter(|c| before_present.covers(c.open_time, c.open_time + 1))
+            .count();
         let metadata = Metadata {
             node_id: node_id.clone(),
             requested,
@@ -391,7 +551,10 @@ impl Provider {
             strategy: opts.strategy,
             rows: candles.len(),
             coverage_bounds: match (candles.first(), candles.last()) {
-                (Some(f), Some(l)) => Some(Window { start: f.open_time, end: tf.next(l.open_time) }),
+                (Some(f), Some(l)) => Some(Window {
+                    start: f.open_time,
+                    end: tf.next(l.open_time),
+                }),
                 _ => None,
             },
             coverage_ratio,
@@ -409,7 +572,11 @@ impl Provider {
             requests: stats.requests,
             phases_ms: phases,
         };
-        Ok(Fetched { candles, metadata, background })
+        Ok(Fetched {
+            candles,
+            metadata,
+            background,
+        })
     }
 
     /// Check a phase's time against its budget; see [`Provider::violation`].
@@ -425,9 +592,16 @@ impl Provider {
         before: &Ledger,
     ) -> Result<bool, ProviderError> {
         match sla.budget(phase) {
-            Some(b) if elapsed_ms > b.as_millis() as u64 => {
-                self.violation(node, phase, elapsed_ms, b.as_millis() as u64, sla, downgrade, hold_to, before)
-            }
+            Some(b) if elapsed_ms > b.as_millis() as u64 => self.violation(
+                node,
+                phase,
+                elapsed_ms,
+                b.as_millis() as u64,
+                sla,
+                downgrade,
+                hold_to,
+                before,
+            ),
             _ => Ok(false),
         }
     }
@@ -449,9 +623,12 @@ impl Provider {
     ) -> Result<bool, ProviderError> {
         tracing::warn!(node = %node, phase = %phase, elapsed, budget, mode = sla.on_violation.as_str(), "SLA budget broken");
         match sla.on_violation {
-            OnViolation::FailFast => {
-                Err(ProviderError::Sla { node: node.to_string(), phase, elapsed_ms: elapsed, budget_ms: budget })
-            }
+            OnViolation::FailFast => Err(ProviderError::Sla {
+                node: node.to_string(),
+                phase,
+                elapsed_ms: elapsed,
+                budget_ms: budget,
+            }),
             mode => {
                 let mut d = Downgrade::sla(mode, phase, elapsed, budget);
                 if phase == Phase::Coverage {

@@ -47,7 +47,9 @@ impl FromStr for Strategy {
             "auto-backfill" => Ok(Strategy::AutoBackfill),
             "partial-fill" => Ok(Strategy::PartialFill),
             "seamless" => Ok(Strategy::Seamless),
-            _ => Err(format!("unknown strategy '{s}': use seamless, fail-fast, auto-backfill or partial-fill")),
+            _ => Err(format!(
+                "unknown strategy '{s}': use seamless, fail-fast, auto-backfill or partial-fill"
+            )),
         }
     }
 }
@@ -125,9 +127,19 @@ mod tests {
 
     #[test]
     fn names_roundtrip() {
-        for s in [Strategy::FailFast, Strategy::AutoBackfill, Strategy::PartialFill, Strategy::Seamless] {
+        for s in [
+            Strategy::FailFast,
+            Strategy::AutoBackfill,
+            Strategy::PartialFill,
+            Strategy::Seamless,
+        ] {
             assert_eq!(s.as_str().parse::<Strategy>().unwrap(), s);
         }
-        assert!("fast".parse::<Strategy>().unwrap_err().contains("use seamless"));
+        assert!(
+            "fast"
+                .parse::<Strategy>()
+                .unwrap_err()
+                .contains("use seamless")
+        );
     }
 }

@@ -84,7 +84,10 @@ impl AdapterRegistry {
         {
             dirs.push(bin.join("adapters"));
             // target/{debug,release}/seamless or target/debug/deps/<test>
-            for up in [bin.parent(), bin.parent().and_then(Path::parent)].into_iter().flatten() {
+            for up in [bin.parent(), bin.parent().and_then(Path::parent)]
+                .into_iter()
+                .flatten()
+            {
                 dirs.push(up.join("wasm32-wasip2").join("guest"));
             }
         }
@@ -98,7 +101,9 @@ impl AdapterRegistry {
 
     /// Map exchange `id`'s first HTTP base URL to `url`. Accepts `ID=URL`.
     pub fn add_override(&mut self, spec: &str) -> Result<(), RegistryError> {
-        let (id, url) = spec.split_once('=').ok_or_else(|| RegistryError::BadOverride(spec.to_string()))?;
+        let (id, url) = spec
+            .split_once('=')
+            .ok_or_else(|| RegistryError::BadOverride(spec.to_string()))?;
         let ok_url = url.starts_with("http://") || url.starts_with("https://");
         if id.is_empty() || !ok_url {
             return Err(RegistryError::BadOverride(spec.to_string()));
@@ -116,7 +121,9 @@ impl AdapterRegistry {
     pub fn builtin_files(&self) -> BTreeMap<String, PathBuf> {
         let mut out = BTreeMap::new();
         for dir in &self.dirs {
-            let Ok(rd) = std::fs::read_dir(dir) else { continue };
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                continue;
+            };
             let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
             files.sort();
             for p in files {
@@ -134,9 +141,12 @@ impl AdapterRegistry {
     pub fn load_all(&self) -> Result<Vec<Result<Exchange, RegistryError>>, RegistryError> {
         let files = self.builtin_files();
         if files.is_empty() && self.extra.is_empty() {
-            return Err(RegistryError::NoAdapters { dirs: self.dirs.clone() });
+            return Err(RegistryError::NoAdapters {
+                dirs: self.dirs.clone(),
+            });
         }
-        let mut out: Vec<Result<Exchange, RegistryError>> = files.keys().map(|id| self.get(id)).collect();
+        let mut out: Vec<Result<Exchange, RegistryError>> =
+            files.keys().map(|id| self.get(id)).collect();
         for p in &self.extra {
             out.push(Ok(self.load_extra(p)?));
         }
@@ -147,7 +157,10 @@ impl AdapterRegistry {
         let adapter = self.host.load_adapter_file(path)?;
         let id = adapter.info().id.clone();
         if !self.allow_shadowing && self.builtin_files().contains_key(&id) {
-            return Err(RegistryError::Shadows { id, path: path.to_path_buf() });
+            return Err(RegistryError::Shadows {
+                id,
+                path: path.to_path_buf(),
+            });
         }
         Ok(self.remember(adapter))
     }
@@ -160,15 +173,26 @@ impl AdapterRegistry {
         {
             bases.insert(http_base, url);
         }
-        let ex = Exchange { adapter: Arc::new(adapter), bases };
+        let ex = Exchange {
+            adapter: Arc::new(adapter),
+            bases,
+        };
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        loaded.entry(ex.adapter.info().id.clone()).or_insert(ex).clone()
+        loaded
+            .entry(ex.adapter.info().id.clone())
+            .or_insert(ex)
+            .clone()
     }
 
     /// The exchange with this id: an extra (third-party) adapter declaring that id, or
     /// the built-in one.
     pub fn get(&self, id: &str) -> Result<Exchange, RegistryError> {
-        if let Some(ex) = self.loaded.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+        if let Some(ex) = self
+            .loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+        {
             return Ok(ex.clone());
         }
         for p in &self.extra {
@@ -180,13 +204,24 @@ impl AdapterRegistry {
         let files = self.builtin_files();
         let Some(path) = files.get(id) else {
             if files.is_empty() && self.extra.is_empty() {
-                return Err(RegistryError::NoAdapters { dirs: self.dirs.clone() });
+                return Err(RegistryError::NoAdapters {
+                    dirs: self.dirs.clone(),
+                });
             }
             let mut available: Vec<String> = files.keys().cloned().collect();
-            available.extend(self.loaded.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned());
+            available.extend(
+                self.loaded
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .keys()
+                    .cloned(),
+            );
             available.sort();
             available.dedup();
-            return Err(RegistryError::UnknownExchange { id: id.to_string(), available });
+            return Err(RegistryError::UnknownExchange {
+                id: id.to_string(),
+                available,
+            });
         };
         let adapter = self.host.load_adapter_file(path)?;
         Ok(self.remember(adapter))

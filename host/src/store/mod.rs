@@ -53,14 +53,20 @@ pub fn page_ledger(tf: Timeframe, candles: &[Candle], covered: Window) -> Ledger
 /// Storage failures.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("unknown store '{0}': use sqlite:PATH (e.g. sqlite:./candles.db) or questdb://HOST:PORT")]
+    #[error(
+        "unknown store '{0}': use sqlite:PATH (e.g. sqlite:./candles.db) or questdb://HOST:PORT"
+    )]
     BadUrl(String),
     #[error("cannot open store {path}: {detail}")]
     Open { path: PathBuf, detail: String },
     #[error(
         "store {path} has schema version {found}, newer than this seamless supports ({supported}); upgrade seamless or use another store"
     )]
-    SchemaTooNew { path: PathBuf, found: i64, supported: i64 },
+    SchemaTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
     #[error("store query failed: {0}")]
     Query(String),
     #[error("store task failed: {0}")]
@@ -77,9 +83,17 @@ impl From<rusqlite::Error> for StoreError {
 /// ranges so that readers never see ledger ranges without their candles.
 pub trait CandleStore: Send + Sync {
     /// Candles of `node` with open time in `window`, ascending.
-    fn read(&self, node: &NodeId, window: Window) -> impl Future<Output = Result<Vec<Candle>, StoreError>> + Send;
+    fn read(
+        &self,
+        node: &NodeId,
+        window: Window,
+    ) -> impl Future<Output = Result<Vec<Candle>, StoreError>> + Send;
     /// Ledger ranges of `node` that intersect `window`, clipped to it.
-    fn ledger(&self, node: &NodeId, window: Window) -> impl Future<Output = Result<Ledger, StoreError>> + Send;
+    fn ledger(
+        &self,
+        node: &NodeId,
+        window: Window,
+    ) -> impl Future<Output = Result<Ledger, StoreError>> + Send;
     /// Store one page: its candles and the range it proves complete.
     fn write_page(
         &self,
@@ -115,7 +129,9 @@ impl AnyStore {
 
     /// The default store: `seamless.db` in the user's data directory.
     pub fn default_url() -> String {
-        let dir = dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("seamless");
+        let dir = dirs::data_dir()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("seamless");
         format!("sqlite:{}", dir.join("seamless.db").display())
     }
 }
@@ -133,7 +149,12 @@ impl CandleStore for AnyStore {
             AnyStore::QuestDb(s) => s.ledger(node, window).await,
         }
     }
-    async fn write_page(&self, node: &NodeId, candles: Vec<Candle>, covered: Window) -> Result<(), StoreError> {
+    async fn write_page(
+        &self,
+        node: &NodeId,
+        candles: Vec<Candle>,
+        covered: Window,
+    ) -> Result<(), StoreError> {
         match self {
             AnyStore::Sqlite(s) => s.write_page(node, candles, covered).await,
             AnyStore::QuestDb(s) => s.write_page(node, candles, covered).await,
@@ -146,21 +167,47 @@ mod tests {
     use super::*;
 
     fn c(t: i64) -> Candle {
-        Candle { open_time: t, open: 1.0, high: 1.0, low: 1.0, close: 1.0, volume: 0.0 }
+        Candle {
+            open_time: t,
+            open: 1.0,
+            high: 1.0,
+            low: 1.0,
+            close: 1.0,
+            volume: 0.0,
+        }
     }
 
     #[test]
     fn page_ledger_splits_present_and_empty() {
         let m = 60_000;
-        let l = page_ledger(Timeframe::M1, &[c(3 * m), c(4 * m), c(7 * m)], Window { start: 0, end: 10 * m });
+        let l = page_ledger(
+            Timeframe::M1,
+            &[c(3 * m), c(4 * m), c(7 * m)],
+            Window {
+                start: 0,
+                end: 10 * m,
+            },
+        );
         assert_eq!(l.present.ranges(), &[(3 * m, 5 * m), (7 * m, 8 * m)]);
-        assert_eq!(l.empty.ranges(), &[(0, 3 * m), (5 * m, 7 * m), (8 * m, 10 * m)]);
+        assert_eq!(
+            l.empty.ranges(),
+            &[(0, 3 * m), (5 * m, 7 * m), (8 * m, 10 * m)]
+        );
     }
 
     #[test]
     fn bad_urls() {
-        assert!(matches!(AnyStore::open("postgres://x"), Err(StoreError::BadUrl(_))));
-        assert!(matches!(AnyStore::open("questdb://h:1?nope=1"), Err(StoreError::BadUrl(_))));
-        assert!(matches!(AnyStore::open("sqlite:"), Err(StoreError::BadUrl(_))));
+        assert!(matches!(
+            AnyStore::open("postgres://x"),
+            Err(StoreError::BadUrl(_))
+        ));
+        assert!(matches!(
+            AnyStore::open("questdb://h:1?nope=1"),
+            Err(StoreError::BadUrl(_))
+        ));
+        assert!(matches!(
+            AnyStore::open("sqlite:"),
+            Err(StoreError::BadUrl(_))
+        ));
     }
 }

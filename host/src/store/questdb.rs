@@ -57,7 +57,9 @@ impl QuestDbConfig {
                 "{url} ({why}; use questdb://[user:password@]HOST:HTTP_PORT[?pg=PG_PORT&table=NAME])"
             ))
         };
-        let rest = url.strip_prefix("questdb://").ok_or_else(|| bad("not a questdb:// URL"))?;
+        let rest = url
+            .strip_prefix("questdb://")
+            .ok_or_else(|| bad("not a questdb:// URL"))?;
         let (auth_host, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (auth, hostport) = match auth_host.rsplit_once('@') {
             Some((a, h)) => (Some(a), h),
@@ -86,7 +88,10 @@ impl QuestDbConfig {
         for kv in query.split('&').filter(|s| !s.is_empty()) {
             match kv.split_once('=') {
                 Some(("pg", v)) => cfg.pg_port = v.parse().map_err(|_| bad("bad pg port"))?,
-                Some(("table", v)) if !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                Some(("table", v))
+                    if !v.is_empty()
+                        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
                     cfg.table = v.to_string()
                 }
                 _ => return Err(bad(&format!("unknown parameter '{kv}'"))),
@@ -124,7 +129,9 @@ fn query_err(e: impl std::fmt::Display) -> StoreError {
 }
 
 fn ts(ms: i64) -> NaiveDateTime {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default().naive_utc()
+    DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .naive_utc()
 }
 
 /// Escape an ILP tag value (commas, spaces, equals signs).
@@ -145,9 +152,17 @@ impl QuestDbStore {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
-            .map_err(|e| StoreError::Open { path: url.into(), detail: e.to_string() })?;
+            .map_err(|e| StoreError::Open {
+                path: url.into(),
+                detail: e.to_string(),
+            })?;
         Ok(QuestDbStore {
-            inner: std::sync::Arc::new(Inner { cfg, http, pool: Mutex::new(Vec::new()), ready: OnceCell::new() }),
+            inner: std::sync::Arc::new(Inner {
+                cfg,
+                http,
+                pool: Mutex::new(Vec::new()),
+                ready: OnceCell::new(),
+            }),
         })
     }
 
@@ -166,12 +181,12 @@ impl QuestDbStore {
             "host={} port={} user={} password={} dbname=qdb connect_timeout=5",
             c.host, c.pg_port, c.user, c.password
         );
-        let (client, conn) = tokio_postgres::connect(&conn_str, NoTls).await.map_err(|e| {
-            StoreError::Open {
+        let (client, conn) = tokio_postgres::connect(&conn_str, NoTls)
+            .await
+            .map_err(|e| StoreError::Open {
                 path: format!("questdb pg://{}:{}", c.host, c.pg_port).into(),
                 detail: format!("{e}; is QuestDB running (just questdb-up)?"),
-            }
-        })?;
+            })?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -192,7 +207,10 @@ impl QuestDbStore {
             };
             let err = match client {
                 Ok(client) => {
-                    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+                    let refs: Vec<&(dyn ToSql + Sync)> = params
+                        .iter()
+                        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                        .collect();
                     let r = match kind {
                         Kind::Query => client.query(sql, &refs).await,
                         Kind::Batch => client.batch_execute(sql).await.map(|_| Vec::new()),
@@ -206,7 +224,9 @@ impl QuestDbStore {
                             return Ok(rows);
                         }
                         // A server-side error (bad SQL, no table) is final; a broken connection is not.
-                        Err(e) if !client.is_closed() && e.as_db_error().is_some() => return Err(query_err(e)),
+                        Err(e) if !client.is_closed() && e.as_db_error().is_some() => {
+                            return Err(query_err(e));
+                        }
                         Err(e) => query_err(e),
                     }
                 }
@@ -305,7 +325,8 @@ impl QuestDbStore {
 
     /// Wait until every committed transaction of `table` is applied (visible to readers).
     async fn wait_applied(&self, table: &str) -> Result<(), StoreError> {
-        self.exec(&format!("SELECT wait_wal_table('{table}')")).await
+        self.exec(&format!("SELECT wait_wal_table('{table}')"))
+            .await
     }
 }
 
@@ -347,20 +368,35 @@ impl CandleStore for QuestDbStore {
             "SELECT kind, start_ms, end_ms FROM {}_ledger WHERE node_id = $1 AND start_ms < $3 AND end_ms > $2",
             self.table()
         );
-        let params: [Param; 3] = [Box::new(node.to_string()), Box::new(window.start), Box::new(window.end)];
+        let params: [Param; 3] = [
+            Box::new(node.to_string()),
+            Box::new(window.start),
+            Box::new(window.end),
+        ];
         let rows = self.pg(&sql, &params, Kind::Query).await?;
         let (mut present, mut empty) = (Vec::new(), Vec::new());
         for r in &rows {
             let kind: String = r.get(0);
             let range = (r.get::<_, i64>(1), r.get::<_, i64>(2));
-            if kind == "present" { present.push(range) } else { empty.push(range) }
+            if kind == "present" {
+                present.push(range)
+            } else {
+                empty.push(range)
+            }
         }
         let present = RangeSet::from_ranges(present).clip(window.start, window.end);
-        let empty = RangeSet::from_ranges(empty).subtract(&present).clip(window.start, window.end);
+        let empty = RangeSet::from_ranges(empty)
+            .subtract(&present)
+            .clip(window.start, window.end);
         Ok(Ledger { present, empty })
     }
 
-    async fn write_page(&self, node: &NodeId, candles: Vec<Candle>, covered: Window) -> Result<(), StoreError> {
+    async fn write_page(
+        &self,
+        node: &NodeId,
+        candles: Vec<Candle>,
+        covered: Window,
+    ) -> Result<(), StoreError> {
         self.ensure_schema().await?;
         let t = self.table();
         let mut prefix = String::with_capacity(64);
@@ -396,7 +432,10 @@ impl CandleStore for QuestDbStore {
         tag(&mut id, &node.to_string());
         for (kind, set) in [("present", &page.present), ("empty", &page.empty)] {
             for (s, e) in set.ranges() {
-                let _ = writeln!(body, "{t}_ledger,node_id={id},kind={kind} start_ms={s}i,end_ms={e}i {now_ns}");
+                let _ = writeln!(
+                    body,
+                    "{t}_ledger,node_id={id},kind={kind} start_ms={s}i,end_ms={e}i {now_ns}"
+                );
             }
         }
         if !body.is_empty() {
@@ -414,10 +453,27 @@ mod tests {
     #[test]
     fn url_forms() {
         let c = QuestDbConfig::parse("questdb://127.0.0.1:9000").unwrap();
-        assert_eq!((c.host.as_str(), c.http_port, c.pg_port, c.table.as_str()), ("127.0.0.1", 9000, 8812, "candles"));
-        let c = QuestDbConfig::parse("questdb://me:secret@localhost:19000?pg=18812&table=t1").unwrap();
-        assert_eq!((c.user.as_str(), c.password.as_str(), c.pg_port, c.table.as_str()), ("me", "secret", 18812, "t1"));
-        for bad in ["questdb://", "questdb://h:notaport", "questdb://h:1?x=1", "questdb://h:1?table=a;drop"] {
+        assert_eq!(
+            (c.host.as_str(), c.http_port, c.pg_port, c.table.as_str()),
+            ("127.0.0.1", 9000, 8812, "candles")
+        );
+        let c =
+            QuestDbConfig::parse("questdb://me:secret@localhost:19000?pg=18812&table=t1").unwrap();
+        assert_eq!(
+            (
+                c.user.as_str(),
+                c.password.as_str(),
+                c.pg_port,
+                c.table.as_str()
+            ),
+            ("me", "secret", 18812, "t1")
+        );
+        for bad in [
+            "questdb://",
+            "questdb://h:notaport",
+            "questdb://h:1?x=1",
+            "questdb://h:1?table=a;drop",
+        ] {
             let e = QuestDbConfig::parse(bad).unwrap_err().to_string();
             assert!(e.contains("questdb://[user:password@]HOST"), "{bad}: {e}");
         }

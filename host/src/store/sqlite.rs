@@ -48,16 +48,29 @@ impl SqliteStore {
     /// Open (creating folders and the file if needed) and migrate.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let open_err = |detail: String| StoreError::Open { path: path.clone(), detail };
+        let open_err = |detail: String| StoreError::Open {
+            path: path.clone(),
+            detail,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| open_err(format!("cannot create folder {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create folder {}: {e}", dir.display())))?;
         }
         let db = Connection::open(&path).map_err(|e| open_err(e.to_string()))?;
-        db.pragma_update(None, "journal_mode", "WAL").map_err(|e| open_err(e.to_string()))?;
+        db.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| open_err(e.to_string()))?;
         db.pragma_update(None, "synchronous", "NORMAL")?;
         db.busy_timeout(std::time::Duration::from_secs(10))?;
         migrate(&db, &path)?;
-        Ok(SqliteStore { inner: Arc::new(Inner { path, conn: Mutex::new(Conn { db, nodes: HashMap::new() }) }) })
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path,
+                conn: Mutex::new(Conn {
+                    db,
+                    nodes: HashMap::new(),
+                }),
+            }),
+        })
     }
 
     /// The database file.
@@ -71,7 +84,10 @@ impl SqliteStore {
     ) -> Result<R, StoreError> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = inner.conn.lock().map_err(|_| StoreError::Task("store lock poisoned".into()))?;
+            let mut guard = inner
+                .conn
+                .lock()
+                .map_err(|_| StoreError::Task("store lock poisoned".into()))?;
             f(&mut guard)
         })
         .await
@@ -80,15 +96,26 @@ impl SqliteStore {
 }
 
 fn migrate(db: &Connection, path: &Path) -> Result<(), StoreError> {
-    let version: i64 = db.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let supported = MIGRATIONS.len() as i64;
-    if version > supported {
-        return Err(StoreError::SchemaTooNew { path: path.to_path_buf(), found: version, supported });
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        db.execute_batch(&format!("BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;", i + 1))?;
-    }
-    Ok(())
+    // Several processes may open a new file at once (cluster mode): read the version and
+    // migrate inside one write transaction, so only one of them runs each migration.
+    db.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        let version: i64 = db.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let supported = MIGRATIONS.len() as i64;
+        if version > supported {
+            return Err(StoreError::SchemaTooNew {
+                path: path.to_path_buf(),
+                found: version,
+                supported,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            db.execute_batch(&format!("{sql}; PRAGMA user_version = {};", i + 1))?;
+        }
+        Ok(())
+    })();
+    db.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+    result
 }
 
 impl Conn {
@@ -97,22 +124,31 @@ impl Conn {
         if let Some(&k) = self.nodes.get(&name) {
             return Ok(Some(k));
         }
-        let found: Option<i64> =
-            self.db.query_row("SELECT id FROM nodes WHERE node_id = ?1", [&name], |r| r.get(0)).optional()?;
-        let key = match found {
-            Some(k) => k,
-            None if create => {
-                self.db.execute("INSERT INTO nodes (node_id) VALUES (?1)", [&name])?;
-                self.db.last_insert_rowid()
-            }
-            None => return Ok(None),
-        };
+        if create {
+            // Another process may register the same series at the same time.
+            self.db
+                .execute("INSERT OR IGNORE INTO nodes (node_id) VALUES (?1)", [&name])?;
+        }
+        let found: Option<i64> = self
+            .db
+            .query_row("SELECT id FROM nodes WHERE node_id = ?1", [&name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let Some(key) = found else { return Ok(None) };
         self.nodes.insert(name, key);
         Ok(Some(key))
     }
 }
 
-fn load_ranges(tx: &Connection, node: i64, kind: i64, s: i64, e: i64, touching: bool) -> Result<Vec<(i64, i64)>, StoreError> {
+fn load_ranges(
+    tx: &Connection,
+    node: i64,
+    kind: i64,
+    s: i64,
+    e: i64,
+    touching: bool,
+) -> Result<Vec<(i64, i64)>, StoreError> {
     let sql = if touching {
         "SELECT start, end FROM coverage WHERE node = ?1 AND kind = ?2 AND start <= ?4 AND end >= ?3"
     } else {
@@ -123,12 +159,20 @@ fn load_ranges(tx: &Connection, node: i64, kind: i64, s: i64, e: i64, touching: 
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-fn replace_ranges(tx: &Transaction, node: i64, kind: i64, old: &[(i64, i64)], new: &RangeSet) -> Result<(), StoreError> {
-    let mut del = tx.prepare_cached("DELETE FROM coverage WHERE node = ?1 AND kind = ?2 AND start = ?3")?;
+fn replace_ranges(
+    tx: &Transaction,
+    node: i64,
+    kind: i64,
+    old: &[(i64, i64)],
+    new: &RangeSet,
+) -> Result<(), StoreError> {
+    let mut del =
+        tx.prepare_cached("DELETE FROM coverage WHERE node = ?1 AND kind = ?2 AND start = ?3")?;
     for (s, _) in old {
         del.execute(params![node, kind, s])?;
     }
-    let mut ins = tx.prepare_cached("INSERT INTO coverage (node, kind, start, end) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut ins =
+        tx.prepare_cached("INSERT INTO coverage (node, kind, start, end) VALUES (?1, ?2, ?3, ?4)")?;
     for (s, e) in new.ranges() {
         ins.execute(params![node, kind, s, e])?;
     }
@@ -139,9 +183,15 @@ fn replace_ranges(tx: &Transaction, node: i64, kind: i64, old: &[(i64, i64)], ne
 const ROWS_PER_INSERT: usize = 256;
 
 fn insert_sql(rows: usize) -> String {
-    let mut sql = String::from("INSERT OR REPLACE INTO candles (node, open_time, open, high, low, close, volume) VALUES ");
+    let mut sql = String::from(
+        "INSERT OR REPLACE INTO candles (node, open_time, open, high, low, close, volume) VALUES ",
+    );
     for i in 0..rows {
-        sql.push_str(if i == 0 { "(?,?,?,?,?,?,?)" } else { ",(?,?,?,?,?,?,?)" });
+        sql.push_str(if i == 0 {
+            "(?,?,?,?,?,?,?)"
+        } else {
+            ",(?,?,?,?,?,?,?)"
+        });
     }
     sql
 }
@@ -153,7 +203,15 @@ fn insert_candles(tx: &Transaction, key: i64, candles: &[Candle]) -> Result<(), 
         let mut st = tx.prepare_cached(&insert_sql(chunk.len()))?;
         let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 7);
         for k in chunk {
-            values.extend_from_slice(&[&key, &k.open_time, &k.open, &k.high, &k.low, &k.close, &k.volume]);
+            values.extend_from_slice(&[
+                &key,
+                &k.open_time,
+                &k.open,
+                &k.high,
+                &k.low,
+                &k.close,
+                &k.volume,
+            ]);
         }
         st.execute(values.as_slice())?;
     }
@@ -164,7 +222,9 @@ impl CandleStore for SqliteStore {
     async fn read(&self, node: &NodeId, window: Window) -> Result<Vec<Candle>, StoreError> {
         let node = node.clone();
         self.with(move |c| {
-            let Some(key) = c.node_key(&node, false)? else { return Ok(Vec::new()) };
+            let Some(key) = c.node_key(&node, false)? else {
+                return Ok(Vec::new());
+            };
             let mut st = c.db.prepare_cached(
                 "SELECT open_time, open, high, low, close, volume FROM candles
                  WHERE node = ?1 AND open_time >= ?2 AND open_time < ?3 ORDER BY open_time",
@@ -187,16 +247,25 @@ impl CandleStore for SqliteStore {
     async fn ledger(&self, node: &NodeId, window: Window) -> Result<Ledger, StoreError> {
         let node = node.clone();
         self.with(move |c| {
-            let Some(key) = c.node_key(&node, false)? else { return Ok(Ledger::default()) };
+            let Some(key) = c.node_key(&node, false)? else {
+                return Ok(Ledger::default());
+            };
             let (s, e) = (window.start, window.end);
-            let present = RangeSet::from_ranges(load_ranges(&c.db, key, PRESENT, s, e, false)?).clip(s, e);
-            let empty = RangeSet::from_ranges(load_ranges(&c.db, key, EMPTY, s, e, false)?).clip(s, e);
+            let present =
+                RangeSet::from_ranges(load_ranges(&c.db, key, PRESENT, s, e, false)?).clip(s, e);
+            let empty =
+                RangeSet::from_ranges(load_ranges(&c.db, key, EMPTY, s, e, false)?).clip(s, e);
             Ok(Ledger { present, empty })
         })
         .await
     }
 
-    async fn write_page(&self, node: &NodeId, candles: Vec<Candle>, covered: Window) -> Result<(), StoreError> {
+    async fn write_page(
+        &self,
+        node: &NodeId,
+        candles: Vec<Candle>,
+        covered: Window,
+    ) -> Result<(), StoreError> {
         let node = node.clone();
         self.with(move |c| {
             let page = page_ledger(node.timeframe, &candles, covered);
@@ -208,7 +277,9 @@ impl CandleStore for SqliteStore {
                 let old_p = load_ranges(&tx, key, PRESENT, s, e, true)?;
                 let old_e = load_ranges(&tx, key, EMPTY, s, e, true)?;
                 let present = RangeSet::from_ranges(old_p.iter().copied()).union(&page.present);
-                let empty = RangeSet::from_ranges(old_e.iter().copied()).union(&page.empty).subtract(&present);
+                let empty = RangeSet::from_ranges(old_e.iter().copied())
+                    .union(&page.empty)
+                    .subtract(&present);
                 replace_ranges(&tx, key, PRESENT, &old_p, &present)?;
                 replace_ranges(&tx, key, EMPTY, &old_e, &empty)?;
             }
@@ -226,7 +297,14 @@ mod tests {
     const M: i64 = 60_000;
 
     fn c(t: i64, px: f64) -> Candle {
-        Candle { open_time: t, open: px, high: px + 1.0, low: px - 1.0, close: px, volume: 1.0 }
+        Candle {
+            open_time: t,
+            open: px,
+            high: px + 1.0,
+            low: px - 1.0,
+            close: px,
+            volume: 1.0,
+        }
     }
 
     fn node() -> NodeId {
@@ -238,17 +316,81 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(dir.path().join("t.db")).unwrap();
         let n = node();
-        s.write_page(&n, vec![c(2 * M, 1.0), c(3 * M, 2.0)], Window { start: 0, end: 4 * M }).await.unwrap();
-        s.write_page(&n, vec![c(4 * M, 3.0), c(6 * M, 4.0)], Window { start: 4 * M, end: 7 * M }).await.unwrap();
-        let l = s.ledger(&n, Window { start: 0, end: 10 * M }).await.unwrap();
+        s.write_page(
+            &n,
+            vec![c(2 * M, 1.0), c(3 * M, 2.0)],
+            Window {
+                start: 0,
+                end: 4 * M,
+            },
+        )
+        .await
+        .unwrap();
+        s.write_page(
+            &n,
+            vec![c(4 * M, 3.0), c(6 * M, 4.0)],
+            Window {
+                start: 4 * M,
+                end: 7 * M,
+            },
+        )
+        .await
+        .unwrap();
+        let l = s
+            .ledger(
+                &n,
+                Window {
+                    start: 0,
+                    end: 10 * M,
+                },
+            )
+            .await
+            .unwrap();
         assert_eq!(l.present.ranges(), &[(2 * M, 5 * M), (6 * M, 7 * M)]);
         assert_eq!(l.empty.ranges(), &[(0, 2 * M), (5 * M, 6 * M)]);
-        assert_eq!(l.missing(Window { start: 0, end: 10 * M }).ranges(), &[(7 * M, 10 * M)]);
-        let got = s.read(&n, Window { start: 3 * M, end: 7 * M }).await.unwrap();
-        assert_eq!(got.iter().map(|k| k.open_time).collect::<Vec<_>>(), vec![3 * M, 4 * M, 6 * M]);
+        assert_eq!(
+            l.missing(Window {
+                start: 0,
+                end: 10 * M
+            })
+            .ranges(),
+            &[(7 * M, 10 * M)]
+        );
+        let got = s
+            .read(
+                &n,
+                Window {
+                    start: 3 * M,
+                    end: 7 * M,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            got.iter().map(|k| k.open_time).collect::<Vec<_>>(),
+            vec![3 * M, 4 * M, 6 * M]
+        );
         // Rewriting a page with a candle where the ledger said empty flips it to present.
-        s.write_page(&n, vec![c(5 * M, 9.0)], Window { start: 5 * M, end: 6 * M }).await.unwrap();
-        let l = s.ledger(&n, Window { start: 0, end: 10 * M }).await.unwrap();
+        s.write_page(
+            &n,
+            vec![c(5 * M, 9.0)],
+            Window {
+                start: 5 * M,
+                end: 6 * M,
+            },
+        )
+        .await
+        .unwrap();
+        let l = s
+            .ledger(
+                &n,
+                Window {
+                    start: 0,
+                    end: 10 * M,
+                },
+            )
+            .await
+            .unwrap();
         assert_eq!(l.present.ranges(), &[(2 * M, 7 * M)]);
         assert_eq!(l.empty.ranges(), &[(0, 2 * M)]);
     }
@@ -259,19 +401,32 @@ mod tests {
         let p = dir.path().join("t.db");
         {
             let s = SqliteStore::open(&p).unwrap();
-            s.write_page(&node(), vec![c(0, 1.0)], Window { start: 0, end: M }).await.unwrap();
+            s.write_page(&node(), vec![c(0, 1.0)], Window { start: 0, end: M })
+                .await
+                .unwrap();
         }
         let s = SqliteStore::open(&p).unwrap();
-        assert_eq!(s.read(&node(), Window { start: 0, end: M }).await.unwrap().len(), 1);
+        assert_eq!(
+            s.read(&node(), Window { start: 0, end: M })
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         drop(s);
         let db = Connection::open(&p).unwrap();
         db.pragma_update(None, "user_version", 99).unwrap();
         drop(db);
         let e = SqliteStore::open(&p).err().unwrap().to_string();
-        assert!(e.contains("schema version 99") && e.contains("upgrade seamless"), "{e}");
+        assert!(
+            e.contains("schema version 99") && e.contains("upgrade seamless"),
+            "{e}"
+        );
         // The data is still there for a newer seamless.
         let db = Connection::open(&p).unwrap();
-        let n: i64 = db.query_row("SELECT count(*) FROM candles", [], |r| r.get(0)).unwrap();
+        let n: i64 = db
+            .query_row("SELECT count(*) FROM candles", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 1);
     }
 }

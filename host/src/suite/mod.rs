@@ -23,7 +23,11 @@ pub struct Check {
 
 impl Check {
     fn new(name: &str, passed: Option<bool>, detail: impl Into<String>) -> Self {
-        Check { name: name.to_string(), passed, detail: detail.into() }
+        Check {
+            name: name.to_string(),
+            passed,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -32,12 +36,20 @@ pub fn all_passed(checks: &[Check]) -> bool {
     checks.iter().all(|c| c.passed != Some(false))
 }
 
-/// A symbol the adapter accepts in `plan` (tries USDT then USD quotes).
+/// A symbol the adapter accepts in `plan` (spot USDT, spot USD, then a USDT-margined
+/// contract).
 fn symbol_for(a: &Adapter, tf: Timeframe) -> Option<NodeId> {
     let id = &a.info().id;
-    for sym in ["BTC/USDT", "BTC/USD"] {
-        let node = NodeId { exchange: id.clone(), symbol: sym.to_string(), timeframe: tf };
-        let w = Window { start: tf.floor(now_ms()) - 10 * tf.nominal_ms(), end: tf.floor(now_ms()) };
+    for sym in ["BTC/USDT", "BTC/USD", "BTC/USDT:USDT"] {
+        let node = NodeId {
+            exchange: id.clone(),
+            symbol: sym.to_string(),
+            timeframe: tf,
+        };
+        let w = Window {
+            start: tf.floor(now_ms()) - 10 * tf.nominal_ms(),
+            end: tf.floor(now_ms()),
+        };
         if let Ok(Ok(_)) = a.plan(&node, w, 10) {
             return Some(node);
         }
@@ -50,34 +62,64 @@ pub fn contract_checks(host: &ComponentHost, path: &Path) -> (Option<Adapter>, V
     let mut out = Vec::new();
     let adapter = match host.load_adapter_file(path) {
         Ok(a) => {
-            out.push(Check::new("loads (component, WIT version, world)", Some(true), format!("seamless:market@{}", a.wit_version())));
+            out.push(Check::new(
+                "loads (component, WIT version, world)",
+                Some(true),
+                format!("seamless:market@{}", a.wit_version()),
+            ));
             a
         }
         Err(e) => {
-            out.push(Check::new("loads (component, WIT version, world)", Some(false), e.to_string()));
+            out.push(Check::new(
+                "loads (component, WIT version, world)",
+                Some(false),
+                e.to_string(),
+            ));
             return (None, out);
         }
     };
     let info = adapter.info().clone();
-    let unknown: Vec<&String> = info.timeframes.iter().filter(|t| t.parse::<Timeframe>().is_err()).collect();
+    let unknown: Vec<&String> = info
+        .timeframes
+        .iter()
+        .filter(|t| t.parse::<Timeframe>().is_err())
+        .collect();
     out.push(Check::new(
         "info: timeframes are unified names",
         Some(unknown.is_empty() && !info.timeframes.is_empty()),
-        if unknown.is_empty() { info.timeframes.join(" ") } else { format!("unknown: {unknown:?}") },
+        if unknown.is_empty() {
+            info.timeframes.join(" ")
+        } else {
+            format!("unknown: {unknown:?}")
+        },
     ));
-    let tfs: Vec<Timeframe> = info.timeframes.iter().filter_map(|t| t.parse().ok()).collect();
+    let tfs: Vec<Timeframe> = info
+        .timeframes
+        .iter()
+        .filter_map(|t| t.parse().ok())
+        .collect();
     let Some(first) = tfs.first().copied() else {
         return (Some(adapter), out);
     };
     let Some(base_node) = symbol_for(&adapter, first) else {
-        out.push(Check::new("plan accepts BTC/USDT or BTC/USD", Some(false), "plan refused both"));
+        out.push(Check::new(
+            "plan accepts BTC/USDT, BTC/USD or BTC/USDT:USDT",
+            Some(false),
+            "plan refused all three",
+        ));
         return (Some(adapter), out);
     };
     // Every declared timeframe plans a request inside the declared bases.
     let mut bad = Vec::new();
     for tf in &tfs {
-        let node = NodeId { timeframe: *tf, ..base_node.clone() };
-        let w = Window { start: tf.floor(now_ms()) - 50 * tf.nominal_ms(), end: tf.floor(now_ms()) };
+        let node = NodeId {
+            timeframe: *tf,
+            ..base_node.clone()
+        };
+        let w = Window {
+            start: tf.floor(now_ms()) - 50 * tf.nominal_ms(),
+            end: tf.floor(now_ms()),
+        };
         let (w, _) = w.align(*tf);
         match adapter.plan(&node, w, info.max_candles_per_request) {
             Ok(Ok(_)) => {}
@@ -88,35 +130,77 @@ pub fn contract_checks(host: &ComponentHost, path: &Path) -> (Option<Adapter>, V
     out.push(Check::new(
         "plan: every timeframe, URL inside declared bases",
         Some(bad.is_empty()),
-        if bad.is_empty() { format!("{} timeframes", tfs.len()) } else { bad.join("; ") },
+        if bad.is_empty() {
+            format!("{} timeframes", tfs.len())
+        } else {
+            bad.join("; ")
+        },
     ));
     // An unsupported timeframe is a typed error listing the supported ones.
     match Timeframe::ALL.iter().find(|t| !tfs.contains(t)) {
-        None => out.push(Check::new("unsupported timeframe → typed error", None, "supports every timeframe")),
+        None => out.push(Check::new(
+            "unsupported timeframe → typed error",
+            None,
+            "supports every timeframe",
+        )),
         Some(tf) => {
-            let node = NodeId { timeframe: *tf, ..base_node.clone() };
-            let w = Window { start: 0, end: tf.next(0) };
+            let node = NodeId {
+                timeframe: *tf,
+                ..base_node.clone()
+            };
+            let w = Window {
+                start: 0,
+                end: tf.next(0),
+            };
             let r = adapter.plan(&node, w, 10);
-            let ok = matches!(&r, Ok(Err(AdapterError::UnsupportedTimeframe(list))) if !list.is_empty());
-            out.push(Check::new("unsupported timeframe → typed error", Some(ok), format!("{tf}: {r:?}")));
+            let ok =
+                matches!(&r, Ok(Err(AdapterError::UnsupportedTimeframe(list))) if !list.is_empty());
+            out.push(Check::new(
+                "unsupported timeframe → typed error",
+                Some(ok),
+                format!("{tf}: {r:?}"),
+            ));
         }
     }
     // Garbage and empty bodies: typed errors or an empty page, never a trap or a loop.
-    let w = Window { start: first.floor(now_ms()) - 100 * first.nominal_ms(), end: first.floor(now_ms()) };
+    let w = Window {
+        start: first.floor(now_ms()) - 100 * first.nominal_ms(),
+        end: first.floor(now_ms()),
+    };
     if let Ok(Ok(req)) = adapter.plan(&base_node, w, info.max_candles_per_request) {
-        for (label, body) in [("garbage body", &b"<html>oops"[..]), ("empty JSON", &b"{}"[..]), ("empty list", &b"[]"[..])] {
-            let resp = HttpResponse { status: 200, headers: vec![], body: body.to_vec() };
+        for (label, body) in [
+            ("garbage body", &b"<html>oops"[..]),
+            ("empty JSON", &b"{}"[..]),
+            ("empty list", &b"[]"[..]),
+        ] {
+            let resp = HttpResponse {
+                status: 200,
+                headers: vec![],
+                body: body.to_vec(),
+            };
             let r = adapter.parse(&base_node, w, &req, resp);
             let (ok, detail) = match &r {
                 Ok(Err(e)) => (true, format!("typed error: {e}")),
-                Ok(Ok(p)) if p.next.as_ref() == Some(&req) => (false, "next repeats the request: would loop".to_string()),
-                Ok(Ok(p)) if !p.candles.is_empty() => (false, format!("{} candles from nothing", p.candles.len())),
+                Ok(Ok(p)) if p.next.as_ref() == Some(&req) => {
+                    (false, "next repeats the request: would loop".to_string())
+                }
+                Ok(Ok(p)) if !p.candles.is_empty() => {
+                    (false, format!("{} candles from nothing", p.candles.len()))
+                }
                 Ok(Ok(_)) => (true, "empty page".to_string()),
                 Err(e) => (false, e.to_string()),
             };
-            out.push(Check::new(&format!("parse {label} → typed error, no loop"), Some(ok), detail));
+            out.push(Check::new(
+                &format!("parse {label} → typed error, no loop"),
+                Some(ok),
+                detail,
+            ));
         }
-        let resp = HttpResponse { status: 500, headers: vec![], body: b"Internal Server Error".to_vec() };
+        let resp = HttpResponse {
+            status: 500,
+            headers: vec![],
+            body: b"Internal Server Error".to_vec(),
+        };
         let r = adapter.parse(&base_node, w, &req, resp);
         out.push(Check::new(
             "parse HTTP 500 → typed error",
@@ -130,7 +214,12 @@ pub fn contract_checks(host: &ComponentHost, path: &Path) -> (Option<Adapter>, V
 /// Backfill through the host from an in-process simulator speaking `format` and compare
 /// with the simulator's truth.
 #[cfg(feature = "simulator")]
-pub async fn simulator_checks(host: &ComponentHost, adapter: &Adapter, path: &Path, format: &str) -> Vec<Check> {
+pub async fn simulator_checks(
+    host: &ComponentHost,
+    adapter: &Adapter,
+    path: &Path,
+    format: &str,
+) -> Vec<Check> {
     use exchange_sim::{MarketSpec, SimConfig, Simulator};
 
     use crate::provider::{AdapterRegistry, FetchOptions, Provider, Strategy};
@@ -144,46 +233,89 @@ pub async fn simulator_checks(host: &ComponentHost, adapter: &Adapter, path: &Pa
         Ok(s) => s,
         Err(e) => return vec![Check::new("simulator starts", Some(false), e.to_string())],
     };
-    let base = if format == "binance" { sim.base_url() } else { format!("{}/{format}", sim.base_url()) };
+    let base = if format == "binance" {
+        sim.base_url()
+    } else {
+        format!("{}/{format}", sim.base_url())
+    };
     let info = adapter.info();
-    let tf = info.timeframes.iter().filter_map(|t| t.parse::<Timeframe>().ok()).find(|t| *t >= Timeframe::M1);
+    let tf = info
+        .timeframes
+        .iter()
+        .filter_map(|t| t.parse::<Timeframe>().ok())
+        .find(|t| *t >= Timeframe::M1);
     let Some(tf) = tf else {
         sim.shutdown().await;
-        return vec![Check::new("simulator backfill", Some(false), "no timeframe of 1m or more")];
+        return vec![Check::new(
+            "simulator backfill",
+            Some(false),
+            "no timeframe of 1m or more",
+        )];
     };
     let Some(node) = symbol_for(adapter, tf) else {
         sim.shutdown().await;
-        return vec![Check::new("simulator backfill", Some(false), "no usable symbol")];
+        return vec![Check::new(
+            "simulator backfill",
+            Some(false),
+            "no usable symbol",
+        )];
     };
-    let dir = std::env::temp_dir().join(format!("seamless-adapter-test-{}-{}", std::process::id(), now_ms()));
+    let dir = std::env::temp_dir().join(format!(
+        "seamless-adapter-test-{}-{}",
+        std::process::id(),
+        now_ms()
+    ));
     let _ = std::fs::create_dir_all(&dir);
     let run = async {
         let mut reg = AdapterRegistry::new(host.clone(), vec![], vec![path.to_path_buf()]);
         reg.allow_shadowing(true);
-        reg.add_override(&format!("{}={base}", info.id)).map_err(|e| e.to_string())?;
-        let store = AnyStore::open(&format!("sqlite:{}", dir.join("t.db").display())).map_err(|e| e.to_string())?;
+        reg.add_override(&format!("{}={base}", info.id))
+            .map_err(|e| e.to_string())?;
+        let store = AnyStore::open(&format!("sqlite:{}", dir.join("t.db").display()))
+            .map_err(|e| e.to_string())?;
         let provider = Provider::new(store, reg).with_rate_limit(
             &info.id,
-            crate::provider::LimitOverride { disabled: Some(true), ..Default::default() },
+            crate::provider::LimitOverride {
+                disabled: Some(true),
+                ..Default::default()
+            },
         );
         let max = info.max_candles_per_request as i64;
         // Recent: what every exchange serves. Deep: several pages in 2024 (an exchange
         // that serves no history there must say so with `unavailable-before`).
         let end = tf.floor(sim.now_ms()) - tf.nominal_ms();
-        let recent = Window { start: end - (max.min(600) - 10) * tf.nominal_ms(), end };
+        let recent = Window {
+            start: end - (max.min(600) - 10) * tf.nominal_ms(),
+            end,
+        };
         let deep_start = tf.ceil(1_704_067_200_000);
-        let deep = Window { start: deep_start, end: deep_start + (2 * max + max / 2) * tf.nominal_ms() };
+        let deep = Window {
+            start: deep_start,
+            end: deep_start + (2 * max + max / 2) * tf.nominal_ms(),
+        };
         let mut checks = Vec::new();
         for (label, w) in [("recent window", recent), ("deep multi-page window", deep)] {
             let (w, _) = w.align(tf);
-            let opts = FetchOptions { strategy: Strategy::AutoBackfill, ..FetchOptions::default() };
-            let r = tokio::time::timeout(Duration::from_secs(60), provider.fetch(&node, w, &opts)).await;
+            let opts = FetchOptions {
+                strategy: Strategy::AutoBackfill,
+                ..FetchOptions::default()
+            };
+            let r = tokio::time::timeout(Duration::from_secs(60), provider.fetch(&node, w, &opts))
+                .await;
             let name = format!("backfill {label} ({node}) equals the simulator's truth");
             let check = match r {
                 Err(_) => Check::new(&name, Some(false), "did not finish in 60 s (a loop?)"),
-                Ok(Err(crate::provider::ProviderError::Exchange { error: AdapterError::UnavailableBefore(t), .. })) => {
-                    Check::new(&name, None, format!("exchange serves no data before {}", crate::domain::format_ms(t)))
-                }
+                Ok(Err(crate::provider::ProviderError::Exchange {
+                    error: AdapterError::UnavailableBefore(t),
+                    ..
+                })) => Check::new(
+                    &name,
+                    None,
+                    format!(
+                        "exchange serves no data before {}",
+                        crate::domain::format_ms(t)
+                    ),
+                ),
                 // The endpoint cannot reach that far back, and said so (not short data).
                 Ok(Err(crate::provider::ProviderError::Incomplete { cause: Some(c), .. }))
                     if c.contains("serves no data before") =>
@@ -193,7 +325,13 @@ pub async fn simulator_checks(host: &ComponentHost, adapter: &Adapter, path: &Pa
                 Ok(Err(e)) => Check::new(&name, Some(false), e.to_string()),
                 Ok(Ok(got)) => {
                     let truth: Vec<crate::domain::Candle> = sim
-                        .truth(&node.symbol, tf.as_str(), w.start, w.end)
+                        // Contracts (`BTC/USDT:USDT`) follow the same simulated market.
+                        .truth(
+                            node.symbol.split(':').next().unwrap_or(&node.symbol),
+                            tf.as_str(),
+                            w.start,
+                            w.end,
+                        )
                         .into_iter()
                         .map(|c| crate::domain::Candle {
                             open_time: c.open_time,
@@ -206,13 +344,25 @@ pub async fn simulator_checks(host: &ComponentHost, adapter: &Adapter, path: &Pa
                         .collect();
                     let sane = got.candles.iter().all(|c| c.is_sane());
                     if got.candles == truth && sane {
-                        Check::new(&name, Some(true), format!("{} candles in {} requests", got.candles.len(), got.metadata.requests))
+                        Check::new(
+                            &name,
+                            Some(true),
+                            format!(
+                                "{} candles in {} requests",
+                                got.candles.len(),
+                                got.metadata.requests
+                            ),
+                        )
                     } else {
                         let first_diff = got.candles.iter().zip(&truth).position(|(a, b)| a != b);
                         Check::new(
                             &name,
                             Some(false),
-                            format!("got {} candles, truth {}; first difference at row {first_diff:?}; sane: {sane}", got.candles.len(), truth.len()),
+                            format!(
+                                "got {} candles, truth {}; first difference at row {first_diff:?}; sane: {sane}",
+                                got.candles.len(),
+                                truth.len()
+                            ),
                         )
                     }
                 }

@@ -47,11 +47,14 @@ impl Shared {
             markets: Markets::new(cfg.seed, &cfg.markets),
             faults: RwLock::new(cfg.faults.clone()),
             fault_seq: AtomicU64::new(0),
-            limiter: Mutex::new(WeightLimiter::new(
-                cfg.weight_budget_per_minute,
-                cfg.ban_after_429s,
-                cfg.ban_seconds,
-            ).with_window(cfg.weight_window_ms)),
+            limiter: Mutex::new(
+                WeightLimiter::new(
+                    cfg.weight_budget_per_minute,
+                    cfg.ban_after_429s,
+                    cfg.ban_seconds,
+                )
+                .with_window(cfg.weight_window_ms),
+            ),
             stats: Stats::default(),
         }
     }

@@ -11,17 +11,17 @@ use axum::Router;
 use crate::server::Shared;
 
 pub mod binanceusdm;
+pub mod bitfinex;
+pub mod bitget;
 pub mod bybit;
-pub mod okx;
 pub mod coinbase;
 pub mod example;
+pub mod gate;
+pub mod htx;
 pub mod kraken;
 pub mod kucoin;
-pub mod bitget;
-pub mod gate;
-pub mod bitfinex;
-pub mod htx;
 pub mod mexc;
+pub mod okx;
 
 /// Every venue's routes, each nested under its own prefix.
 pub fn routes() -> Router<Arc<Shared>> {
