@@ -189,21 +189,29 @@ async fn three_overlapping(
     redis: Option<&str>,
     budget: u32,
 ) -> Duration {
+    three_overlapping_on(sim, dir, redis, budget, None).await
+}
+
+/// As [`three_overlapping`], with the processes on store `store` (a URL) instead of the
+/// SQLite file `dir/s.db`.
+async fn three_overlapping_on(
+    sim: &Simulator,
+    dir: &Path,
+    redis: Option<&str>,
+    budget: u32,
+    store: Option<&str>,
+) -> Duration {
     let db = dir.join("s.db");
     let t = Instant::now();
     let mut children = Vec::new();
     for i in 0..3 {
         let (s, e) = (base() + i * 10 * CHUNK, base() + (i * 10 + 30) * CHUNK);
         let log = dir.join(format!("p{i}.log"));
-        children.push((
-            spawn(
-                &backfill_args("BTC/USDT,ETH/USDT", s, e, sim, redis),
-                &db,
-                Some(budget),
-                &log,
-            ),
-            log,
-        ));
+        let mut args = backfill_args("BTC/USDT,ETH/USDT", s, e, sim, redis);
+        if let Some(url) = store {
+            args.extend(["--store".to_string(), url.to_string()]);
+        }
+        children.push((spawn(&args, &db, Some(budget), &log), log));
     }
     for (c, log) in children {
         wait_ok(c, &log, Duration::from_secs(120)).await;
@@ -763,4 +771,40 @@ async fn shared_bucket_keeps_three_workers_under_the_budget_and_is_fast() {
         "only {} requests in {run_for:?}",
         sent.len()
     );
+}
+
+/// The same three processes with one real QuestDB as the shared store: every page once,
+/// no 429, and QuestDB holds every candle exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn three_workers_share_one_questdb_and_fetch_every_page_once() {
+    use seamless::store::CandleStore;
+    let redis = test_redis(12);
+    flush(&redis).await;
+    const BUDGET: u32 = 100;
+    let base_url = std::env::var("SEAMLESS_TEST_QUESTDB")
+        .expect("SEAMLESS_TEST_QUESTDB is not set: run the suite with `just test` (scripts/services.sh up questdb)");
+    let sep = if base_url.contains('?') { '&' } else { '?' };
+    let url = format!("{base_url}{sep}table=cluster_{}", std::process::id());
+    let union = Window::new(base(), base() + 50 * CHUNK).unwrap();
+    let sim = budget_sim(BUDGET).await;
+    let dir = tempfile::tempdir().unwrap();
+    three_overlapping_on(&sim, dir.path(), Some(&redis), BUDGET, Some(&url)).await;
+    assert_eq!(sim.requests(KLINES), 100, "every page once");
+    assert_eq!(
+        (sim.status_count(429), sim.status_count(418)),
+        (0, 0),
+        "the shared budget was exceeded"
+    );
+    let store = seamless::store::AnyStore::open(&url).unwrap();
+    for s in ["BTC/USDT", "ETH/USDT"] {
+        let got = store.read(&node(s), union).await.unwrap();
+        let want = truth(&sim, &node(s), union);
+        assert_eq!(got.len(), want.len(), "{s}: one row per candle in QuestDB");
+        assert!(
+            got == want,
+            "{s}: stored candles differ from the simulator's"
+        );
+        let ledger = store.ledger(&node(s), union).await.unwrap();
+        assert!(ledger.missing(union).is_empty(), "{s}: ledger incomplete");
+    }
 }
