@@ -324,7 +324,8 @@ async fn bad_input_exits_2_with_a_helpful_message() {
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     };
-    let more: Vec<(Vec<String>, Vec<(&str, &str)>, &str)> = vec![
+    type Case<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, &'a str);
+    let more: Vec<Case> = vec![
         (
             with_node(&["--strategy", "fastest"]),
             vec![],

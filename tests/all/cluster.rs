@@ -17,7 +17,6 @@ use seamless::domain::{NodeId, Window};
 use seamless::provider::{FetchOptions, Strategy, chunks};
 use seamless::ratelimit::LimitSpec;
 use seamless::ratelimit::redis::{Grant, SharedBucket};
-use seamless::store::CandleStore;
 
 use crate::support::{JAN1_2024, KLINES, MIN, provider, seamless_command, truth};
 

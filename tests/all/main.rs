@@ -4,6 +4,9 @@
 //!
 //! Guest components must be built first (`just guests`; `just test` does it).
 
+// `.err().expect(..)` reads as "this must fail" and works for Ok types without Debug.
+#![allow(clippy::err_expect)]
+
 mod backfill_cli;
 mod cli;
 mod cluster;

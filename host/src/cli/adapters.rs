@@ -2,7 +2,7 @@
 //! adapter's `plan` or `parse` by hand.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
@@ -166,7 +166,7 @@ fn list(g: &Global, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-fn inspect(g: &Global, path: &PathBuf) -> Result<(), Failure> {
+fn inspect(g: &Global, path: &Path) -> Result<(), Failure> {
     let host = g.component_host()?;
     let adapter = host.load_adapter_file(path).map_err(|e| {
         if e.is_bad_input() {
@@ -179,12 +179,7 @@ fn inspect(g: &Global, path: &PathBuf) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn test(
-    g: &Global,
-    path: &PathBuf,
-    simulator: Option<&str>,
-    json: bool,
-) -> Result<(), Failure> {
+async fn test(g: &Global, path: &Path, simulator: Option<&str>, json: bool) -> Result<(), Failure> {
     if !path.is_file() {
         return Err(Failure::bad(anyhow::anyhow!(
             "{} does not exist: pass the path of a .wasm component",

@@ -166,7 +166,7 @@ pub async fn run(g: &Global, a: &BackfillArgs) -> Result<(), Failure> {
         }
     }
     if !g.quiet {
-        eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
+        eprintln!("done in {:.2} s", started.elapsed().as_secs_f64());
     }
     if !failed.is_empty() {
         return Err(Failure::runtime(anyhow::anyhow!(

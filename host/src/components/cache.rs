@@ -71,10 +71,10 @@ impl ComponentCache {
                     .unwrap_or_default()
                     .to_string(),
             })?;
-        if let Some(path) = cached {
-            if let Err(e) = store(&component, &path) {
-                tracing::warn!(path = %path.display(), error = %e, "cannot write component cache");
-            }
+        if let Some(path) = cached
+            && let Err(e) = store(&component, &path)
+        {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write component cache");
         }
         Ok(component)
     }
