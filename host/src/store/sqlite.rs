@@ -57,10 +57,12 @@ impl SqliteStore {
                 .map_err(|e| open_err(format!("cannot create folder {}: {e}", dir.display())))?;
         }
         let db = Connection::open(&path).map_err(|e| open_err(e.to_string()))?;
+        // Wait for other processes' locks (cluster mode opens one file from several
+        // workers) before anything that takes a lock, switching to WAL included.
+        db.busy_timeout(std::time::Duration::from_secs(10))?;
         db.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| open_err(e.to_string()))?;
         db.pragma_update(None, "synchronous", "NORMAL")?;
-        db.busy_timeout(std::time::Duration::from_secs(10))?;
         migrate(&db, &path)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
