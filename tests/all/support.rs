@@ -126,14 +126,7 @@ pub fn provider(sim: &Simulator, db: &Path) -> Provider {
 pub fn truth(sim: &Simulator, node: &NodeId, w: Window) -> Vec<Candle> {
     sim.truth(&node.symbol, node.timeframe.as_str(), w.start, w.end)
         .into_iter()
-        .map(|c| Candle {
-            open_time: c.open_time,
-            open: c.open,
-            high: c.high,
-            low: c.low,
-            close: c.close,
-            volume: c.volume,
-        })
+        .map(Candle::from)
         .collect()
 }
 

@@ -90,14 +90,7 @@ impl Venue {
 fn truth(sim: &Simulator, base: &str, tf: &str, w: Window) -> Vec<Candle> {
     sim.truth(&format!("{base}/USDT"), tf, w.start, w.end)
         .into_iter()
-        .map(|c| Candle {
-            open_time: c.open_time,
-            open: c.open,
-            high: c.high,
-            low: c.low,
-            close: c.close,
-            volume: c.volume,
-        })
+        .map(Candle::from)
         .collect()
 }
 

@@ -333,14 +333,7 @@ pub async fn simulator_checks(
                             w.end,
                         )
                         .into_iter()
-                        .map(|c| crate::domain::Candle {
-                            open_time: c.open_time,
-                            open: c.open,
-                            high: c.high,
-                            low: c.low,
-                            close: c.close,
-                            volume: c.volume,
-                        })
+                        .map(crate::domain::Candle::from)
                         .collect();
                     let sane = got.candles.iter().all(|c| c.is_sane());
                     if got.candles == truth && sane {
