@@ -4,6 +4,7 @@
 //! Time is always integer milliseconds since the Unix epoch, UTC.
 
 mod candle;
+mod clock;
 mod node;
 mod ranges;
 mod time;
@@ -11,6 +12,7 @@ mod timeframe;
 mod window;
 
 pub use candle::Candle;
+pub use clock::Clock;
 pub use node::{NodeId, NodeIdError};
 pub use ranges::RangeSet;
 pub use time::{TimeParseError, format_ms, now_ms, parse_time};

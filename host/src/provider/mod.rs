@@ -40,7 +40,7 @@ pub use options::{FetchOptions, OnViolation, Phase, Sla, Strategy};
 pub use registry::{AdapterRegistry, Exchange, RegistryError};
 
 use crate::components::{AdapterError, ComponentError};
-use crate::domain::{Candle, NodeId, RangeSet, Window, format_ms, now_ms};
+use crate::domain::{Candle, NodeId, RangeSet, Window, format_ms};
 use crate::net::{HttpClient, NetError, RetryPolicy};
 use crate::ratelimit::RateLimiters;
 use crate::store::{AnyStore, CandleStore, Ledger, StoreError};
@@ -171,7 +171,7 @@ pub struct Provider {
     limits: Arc<BTreeMap<String, LimitOverride>>,
     concurrency: usize,
     flights: Arc<backfill::Flights>,
-    now: Option<i64>,
+    clock: crate::domain::Clock,
     /// Cluster coordination (shared rate limit, chunk leases), when Redis is configured.
     cluster: Option<crate::coord::Cluster>,
 }
@@ -188,7 +188,7 @@ impl Provider {
             limits: Arc::new(BTreeMap::new()),
             concurrency: 4,
             flights: Arc::default(),
-            now: None,
+            clock: crate::domain::Clock::System,
             cluster: None,
         }
     }
@@ -232,8 +232,19 @@ impl Provider {
 
     /// Pretend the time is `now_ms` (for reproducible runs against a fixed-clock simulator).
     pub fn with_now(mut self, now_ms: i64) -> Self {
-        self.now = Some(now_ms);
+        self.clock = crate::domain::Clock::Fixed(now_ms);
         self
+    }
+
+    /// Read the time from `clock` (e.g. a simulated exchange running a fast clock).
+    pub fn with_clock(mut self, clock: crate::domain::Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock this provider reads.
+    pub fn clock(&self) -> &crate::domain::Clock {
+        &self.clock
     }
 
     /// The store.
@@ -246,8 +257,9 @@ impl Provider {
         &self.registry
     }
 
-    fn now(&self) -> i64 {
-        self.now.unwrap_or_else(now_ms)
+    /// The current time by this provider's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// The exchange serving `node`, after checking it serves the timeframe.

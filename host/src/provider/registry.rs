@@ -172,6 +172,11 @@ impl AdapterRegistry {
             && let Some(http_base) = info.base_urls.iter().find(|b| b.starts_with("http"))
         {
             bases.insert(http_base, url);
+            // The same host serves the live feed: map WebSocket bases to ws(s)://same.
+            let ws = url.replacen("http", "ws", 1);
+            for b in info.base_urls.iter().filter(|b| b.starts_with("ws")) {
+                bases.insert(b, &ws);
+            }
         }
         let ex = Exchange {
             adapter: Arc::new(adapter),
