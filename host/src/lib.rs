@@ -14,5 +14,6 @@ pub mod metrics;
 pub mod net;
 pub mod provider;
 pub mod ratelimit;
+pub mod live;
 pub mod store;
 pub mod suite;
