@@ -16,4 +16,5 @@ pub mod provider;
 pub mod ratelimit;
 pub mod live;
 pub mod store;
+pub mod strategy;
 pub mod suite;

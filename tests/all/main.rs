@@ -14,6 +14,7 @@ mod fetch;
 mod provider;
 mod questdb;
 mod sandbox;
+mod strategy;
 mod support;
 mod venues_a;
 mod venues_b;

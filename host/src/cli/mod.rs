@@ -7,6 +7,7 @@ mod backfill;
 mod coverage;
 mod fetch;
 mod output;
+mod run;
 mod select;
 mod worker;
 
@@ -143,6 +144,8 @@ enum Command {
     Fetch(fetch::FetchArgs),
     /// Backfill several symbols and timeframes (resumable), with progress bars.
     Backfill(backfill::BackfillArgs),
+    /// Run a sandboxed strategy over a window and print its signals.
+    Run(run::RunArgs),
     /// Show the coverage ledger of a series: present, empty and missing ranges.
     Coverage(coverage::CoverageArgs),
     /// Run until interrupted, exposing Prometheus metrics (--metrics ADDR, default 127.0.0.1:9184).
@@ -166,8 +169,8 @@ enum ConfigCommand {
 /// A failure with its exit code.
 #[derive(Debug)]
 pub struct Failure {
-    code: u8,
-    error: anyhow::Error,
+    pub(crate) code: u8,
+    pub(crate) error: anyhow::Error,
 }
 
 impl Failure {
@@ -360,6 +363,7 @@ pub fn main() -> ExitCode {
             Command::Fetch(args) => fetch::run(&global, args).await,
             Command::Backfill(args) => backfill::run(&global, args).await,
             Command::Coverage(args) => coverage::run(&global, args).await,
+            Command::Run(args) => run::run(&global, args).await,
             Command::Worker(args) => worker::run(&global, args).await,
             Command::Adapters(cmd) => adapters::run(&global, cmd).await,
             Command::Config(ConfigCommand::Show) => {

@@ -11,7 +11,9 @@ use super::sandbox::{self, GuestState};
 use super::{ComponentError, ComponentHost};
 use crate::domain::{Candle, NodeId, Window};
 
-mod bindings {
+pub(super) mod bindings {
+    //! Generated bindings of world `exchange-adapter` (also the `types`/`log` shared
+    //! with the strategy world).
     wasmtime::component::bindgen!({
         world: "exchange-adapter",
         path: "../wit",
@@ -338,7 +340,7 @@ impl Adapter {
         match f(&mut warm.store, &warm.instance) {
             Ok(r) => {
                 if warm.store.data().has_output() {
-                    sandbox::flush_output(warm.store.data(), name);
+                    sandbox::flush_output(warm.store.data_mut(), name);
                 } else {
                     let mut pool = self.warm.lock().unwrap_or_else(|p| p.into_inner());
                     if pool.len() < MAX_WARM {

@@ -9,6 +9,7 @@
 mod adapter;
 mod cache;
 mod sandbox;
+mod strategy;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,6 +26,10 @@ pub use adapter::{
 };
 pub use cache::ComponentCache;
 pub use sandbox::TrapKind;
+pub use strategy::{
+    CandleColumns, HistorySource, Signal, StrategyComponent, StrategyInput, StrategyInstance,
+    columns,
+};
 
 /// The WIT package version this host implements.
 pub const WIT_VERSION: &str = "0.1.0";
@@ -136,6 +141,7 @@ struct HostInner {
     cache: ComponentCache,
     limits: SandboxLimits,
     adapter_linker: wasmtime::component::Linker<sandbox::GuestState>,
+    strategy_linker: wasmtime::component::Linker<sandbox::GuestState>,
 }
 
 impl ComponentHost {
@@ -148,12 +154,14 @@ impl ComponentHost {
         })?;
         spawn_epoch_ticker(&engine);
         let adapter_linker = adapter::linker(&engine)?;
+        let strategy_linker = strategy::linker(&engine)?;
         Ok(ComponentHost {
             inner: Arc::new(HostInner {
                 cache: ComponentCache::new(&engine, cache_dir),
                 engine,
                 limits,
                 adapter_linker,
+                strategy_linker,
             }),
         })
     }
@@ -184,6 +192,35 @@ impl ComponentHost {
             "exchange-adapter",
         )?;
         Adapter::new(self.clone(), label, &component, version)
+    }
+
+    /// Load a strategy component from bytes; `label` names it in errors and logs.
+    pub fn load_strategy(
+        &self,
+        label: &str,
+        wasm: &[u8],
+    ) -> Result<StrategyComponent, ComponentError> {
+        let component = self.inner.cache.load(&self.inner.engine, label, wasm)?;
+        let version = check_world(
+            &self.inner.engine,
+            label,
+            &component,
+            "strategy",
+            "strategy-node",
+        )?;
+        StrategyComponent::new(self.clone(), label, &component, version)
+    }
+
+    /// Load a strategy component from a `.wasm` file.
+    pub fn load_strategy_file(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<StrategyComponent, ComponentError> {
+        let wasm = std::fs::read(path).map_err(|source| ComponentError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.load_strategy(&path.display().to_string(), &wasm)
     }
 
     /// Load an adapter component from a `.wasm` file.

@@ -23,6 +23,10 @@ pub struct GuestState {
     limits: StoreLimits,
     output: MemoryOutputPipe,
     pub(super) component: String,
+    /// What a strategy's `history` import reads (none for adapters).
+    pub(super) history: Option<Box<dyn super::HistorySource>>,
+    /// Bytes of output already routed to tracing (long-lived strategy instances).
+    flushed: usize,
 }
 
 impl WasiView for GuestState {
@@ -89,6 +93,8 @@ pub fn new_store(engine: &Engine, limits: &SandboxLimits, component: &str) -> St
             .build(),
         output,
         component: component.to_string(),
+        history: None,
+        flushed: 0,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);
@@ -180,9 +186,11 @@ pub fn trap_error(
 }
 
 /// Log what the guest printed during a successful call.
-pub fn flush_output(state: &GuestState, call: &'static str) {
+pub fn flush_output(state: &mut GuestState, call: &'static str) {
     let out = state.output();
-    for line in out.lines() {
+    let new = out.get(state.flushed..).unwrap_or_default();
+    state.flushed = out.len();
+    for line in new.lines() {
         tracing::debug!(component = %state.component, call, "guest: {line}");
     }
 }

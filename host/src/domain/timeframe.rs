@@ -178,6 +178,14 @@ impl Timeframe {
         }
     }
 
+    /// The open time `n` slots before `open` (which must be aligned).
+    pub fn back(self, open: i64, n: u64) -> i64 {
+        match self.fixed_ms() {
+            Some(step) => open.saturating_sub(step.saturating_mul(n as i64)),
+            None => (0..n).fold(open, |t, _| self.floor(t - 1)),
+        }
+    }
+
     /// Number of grid slots in `[start, end)` (both aligned).
     pub fn slots(self, start: i64, end: i64) -> i64 {
         if end <= start {
@@ -238,6 +246,16 @@ mod tests {
         assert!(Timeframe::W1.is_aligned(monday));
         assert_eq!(Timeframe::W1.floor(monday + 3 * DAY), monday);
         assert_eq!(Timeframe::W1.next(monday), monday + WEEK);
+    }
+
+    #[test]
+    fn back_steps_whole_slots() {
+        let m1: Timeframe = "1m".parse().unwrap();
+        assert_eq!(m1.back(600_000, 3), 420_000);
+        assert_eq!(m1.back(600_000, 0), 600_000);
+        let mo: Timeframe = "1M".parse().unwrap();
+        // 2024-03-01 back 2 months = 2024-01-01.
+        assert_eq!(mo.back(1_709_251_200_000, 2), 1_704_067_200_000);
     }
 
     #[test]

@@ -1,0 +1,237 @@
+//! `seamless run`: run a sandboxed strategy over a window (replay), and with `--live`
+//! keep feeding it live candles after the history.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use seamless::domain::{Window, format_ms, now_ms, parse_time};
+use seamless::provider::{AdapterRegistry, FetchOptions, Strategy};
+use seamless::strategy::{self as runner, OnError, RunError, RunOptions, RunReport, SignalRecord};
+
+use super::{Failure, Global};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The strategy: a built-in name (sma-cross, donchian, spread) or a .wasm component path.
+    pub strategy: String,
+    /// Start of the run (inclusive): ISO-8601, a date, epoch s or ms, or relative (-7d).
+    #[arg(long, allow_hyphen_values = true)]
+    pub start: String,
+    /// End of the run (exclusive), same forms; default now.
+    #[arg(long, allow_hyphen_values = true, default_value = "now")]
+    pub end: String,
+    /// Strategy setting KEY=VALUE passed to its init (repeatable).
+    #[arg(long = "config", short = 'c', value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// Write the signals to FILE (.jsonl or .csv) instead of stdout (JSON lines).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// What to do when the strategy fails on a batch: stop (default) or skip the batch.
+    #[arg(long, default_value = "stop", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<OnError>()))]
+    pub on_error: OnError,
+    /// Most candles per on-candles call.
+    #[arg(long, default_value_t = 4096)]
+    pub batch: usize,
+    /// How inputs are served: seamless (default), auto-backfill, fail-fast, partial-fill.
+    #[arg(long, default_value = "seamless", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<Strategy>()))]
+    pub availability: Strategy,
+    /// Accept inputs with missing ranges (the summary marks them partial).
+    #[arg(long)]
+    pub partial_ok: bool,
+    /// Write the run summary as JSON to FILE (`-` for stderr).
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<String>,
+}
+
+/// Where built-in components live: the configured adapter folder, then the defaults.
+fn component_dirs(g: &Global) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = g.cfg().adapters_dir.iter().cloned().collect();
+    dirs.extend(AdapterRegistry::default_dirs());
+    dirs
+}
+
+fn window(a: &RunArgs) -> Result<Window, Failure> {
+    let now = now_ms();
+    let start =
+        parse_time(&a.start, now).map_err(|e| Failure::bad(anyhow::anyhow!("--start: {e}")))?;
+    let end = parse_time(&a.end, now).map_err(|e| Failure::bad(anyhow::anyhow!("--end: {e}")))?;
+    Window::new(start, end).map_err(Failure::bad)
+}
+
+fn config(a: &RunArgs) -> Result<Vec<(String, String)>, Failure> {
+    a.config
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| {
+                    Failure::bad(anyhow::anyhow!(
+                        "--config {kv:?} is not KEY=VALUE; write e.g. --config fast=10"
+                    ))
+                })
+        })
+        .collect()
+}
+
+impl From<RunError> for Failure {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Provider { source, node } => {
+                let f = Failure::from(source);
+                Failure {
+                    code: f.code,
+                    error: f.error.context(format!("input {node}")),
+                }
+            }
+            e if e.is_bad_input() => Failure::bad(e),
+            e => Failure::runtime(e),
+        }
+    }
+}
+
+pub async fn run(g: &Global, a: &RunArgs) -> Result<(), Failure> {
+    let window = window(a)?;
+    let config = config(a)?;
+    if a.batch == 0 {
+        return Err(Failure::bad(anyhow::anyhow!(
+            "--batch 0: pass at least 1 candle per call"
+        )));
+    }
+    let path = runner::resolve(&a.strategy, &component_dirs(g))?;
+    let provider = g.provider()?;
+    let strategy = provider
+        .registry()
+        .host()
+        .load_strategy_file(&path)
+        .map_err(|e| Failure::from(RunError::from(e)))?;
+    let opts = RunOptions {
+        window,
+        config,
+        batch_size: a.batch,
+        on_error: a.on_error,
+        fetch: FetchOptions {
+            strategy: a.availability,
+            partial_ok: a.partial_ok,
+            sla: g.sla()?,
+        },
+    };
+    let report = runner::run(&provider, &strategy, opts).await?;
+    write_signals(a.output.as_deref(), &report.signals)?;
+    if !g.quiet {
+        eprint!("{}", summary(&report));
+    }
+    if let Some(dest) = &a.summary {
+        let json = serde_json::to_string_pretty(&report).map_err(Failure::runtime)?;
+        if dest == "-" {
+            eprintln!("{json}");
+        } else {
+            std::fs::write(dest, json + "\n").map_err(|e| {
+                Failure::bad(anyhow::anyhow!("cannot write --summary {dest}: {e}"))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Signals as JSON lines (stdout or `.jsonl`) or CSV (`.csv`).
+fn write_signals(path: Option<&Path>, signals: &[SignalRecord]) -> Result<(), Failure> {
+    let csv = path.is_some_and(|p| p.extension().is_some_and(|e| e == "csv"));
+    let mut out: Box<dyn Write> = match path {
+        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
+            |e| Failure::bad(anyhow::anyhow!("cannot write {}: {e}", p.display())),
+        )?)),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let io = |e: std::io::Error| Failure::runtime(anyhow::anyhow!("writing signals: {e}"));
+    if csv {
+        writeln!(out, "time,time_iso,node,input,action,value,note").map_err(io)?;
+    }
+    for r in signals {
+        let s = &r.signal;
+        if csv {
+            writeln!(
+                out,
+                "{},{},{},{},{},{},{}",
+                s.time,
+                format_ms(s.time),
+                r.node,
+                s.input,
+                csv_field(&s.action),
+                s.value,
+                csv_field(&s.note)
+            )
+            .map_err(io)?;
+        } else {
+            let line = serde_json::json!({
+                "time": s.time,
+                "time_iso": format_ms(s.time),
+                "node": r.node,
+                "input": s.input,
+                "action": s.action,
+                "value": s.value,
+                "note": s.note,
+            });
+            writeln!(out, "{line}").map_err(io)?;
+        }
+    }
+    out.flush().map_err(io)
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The human summary printed on stderr.
+pub fn summary(r: &RunReport) -> String {
+    let mut s = format!(
+        "strategy {} over [{}, {})\n",
+        r.strategy,
+        format_ms(r.window.start),
+        format_ms(r.window.end)
+    );
+    for (i, input) in r.inputs.iter().enumerate() {
+        s += &format!(
+            "  input {i} {}: warm-up {}/{}, {} candles{}, fingerprint {}\n",
+            input.node,
+            input.warmup_rows,
+            input.warmup_requested,
+            input.rows,
+            if input.partial { " (partial)" } else { "" },
+            input.fingerprint
+        );
+    }
+    let secs = r.deliver.as_secs_f64();
+    let rate = if secs > 0.0 {
+        format!(" ({:.2} M candles/s)", r.candles as f64 / secs / 1e6)
+    } else {
+        String::new()
+    };
+    s += &format!(
+        "  {} candles in {} batches -> {} signals; load {:.0} ms, strategy {:.1} ms{rate}\n",
+        r.candles,
+        r.batches,
+        r.signals.len(),
+        r.load.as_secs_f64() * 1000.0,
+        secs * 1000.0
+    );
+    if !r.skipped.is_empty() {
+        s += &format!("  skipped {} batch(es) after errors:\n", r.skipped.len());
+        for k in &r.skipped {
+            s += &format!(
+                "    {} {}..={}: {}\n",
+                k.node,
+                format_ms(k.first),
+                format_ms(k.last),
+                k.error
+            );
+        }
+    }
+    s
+}
