@@ -10,6 +10,10 @@
 //! - weights: klines 2, exchangeInfo 20, time and ping 1, against the shared minute budget;
 //!   every response carries `X-MBX-USED-WEIGHT-1M`; over budget → 429/-1003, then 418 bans.
 //! - errors use Binance's codes and messages (`{"code":-1121,"msg":"Invalid symbol."}`, …).
+//!
+//! Live kline WebSocket streams (`/ws/<stream>`, `/stream?streams=..`) are in [`stream`] (names,
+//! event payload, schedule), [`control`] (SUBSCRIBE & co.) and [`session`] (one connection's
+//! state); the socket task is [`crate::ws`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +24,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
+
+pub mod control;
+pub mod session;
+pub mod stream;
 
 use crate::faults::{self, Fault};
 use crate::limits::Admission;
@@ -104,7 +112,8 @@ pub fn symbol_id(m: &Market) -> String {
     format!("{}{}", m.base(), m.quote())
 }
 
-fn find<'a>(markets: &'a Markets, id: &str) -> Option<&'a Market> {
+/// The market whose Binance id (`BTCUSDT`) is `id`.
+pub(crate) fn find<'a>(markets: &'a Markets, id: &str) -> Option<&'a Market> {
     markets.iter().find(|m| {
         id.len() == m.base().len() + m.quote().len()
             && id.starts_with(m.base())
@@ -227,7 +236,7 @@ fn push_padded(buf: &mut Vec<u8>, mut v: u64, width: usize) {
 }
 
 /// Writes `units * 10^-decimals` with exactly 8 decimals (truncating any further digits).
-fn push_fixed(buf: &mut Vec<u8>, itoa: &mut itoa::Buffer, units: u128, decimals: u32) {
+pub(crate) fn push_fixed(buf: &mut Vec<u8>, itoa: &mut itoa::Buffer, units: u128, decimals: u32) {
     let decimals = decimals.min(19) as usize;
     let (int, frac) = match u64::try_from(units) {
         Ok(u) => (u128::from(u / POW10[decimals]), u % POW10[decimals]),

@@ -7,7 +7,8 @@
 //! which fault, if any, answers it, so a test knows exactly which request fails. When several
 //! `every_n` settings hit the same request, the first of this order wins:
 //! rate limit (429) > error status > malformed body > truncated body.
-//! `latency_ms` delays every candle response, faulty or not.
+//! `latency_ms` delays every candle response, faulty or not. `ws_drop_every_n` applies to
+//! WebSocket connections instead (see [`crate::ws`]).
 //!
 //! The bodies of the faults are exchange-specific and live in the exchange modules.
 
@@ -31,6 +32,9 @@ pub struct Faults {
     pub rate_limit_every_n: Option<u32>,
     /// Every Nth candle request: 418 (IP banned) with `Retry-After: 1` and the ban body.
     pub ban_every_n: Option<u32>,
+    /// Each WebSocket connection is dropped (no Close frame) right after the Nth kline frame it
+    /// was sent. Not part of the candle-request sequence.
+    pub ws_drop_every_n: Option<u32>,
 }
 
 impl Default for Faults {
@@ -43,6 +47,7 @@ impl Default for Faults {
             malformed_every_n: None,
             rate_limit_every_n: None,
             ban_every_n: None,
+            ws_drop_every_n: None,
         }
     }
 }
@@ -105,6 +110,7 @@ impl Faults {
             self.malformed_every_n,
             self.rate_limit_every_n,
             self.ban_every_n,
+            self.ws_drop_every_n,
         ]
         .iter()
         .any(|e| matches!(e, Some(k) if *k > 0))

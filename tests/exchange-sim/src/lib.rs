@@ -1,10 +1,11 @@
 //! `exchange-sim`: a local exchange simulator for seamless's tests, benchmarks and demo.
 //!
-//! It serves the real REST formats of the supported exchanges (Binance spot for now, see
-//! [`binance`]) on 127.0.0.1 from deterministic synthetic markets ([`market`]), with the
-//! exchange's request-weight budget, 429s and 418 bans ([`limits`]) and injectable faults
-//! ([`faults`]). Tests use it in-process through [`Simulator`]; other processes start the
-//! `exchange-sim` binary and drive it over the control API (see [`server`]).
+//! It serves the real REST formats of the supported exchanges (Binance spot at the root, see
+//! [`binance`]; the others under `/{venue}`, see [`venues`]) and Binance's live kline WebSocket
+//! streams on the same port ([`ws`]), on 127.0.0.1, from deterministic synthetic markets
+//! ([`market`]), with the exchange's request-weight budget, 429s and 418 bans ([`limits`]) and
+//! injectable faults ([`faults`]). Tests use it in-process through [`Simulator`]; other processes
+//! start the `exchange-sim` binary and drive it over the control API (see [`server`]).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -18,7 +19,36 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Exchanges to come (bybit, okx, …) are sibling modules of [`binance`] over the same markets.
+//! # Live streams and the fast clock
+//!
+//! The market clock ([`Clock`]) can be pinned, follow wall time, or run faster than wall time
+//! ([`Clock::Fast`], [`SimConfig::with_clock_fast`], `POST /__sim/clock {"now_ms":..,"speed":..}`,
+//! `exchange-sim --now MS --speed N`): at speed 600 a 1m candle closes every 100 ms of wall time.
+//! REST and WebSocket both follow it.
+//!
+//! WebSocket endpoints (Binance spot's, `ws://127.0.0.1:PORT` replacing
+//! `wss://stream.binance.com:9443`):
+//! - `GET /ws/btcusdt@kline_1m` (several streams: `/ws/a/b`), `GET /ws` (subscribe later), raw
+//!   kline events `{"e":"kline","E":..,"s":"BTCUSDT","k":{"t":..,"T":..,"s":..,"i":"1m","f":..,
+//!   "L":..,"o":"..","c":"..","h":"..","l":"..","v":"..","n":..,"x":false,"q":"..","V":"..",
+//!   "Q":"..","B":"0"}}` with the REST rows' number formatting;
+//! - `GET /stream?streams=btcusdt@kline_1m/ethusdt@kline_1h`: the same events wrapped as
+//!   `{"stream":"btcusdt@kline_1m","data":{..}}`;
+//! - client requests `{"method":"SUBSCRIBE"|"UNSUBSCRIBE","params":[..],"id":1}` →
+//!   `{"result":null,"id":1}`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`/`GET_PROPERTY` `combined`;
+//!   bad requests → `{"error":{"code":2,"msg":"Invalid request: .."},"id":..}` (3 for bad JSON).
+//!
+//! Every [`SimConfig::ws_update_ms`] of wall time (default 250) each stream gets, in order, every
+//! candle that closed since the last update (`x: true`, exactly the REST/[`Simulator::truth`]
+//! values; none skipped, none twice), then the forming candle (`x: false`). Forming candles, in
+//! REST pages and streams alike, are a deterministic partial view of the final candle (see
+//! [`market`]: the seconds elapsed plus the elapsed fraction of the current second), so storing
+//! one as closed is detectable against `truth`. New connections start at the current candle (no
+//! history); candles before the listing or inside gaps send nothing. Pings go out every
+//! [`SimConfig::ws_ping_ms`] (default 20 000). Faults: [`Faults::ws_drop_every_n`],
+//! [`Simulator::drop_websockets`] (`POST /__sim/ws/drop`); counters
+//! [`Simulator::ws_connections`], [`Simulator::ws_open`], [`Simulator::ws_frames`] (also in
+//! `/__sim/stats`).
 
 pub mod binance;
 pub mod clock;
@@ -30,6 +60,7 @@ pub mod server;
 pub mod stats;
 pub mod timeframe;
 pub mod venues;
+pub mod ws;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -64,6 +95,10 @@ pub struct SimConfig {
     pub weight_window_ms: u64,
     /// Injected faults (default none).
     pub faults: Faults,
+    /// Wall ms between two WebSocket updates of a stream (default 250).
+    pub ws_update_ms: u64,
+    /// Wall ms between two WebSocket Pings from the server (default 20 000).
+    pub ws_ping_ms: u64,
 }
 
 impl Default for SimConfig {
@@ -77,6 +112,8 @@ impl Default for SimConfig {
             ban_seconds: 120,
             weight_window_ms: 60_000,
             faults: Faults::default(),
+            ws_update_ms: 250,
+            ws_ping_ms: 20_000,
         }
     }
 }
@@ -85,6 +122,25 @@ impl SimConfig {
     /// Pins the market clock at `now_ms`.
     pub fn with_clock_fixed(mut self, now_ms: i64) -> Self {
         self.clock = Clock::Fixed(now_ms);
+        self
+    }
+
+    /// Runs the market clock `speed` times faster than wall time, showing `origin_ms` now (when
+    /// the config is built): [`Clock::fast`]. Speed 600 = one simulated minute per 100 ms.
+    pub fn with_clock_fast(mut self, origin_ms: i64, speed: u32) -> Self {
+        self.clock = Clock::fast(origin_ms, speed);
+        self
+    }
+
+    /// Sets the wall time between two WebSocket updates of a stream (at least 1 ms).
+    pub fn with_ws_update_ms(mut self, ms: u64) -> Self {
+        self.ws_update_ms = ms;
+        self
+    }
+
+    /// Sets the wall time between two server Pings on a WebSocket (at least 1 ms).
+    pub fn with_ws_ping_ms(mut self, ms: u64) -> Self {
+        self.ws_ping_ms = ms;
         self
     }
 
@@ -193,6 +249,32 @@ impl Simulator {
         format!("http://{}", self.addr)
     }
 
+    /// `ws://127.0.0.1:PORT` (Binance's `wss://stream.binance.com:9443` here).
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// Drops every open WebSocket connection abruptly (the TCP stream ends without a Close
+    /// frame, like a network failure); returns how many were open. Clients may reconnect.
+    pub fn drop_websockets(&self) -> u64 {
+        self.shared.ws().drop_all()
+    }
+
+    /// WebSocket connections accepted since start or the last reset.
+    pub fn ws_connections(&self) -> u64 {
+        self.shared.ws().connections()
+    }
+
+    /// WebSocket connections open now.
+    pub fn ws_open(&self) -> u64 {
+        self.shared.ws().open()
+    }
+
+    /// Kline frames sent on WebSockets since start or the last reset.
+    pub fn ws_frames(&self) -> u64 {
+        self.shared.ws().frames()
+    }
+
     /// Requests to `path` (e.g. `/api/v3/klines`) since start or the last reset.
     pub fn requests(&self, path: &str) -> u64 {
         self.shared.stats.requests(path)
@@ -203,7 +285,8 @@ impl Simulator {
         self.shared.stats.status_count(status)
     }
 
-    /// Zeroes the counters, and also the used weight, bans and the fault sequence.
+    /// Zeroes the counters (WebSocket connections and frames too), and also the used weight,
+    /// bans and the fault sequence.
     pub fn reset_counts(&self) {
         self.shared.reset();
     }
@@ -258,8 +341,10 @@ impl Simulator {
             .collect()
     }
 
-    /// Stops the server (in-flight requests finish, at most 5 s are waited for).
+    /// Stops the server (in-flight requests finish, at most 5 s are waited for; WebSocket
+    /// connections are dropped).
     pub async fn shutdown(mut self) {
+        self.shared.ws().stop();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -275,6 +360,7 @@ impl Simulator {
 
 impl Drop for Simulator {
     fn drop(&mut self) {
+        self.shared.ws().stop();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -321,6 +407,20 @@ mod tests {
             (42, 6000, 3)
         );
         assert_eq!(d.clock, Clock::Wall);
+        assert_eq!((d.ws_update_ms, d.ws_ping_ms), (250, 20_000));
+        let f = SimConfig::default()
+            .with_clock_fast(1_000, 600)
+            .with_ws_update_ms(20)
+            .with_ws_ping_ms(50);
+        assert!(matches!(
+            f.clock,
+            Clock::Fast {
+                origin_ms: 1_000,
+                speed: 600,
+                ..
+            }
+        ));
+        assert_eq!((f.ws_update_ms, f.ws_ping_ms), (20, 50));
         assert_eq!(d.markets[0].listing_ms, 1_502_942_400_000);
     }
 

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use exchange_sim::{Faults, MarketSpec, SimConfig, Simulator};
 
-/// Local exchange simulator (Binance spot REST) with deterministic synthetic markets.
+/// Local exchange simulator (Binance spot REST and kline WebSocket streams, other venues' REST)
+/// with deterministic synthetic markets.
 #[derive(Parser, Debug)]
 #[command(name = "exchange-sim", version)]
 struct Args {
@@ -20,9 +21,23 @@ struct Args {
     /// Seed of the synthetic markets.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Pin the market clock at this time (ms since the epoch); default: wall time.
-    #[arg(long, value_name = "MS")]
+    /// Pin the market clock at this time (ms since the epoch); with --speed, the time the clock
+    /// starts from. Default: wall time.
+    #[arg(long, visible_alias = "start", value_name = "MS")]
     now: Option<i64>,
+    /// Run the market clock N times faster than wall time, from --now (default: the wall time at
+    /// start). 1 = real time; 600 = one simulated minute per 100 ms.
+    #[arg(long, value_name = "N")]
+    speed: Option<u32>,
+    /// Wall ms between two WebSocket updates of a stream.
+    #[arg(long, default_value_t = 250)]
+    ws_update_ms: u64,
+    /// Wall ms between two server Pings on a WebSocket.
+    #[arg(long, default_value_t = 20_000)]
+    ws_ping_ms: u64,
+    /// Drop each WebSocket connection (no Close frame) after the Nth kline frame it was sent.
+    #[arg(long, value_name = "N")]
+    ws_drop_every: Option<u32>,
     /// Request weight budget per minute.
     #[arg(long, default_value_t = 6000)]
     weight_budget: u32,
@@ -113,10 +128,18 @@ impl Args {
                 malformed_every_n: self.malformed_every,
                 rate_limit_every_n: self.rate_limit_every,
                 ban_every_n: self.ban_every,
-            });
+                ws_drop_every_n: self.ws_drop_every,
+            })
+            .with_ws_update_ms(self.ws_update_ms)
+            .with_ws_ping_ms(self.ws_ping_ms);
         cfg.weight_window_ms = self.weight_window_ms;
-        if let Some(now) = self.now {
-            cfg = cfg.with_clock_fixed(now);
+        match (self.now, self.speed) {
+            (Some(now), None) => cfg = cfg.with_clock_fixed(now),
+            (now, Some(speed)) => {
+                let origin = now.unwrap_or_else(exchange_sim::clock::wall_ms);
+                cfg = cfg.with_clock_fast(origin, speed);
+            }
+            (None, None) => {}
         }
         for m in &self.market {
             cfg = cfg.with_market(m.clone());
@@ -218,6 +241,45 @@ mod tests {
         assert_eq!(cfg.markets[0].gaps, [(100, 200)]);
         assert_eq!(cfg.markets[1].gaps, [(5, 6)]);
         assert_eq!(cfg.markets.last().unwrap().symbol, "DOGE/USDT");
+    }
+
+    #[test]
+    fn fast_clock_and_ws_flags() {
+        let a = Args::try_parse_from([
+            "exchange-sim",
+            "--start",
+            "1718000000000",
+            "--speed",
+            "600",
+            "--ws-update-ms",
+            "50",
+            "--ws-ping-ms",
+            "1000",
+            "--ws-drop-every",
+            "7",
+        ])
+        .unwrap();
+        let cfg = a.config().unwrap();
+        assert!(matches!(
+            cfg.clock,
+            exchange_sim::Clock::Fast {
+                origin_ms: 1_718_000_000_000,
+                speed: 600,
+                ..
+            }
+        ));
+        assert_eq!((cfg.ws_update_ms, cfg.ws_ping_ms), (50, 1000));
+        assert_eq!(cfg.faults.ws_drop_every_n, Some(7));
+        // --speed alone starts at wall time.
+        let a = Args::try_parse_from(["exchange-sim", "--speed", "1"]).unwrap();
+        let exchange_sim::Clock::Fast {
+            origin_ms, speed, ..
+        } = a.config().unwrap().clock
+        else {
+            panic!("not a fast clock");
+        };
+        assert_eq!(speed, 1);
+        assert!((origin_ms - exchange_sim::clock::wall_ms()).abs() < 60_000);
     }
 
     #[test]

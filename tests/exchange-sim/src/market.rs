@@ -41,8 +41,20 @@
 //! a gap (`[start, end)` of ms, matched on the minute's open time). A higher-timeframe candle exists
 //! iff at least one of its minutes exists; a 1s candle iff its minute exists. Against the market
 //! clock `now`, a candle is *closed* when `open_time + tf <= now`; the one containing `now` is
-//! *forming* and holds the aggregate of the seconds opened before `now` (a forming 1s candle shows
-//! its full values).
+//! *forming*.
+//!
+//! # Forming candles
+//!
+//! A forming candle is a deterministic partial view of its final self, the same for REST pages and
+//! WebSocket updates: the aggregate of the seconds that ended at or before `now`, plus the part of
+//! the second containing `now` that has elapsed (fraction `e = (now - second_open) / 1000`, see
+//! [`partial_second`]: open = the second's open, close = open + (close − open)·e truncated toward
+//! the open, high/low = max/min of that open and close, volume, quote volume, trades and taker
+//! volumes = floor(value·e)). So the forming open equals the final open, its high never exceeds
+//! the final high, its low never goes below the final low, its volumes grow monotonically to the
+//! final ones, and while anything is left to trade it differs from the final candle (a client that
+//! stores a forming candle as closed is caught by comparing with `truth`). Nothing of a candle
+//! exists before its first existing millisecond has passed: at `now == open_time` it is absent.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -421,9 +433,15 @@ impl Market {
         if now > minute
             && let Some(bar) = cur.bar(self, minute)
         {
-            let started = ((now - minute + SECOND_MS - 1) / SECOND_MS) as usize;
-            for s in &self.seconds(minute, &bar)[..started.min(60)] {
+            let secs = self.seconds(minute, &bar);
+            // 0 < now - minute < 60 s: `full` < 60 seconds ended, the next one is partial.
+            let full = ((now - minute) / SECOND_MS) as usize;
+            for s in &secs[..full] {
                 merge_into(&mut acc, s);
+            }
+            let elapsed = (now - minute) % SECOND_MS;
+            if elapsed > 0 {
+                merge_into(&mut acc, &partial_second(&secs[full], elapsed));
             }
         }
         acc.map(|bar| Candle {
@@ -468,11 +486,7 @@ impl Market {
                     if open_time > to || open_time >= now {
                         return out;
                     }
-                    out.push(Candle {
-                        open_time,
-                        bar: *s,
-                        closed: open_time + SECOND_MS <= now,
-                    });
+                    out.push(second_candle(open_time, s, now));
                     if out.len() >= limit {
                         return out;
                     }
@@ -516,11 +530,7 @@ impl Market {
                 let secs = self.seconds(m, &bar);
                 for j in (0..=top).rev() {
                     let open_time = m + j as i64 * SECOND_MS;
-                    out.push(Candle {
-                        open_time,
-                        bar: secs[j],
-                        closed: open_time + SECOND_MS <= now,
-                    });
+                    out.push(second_candle(open_time, &secs[j], now));
                     if out.len() >= limit {
                         break;
                     }
@@ -552,6 +562,46 @@ impl Market {
         let mut v = self.candles_from(tf, start, end - 1, now, usize::MAX);
         v.retain(|c| c.closed);
         v
+    }
+}
+
+/// The part of the 1s bar `s` traded in its first `elapsed_ms` (clamped to 0..=1000) ms, the
+/// building block of every forming candle (see the module doc): open = `s.open`; close =
+/// `s.open + (s.close - s.open) * elapsed / 1000` (truncated toward the open); high/low = max/min
+/// of that open and close; volume, quote volume, trades and taker volumes scaled by
+/// `elapsed / 1000`, rounded down. `elapsed_ms = 1000` gives `s` itself.
+pub fn partial_second(s: &Bar, elapsed_ms: i64) -> Bar {
+    let e = elapsed_ms.clamp(0, SECOND_MS);
+    if e == SECOND_MS {
+        return *s;
+    }
+    let scale = |v: u128| v * e as u128 / SECOND_MS as u128;
+    let scale64 = |v: u64| scale(u128::from(v)) as u64;
+    let close = s.open + (s.close - s.open) * e / SECOND_MS;
+    Bar {
+        open: s.open,
+        high: s.open.max(close),
+        low: s.open.min(close),
+        close,
+        volume: scale64(s.volume),
+        quote_volume: scale(s.quote_volume),
+        trades: scale64(s.trades),
+        taker_base: scale64(s.taker_base),
+        taker_quote: scale(s.taker_quote),
+    }
+}
+
+/// The 1s candle opening at `open_time` with final bar `s`, as of `now` (`open_time < now`).
+fn second_candle(open_time: i64, s: &Bar, now: i64) -> Candle {
+    let closed = open_time + SECOND_MS <= now;
+    Candle {
+        open_time,
+        bar: if closed {
+            *s
+        } else {
+            partial_second(s, now - open_time)
+        },
+        closed,
     }
 }
 
@@ -872,7 +922,7 @@ mod tests {
         assert!(mins[..17].iter().all(|c| c.closed));
         assert!(!mins[17].closed);
         assert_eq!(h[1].bar, aggregate(&mins));
-        // The forming minute is the first 13 seconds of the full minute.
+        // The forming minute is the first 12 seconds of the full minute and 345 ms of the 13th.
         let later = m.candles_from(
             Timeframe::S1,
             mins[17].open_time,
@@ -880,7 +930,24 @@ mod tests {
             now + DAY_MS,
             60,
         );
-        assert_eq!(aggregate(&later[..13]), mins[17].bar);
+        let mut part = aggregate(&later[..12]);
+        part.merge(&partial_second(&later[12].bar, 345));
+        assert_eq!(part, mins[17].bar);
+        // ... which is a strict partial view of the final minute.
+        let fin = m.closed_candles(
+            Timeframe::M1,
+            mins[17].open_time,
+            now + DAY_MS,
+            now + DAY_MS,
+        )[0];
+        assert_eq!(fin.bar.open, part.open);
+        assert!(part.high <= fin.bar.high && part.low >= fin.bar.low);
+        assert!(part.volume < fin.bar.volume && part.trades < fin.bar.trades);
+        // The forming 1s candle is partial too.
+        let sec = m.candles_from(Timeframe::S1, now - 345, now, now, 1)[0];
+        assert!(!sec.closed);
+        assert_eq!(sec.bar, partial_second(&later[12].bar, 345));
+        assert_ne!(sec.bar, later[12].bar);
         // truth-style queries exclude it.
         assert_eq!(
             m.closed_candles(Timeframe::M1, hour, now + DAY_MS, now)

@@ -6,8 +6,15 @@
 //! - `GET /__sim/faults` → the current faults; `POST /__sim/faults` with a JSON body of
 //!   [`Faults`] fields (missing fields take their defaults) replaces them
 //! - `POST /__sim/reset` → zeroes the counters, the weight budget, bans and the fault sequence
-//! - `POST /__sim/clock` with `{"now_ms": <ms>}` pins the market clock, `{"now_ms": null}` returns
-//!   it to wall time
+//! - `POST /__sim/clock` sets the market clock: `{"now_ms": <ms>}` pins it, `{"now_ms": null}` (or
+//!   `{}`) returns it to wall time, `{"now_ms": <ms>, "speed": <n>}` runs it `n` times faster than
+//!   wall time from `<ms>` ([`Clock::Fast`]), `{"speed": <n>}` likewise from the current market
+//!   time. Answers `{"now_ms": <market now>, "speed": <n>}` (speed 0 = fixed, 1 = wall).
+//! - `POST /__sim/ws/drop` drops every open WebSocket connection without a Close frame; answers
+//!   `{"dropped": <connections open before>}`
+//!
+//! `/__sim/stats` also has `"ws_connections"` (accepted since start or reset), `"ws_open"` (open
+//! now) and `"ws_frames"` (kline frames sent since start or reset).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -26,6 +33,7 @@ use crate::faults::Faults;
 use crate::limits::{Admission, WeightLimiter};
 use crate::market::Markets;
 use crate::stats::Stats;
+use crate::ws::WsHub;
 use crate::{SimConfig, binance};
 
 /// State shared by every request of one simulator.
@@ -37,6 +45,7 @@ pub struct Shared {
     limiter: Mutex<WeightLimiter>,
     /// Request/response counters.
     pub stats: Stats,
+    ws: WsHub,
 }
 
 impl Shared {
@@ -56,7 +65,18 @@ impl Shared {
                 .with_window(cfg.weight_window_ms),
             ),
             stats: Stats::default(),
+            ws: WsHub::new(cfg.ws_update_ms, cfg.ws_ping_ms),
         }
+    }
+
+    /// The WebSocket hub (counters, drop signal).
+    pub fn ws(&self) -> &WsHub {
+        &self.ws
+    }
+
+    /// The market clock.
+    pub fn clock(&self) -> Clock {
+        *self.clock.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The markets.
@@ -119,6 +139,7 @@ impl Shared {
     /// Zeroes counters, weight, bans and the fault sequence.
     pub fn reset(&self) {
         self.stats.reset();
+        self.ws.reset();
         self.limiter().reset();
         self.fault_seq.store(0, Ordering::SeqCst);
     }
@@ -138,6 +159,9 @@ impl Shared {
             "weight_budget_1m": self.budget(),
             "now_ms": self.now_ms(),
             "faults": self.faults(),
+            "ws_connections": self.ws.connections(),
+            "ws_open": self.ws.open(),
+            "ws_frames": self.ws.frames(),
         })
     }
 }
@@ -148,9 +172,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/__sim/stats", get(stats))
         .route("/__sim/faults", get(get_faults).post(post_faults))
         .route("/__sim/reset", post(reset))
-        .route("/__sim/clock", post(post_clock));
+        .route("/__sim/clock", post(post_clock))
+        .route("/__sim/ws/drop", post(ws_drop));
     Router::new()
         .merge(binance::routes())
+        .merge(crate::ws::routes())
         .merge(crate::venues::routes())
         .merge(control)
         .fallback(not_found)
@@ -215,16 +241,24 @@ async fn reset(State(s): State<Arc<Shared>>) -> Response {
 
 #[derive(Deserialize)]
 struct ClockBody {
+    #[serde(default)]
     now_ms: Option<i64>,
+    #[serde(default)]
+    speed: Option<u32>,
 }
 
 async fn post_clock(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     match serde_json::from_slice::<ClockBody>(&body) {
         Ok(b) => {
-            s.set_clock(b.now_ms.map_or(Clock::Wall, Clock::Fixed));
+            let clock = match (b.now_ms, b.speed) {
+                (origin, Some(speed)) => Clock::fast(origin.unwrap_or_else(|| s.now_ms()), speed),
+                (Some(ms), None) => Clock::Fixed(ms),
+                (None, None) => Clock::Wall,
+            };
+            s.set_clock(clock);
             json(
                 StatusCode::OK,
-                serde_json::json!({ "now_ms": s.now_ms() }).to_string(),
+                serde_json::json!({ "now_ms": s.now_ms(), "speed": clock.speed() }).to_string(),
             )
         }
         Err(e) => json(
@@ -232,4 +266,12 @@ async fn post_clock(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
             serde_json::json!({ "error": format!("invalid clock: {e}") }).to_string(),
         ),
     }
+}
+
+async fn ws_drop(State(s): State<Arc<Shared>>) -> Response {
+    let dropped = s.ws().drop_all();
+    json(
+        StatusCode::OK,
+        serde_json::json!({ "dropped": dropped }).to_string(),
+    )
 }
