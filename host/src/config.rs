@@ -3,7 +3,7 @@
 //!
 //! # Where the file is
 //!
-//! 1. `--config PATH` (must exist),
+//! 1. `--config-file PATH` (must exist),
 //! 2. else `SEAMLESS_CONFIG` (must exist),
 //! 3. else `<user config dir>/seamless/seamless.toml` if it exists (on Linux:
 //!    `$XDG_CONFIG_HOME/seamless/seamless.toml`, else `$HOME/.config/seamless/seamless.toml`),
@@ -303,7 +303,7 @@ pub enum ConfigError {
     Read {
         /// The file.
         path: PathBuf,
-        /// How the path was chosen: `--config`, `SEAMLESS_CONFIG` or `the user config folder`.
+        /// How the path was chosen: `--config-file`, `SEAMLESS_CONFIG` or `the user config folder`.
         via: String,
         /// The OS error.
         error: std::io::Error,
@@ -392,7 +392,7 @@ pub enum ConfigError {
 
 fn read_fix(via: &str) -> &'static str {
     match via {
-        "--config" => "check the path given to --config",
+        "--config-file" => "check the path given to --config-file",
         CONFIG_ENV => "check SEAMLESS_CONFIG or unset it",
         _ => "fix its permissions or move it away",
     }
@@ -418,7 +418,7 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// Load: defaults, then the file (an explicit path, from `--config` or `SEAMLESS_CONFIG`,
+    /// Load: defaults, then the file (an explicit path, from `--config-file` or `SEAMLESS_CONFIG`,
     /// must exist; the implicit user file is optional), then the `SEAMLESS_*` variables of `env`
     /// (pass `std::env::vars()` in production; the process environment is not read here).
     pub fn load(
@@ -805,7 +805,7 @@ fn set<T>(slot: &mut T, v: T) -> bool {
     true
 }
 
-/// The config file location from `--config`, else `SEAMLESS_CONFIG` (non-empty), else
+/// The config file location from `--config-file`, else `SEAMLESS_CONFIG` (non-empty), else
 /// `<user config dir>/seamless/seamless.toml` if that file exists; `None` when there is none.
 /// `env` is the environment to consult (the process environment is not read, except for the
 /// platform's config folder outside Linux/BSD).
@@ -823,7 +823,7 @@ enum Via {
 impl Via {
     fn name(self) -> &'static str {
         match self {
-            Via::Flag => "--config",
+            Via::Flag => "--config-file",
             Via::Env => CONFIG_ENV,
             Via::User => "the user config folder",
         }

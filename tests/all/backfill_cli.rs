@@ -160,7 +160,7 @@ async fn config_file_env_and_flags_with_sources() {
     // The exchange URL comes from the file: no --exchange-url needed.
     let o = seamless(
         &[
-            "--config",
+            "--config-file",
             cfg_s,
             "fetch",
             "--node",
@@ -177,7 +177,7 @@ async fn config_file_env_and_flags_with_sources() {
     assert!(o.status.success(), "{err}");
     assert_eq!(out.lines().count(), 25, "header + 24 hourly rows");
     let o = seamless_command(
-        &["--config", cfg_s, "--concurrency", "5", "config", "show"],
+        &["--config-file", cfg_s, "--concurrency", "5", "config", "show"],
         &db,
     )
     .env("SEAMLESS_SLA_TOTAL_MS", "1234")

@@ -337,11 +337,11 @@ async fn bad_input_exits_2_with_a_helpful_message() {
             "invalid value 'xml'",
         ),
         (
-            with_node(&["--config", "/no/such/seamless.toml"]),
+            with_node(&["--config-file", "/no/such/seamless.toml"]),
             vec![],
             "/no/such/seamless.toml",
         ),
-        (with_node(&["--config", &cfg]), vec![], "did you mean"),
+        (with_node(&["--config-file", &cfg]), vec![], "did you mean"),
         (
             with_node(&[]),
             vec![("SEAMLESS_BACKFILL_CONCURRENCY", "lots")],

@@ -112,7 +112,8 @@ fn spread_expected(
         };
         let r = ca.close / cb.close;
         ratios.push(r);
-        if ratios.len() < window {
+        // Warm-up pairs only fill the window (no position changes).
+        if ratios.len() < window || ca.open_time < start {
             continue;
         }
         let w = &ratios[ratios.len() - window..];
@@ -138,9 +139,7 @@ fn spread_expected(
         } else {
             None
         };
-        if let Some(act) = action
-            && ca.open_time >= start
-        {
+        if let Some(act) = action {
             out.push((ca.open_time, 1, act.to_string(), z));
         }
     }

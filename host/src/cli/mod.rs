@@ -6,6 +6,7 @@ mod adapters;
 mod backfill;
 mod coverage;
 mod fetch;
+mod live;
 mod output;
 mod run;
 mod select;
@@ -41,7 +42,7 @@ pub struct Cli {
 struct GlobalArgs {
     /// Config file (default: $SEAMLESS_CONFIG, else <config dir>/seamless/seamless.toml).
     #[arg(long, global = true, value_name = "FILE")]
-    config: Option<PathBuf>,
+    config_file: Option<PathBuf>,
     /// Store URL: sqlite:PATH. Default: seamless.db in the user's data directory.
     #[arg(long, global = true)]
     store: Option<String>,
@@ -92,7 +93,7 @@ pub struct Global {
 impl Global {
     fn resolve(a: &GlobalArgs) -> Result<Global, Failure> {
         let mut loaded =
-            Loaded::load(a.config.as_deref(), std::env::vars()).map_err(Failure::bad)?;
+            Loaded::load(a.config_file.as_deref(), std::env::vars()).map_err(Failure::bad)?;
         let flags: [(&str, &Option<String>, &str); 6] = [
             ("store", &a.store, "--store"),
             (
@@ -144,6 +145,8 @@ enum Command {
     Fetch(fetch::FetchArgs),
     /// Backfill several symbols and timeframes (resumable), with progress bars.
     Backfill(backfill::BackfillArgs),
+    /// Follow a series live: print candles as they close (store them, backfill the seam).
+    Live(live::LiveArgs),
     /// Run a sandboxed strategy over a window and print its signals.
     Run(run::RunArgs),
     /// Show the coverage ledger of a series: present, empty and missing ranges.
@@ -297,7 +300,7 @@ impl Global {
 }
 
 /// SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
@@ -364,6 +367,7 @@ pub fn main() -> ExitCode {
             Command::Backfill(args) => backfill::run(&global, args).await,
             Command::Coverage(args) => coverage::run(&global, args).await,
             Command::Run(args) => run::run(&global, args).await,
+            Command::Live(args) => live::run(&global, args).await,
             Command::Worker(args) => worker::run(&global, args).await,
             Command::Adapters(cmd) => adapters::run(&global, cmd).await,
             Command::Config(ConfigCommand::Show) => {

@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use seamless::domain::{Window, format_ms, now_ms, parse_time};
+use seamless::domain::{Window, format_ms, parse_time};
 use seamless::provider::{AdapterRegistry, FetchOptions, Strategy};
-use seamless::strategy::{self as runner, OnError, RunError, RunOptions, RunReport, SignalRecord};
+use seamless::strategy::{
+    self as runner, LiveRun, OnError, RunError, RunOptions, RunReport, SignalRecord, SignalSink,
+};
 
 use super::{Failure, Global};
 
@@ -19,9 +21,13 @@ pub struct RunArgs {
     /// Start of the run (inclusive): ISO-8601, a date, epoch s or ms, or relative (-7d).
     #[arg(long, allow_hyphen_values = true)]
     pub start: String,
-    /// End of the run (exclusive), same forms; default now.
-    #[arg(long, allow_hyphen_values = true, default_value = "now")]
-    pub end: String,
+    /// End of the run (exclusive), same forms; default now (with --live: until Ctrl-C).
+    #[arg(long, allow_hyphen_values = true)]
+    pub end: Option<String>,
+    /// After the history, keep feeding the strategy live candles (WebSocket, or REST
+    /// polling) until --end or Ctrl-C; signals are printed as they come.
+    #[arg(long)]
+    pub live: bool,
     /// Strategy setting KEY=VALUE passed to its init (repeatable).
     #[arg(long = "config", short = 'c', value_name = "KEY=VALUE")]
     pub config: Vec<String>,
@@ -52,12 +58,22 @@ fn component_dirs(g: &Global) -> Vec<PathBuf> {
     dirs
 }
 
-fn window(a: &RunArgs) -> Result<Window, Failure> {
-    let now = now_ms();
+/// The history window, and with --live the time to stop at (if any).
+fn window(a: &RunArgs, now: i64) -> Result<(Window, Option<i64>), Failure> {
     let start =
         parse_time(&a.start, now).map_err(|e| Failure::bad(anyhow::anyhow!("--start: {e}")))?;
-    let end = parse_time(&a.end, now).map_err(|e| Failure::bad(anyhow::anyhow!("--end: {e}")))?;
-    Window::new(start, end).map_err(Failure::bad)
+    let end = a
+        .end
+        .as_deref()
+        .map(|e| parse_time(e, now).map_err(|e| Failure::bad(anyhow::anyhow!("--end: {e}"))))
+        .transpose()?;
+    if a.live {
+        // History up to now, then live until --end.
+        let w = Window::new(start, end.unwrap_or(now).min(now).max(start)).map_err(Failure::bad)?;
+        return Ok((w, end));
+    }
+    let w = Window::new(start, end.unwrap_or(now)).map_err(Failure::bad)?;
+    Ok((w, None))
 }
 
 fn config(a: &RunArgs) -> Result<Vec<(String, String)>, Failure> {
@@ -93,7 +109,6 @@ impl From<RunError> for Failure {
 }
 
 pub async fn run(g: &Global, a: &RunArgs) -> Result<(), Failure> {
-    let window = window(a)?;
     let config = config(a)?;
     if a.batch == 0 {
         return Err(Failure::bad(anyhow::anyhow!(
@@ -102,6 +117,7 @@ pub async fn run(g: &Global, a: &RunArgs) -> Result<(), Failure> {
     }
     let path = runner::resolve(&a.strategy, &component_dirs(g))?;
     let provider = g.provider()?;
+    let (window, until) = window(a, provider.now())?;
     let strategy = provider
         .registry()
         .host()
@@ -117,9 +133,16 @@ pub async fn run(g: &Global, a: &RunArgs) -> Result<(), Failure> {
             partial_ok: a.partial_ok,
             sla: g.sla()?,
         },
+        live: None,
+        sink: None,
     };
-    let report = runner::run(&provider, &strategy, opts).await?;
-    write_signals(a.output.as_deref(), &report.signals)?;
+    let report = if a.live {
+        run_live(g, a, &provider, &strategy, opts, until).await?
+    } else {
+        let report = runner::run(&provider, &strategy, opts).await?;
+        write_signals(a.output.as_deref(), &report.signals)?;
+        report
+    };
     if !g.quiet {
         eprint!("{}", summary(&report));
     }
@@ -136,48 +159,108 @@ pub async fn run(g: &Global, a: &RunArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Signals as JSON lines (stdout or `.jsonl`) or CSV (`.csv`).
-fn write_signals(path: Option<&Path>, signals: &[SignalRecord]) -> Result<(), Failure> {
-    let csv = path.is_some_and(|p| p.extension().is_some_and(|e| e == "csv"));
-    let mut out: Box<dyn Write> = match path {
+/// A live run: signals are written (and flushed) as they are produced.
+async fn run_live(
+    g: &Global,
+    a: &RunArgs,
+    provider: &seamless::provider::Provider,
+    strategy: &seamless::components::StrategyComponent,
+    mut opts: RunOptions,
+    until: Option<i64>,
+) -> Result<RunReport, Failure> {
+    let csv = is_csv(a.output.as_deref());
+    let out = std::sync::Arc::new(std::sync::Mutex::new(open_output(a.output.as_deref())?));
+    if csv {
+        let mut o = out.lock().unwrap_or_else(|p| p.into_inner());
+        writeln!(o, "{CSV_HEADER}").map_err(io_failure)?;
+    }
+    let sink_out = out.clone();
+    opts.sink = Some(SignalSink(std::sync::Arc::new(move |r: &SignalRecord| {
+        let mut o = sink_out.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(o, "{}", signal_line(r, csv)).and_then(|_| o.flush());
+    })));
+    let live = LiveRun {
+        until,
+        ..LiveRun::default()
+    };
+    let stop = live.stop.clone();
+    opts.live = Some(live);
+    if !g.quiet {
+        match until {
+            Some(u) => eprintln!("replaying history, then live until {}", format_ms(u)),
+            None => eprintln!("replaying history, then live until Ctrl-C"),
+        }
+    }
+    let run = runner::run(provider, strategy, opts);
+    tokio::pin!(run);
+    let report = tokio::select! {
+        r = &mut run => r?,
+        _ = super::shutdown_signal() => {
+            stop.store(true, std::sync::atomic::Ordering::Release);
+            run.await?
+        }
+    };
+    Ok(report)
+}
+
+const CSV_HEADER: &str = "time,time_iso,node,input,action,value,note";
+
+fn is_csv(path: Option<&Path>) -> bool {
+    path.is_some_and(|p| p.extension().is_some_and(|e| e == "csv"))
+}
+
+fn io_failure(e: std::io::Error) -> Failure {
+    Failure::runtime(anyhow::anyhow!("writing signals: {e}"))
+}
+
+fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>, Failure> {
+    Ok(match path {
         Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
             |e| Failure::bad(anyhow::anyhow!("cannot write {}: {e}", p.display())),
         )?)),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
-    let io = |e: std::io::Error| Failure::runtime(anyhow::anyhow!("writing signals: {e}"));
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    })
+}
+
+/// One signal as a JSON line or a CSV row.
+fn signal_line(r: &SignalRecord, csv: bool) -> String {
+    let s = &r.signal;
     if csv {
-        writeln!(out, "time,time_iso,node,input,action,value,note").map_err(io)?;
+        format!(
+            "{},{},{},{},{},{},{}",
+            s.time,
+            format_ms(s.time),
+            r.node,
+            s.input,
+            csv_field(&s.action),
+            s.value,
+            csv_field(&s.note)
+        )
+    } else {
+        serde_json::json!({
+            "time": s.time,
+            "time_iso": format_ms(s.time),
+            "node": r.node,
+            "input": s.input,
+            "action": s.action,
+            "value": s.value,
+            "note": s.note,
+        })
+        .to_string()
+    }
+}
+
+/// Signals as JSON lines (stdout or `.jsonl`) or CSV (`.csv`).
+fn write_signals(path: Option<&Path>, signals: &[SignalRecord]) -> Result<(), Failure> {
+    let csv = is_csv(path);
+    let mut out = open_output(path)?;
+    if csv {
+        writeln!(out, "{CSV_HEADER}").map_err(io_failure)?;
     }
     for r in signals {
-        let s = &r.signal;
-        if csv {
-            writeln!(
-                out,
-                "{},{},{},{},{},{},{}",
-                s.time,
-                format_ms(s.time),
-                r.node,
-                s.input,
-                csv_field(&s.action),
-                s.value,
-                csv_field(&s.note)
-            )
-            .map_err(io)?;
-        } else {
-            let line = serde_json::json!({
-                "time": s.time,
-                "time_iso": format_ms(s.time),
-                "node": r.node,
-                "input": s.input,
-                "action": s.action,
-                "value": s.value,
-                "note": s.note,
-            });
-            writeln!(out, "{line}").map_err(io)?;
-        }
+        writeln!(out, "{}", signal_line(r, csv)).map_err(io_failure)?;
     }
-    out.flush().map_err(io)
+    out.flush().map_err(io_failure)
 }
 
 fn csv_field(s: &str) -> String {

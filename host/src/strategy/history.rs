@@ -23,8 +23,11 @@ pub(super) struct Loaded {
     pub node: NodeId,
     /// Warm-up and run candles, ascending.
     pub candles: Vec<Candle>,
-    /// Where the loaded span starts (the warm-up window start).
+    /// The loaded span `[start, end)`: memory is authoritative inside it (warm-up start
+    /// to the closed end of the run window at load time). Before it, history comes from
+    /// the provider; after it (a live run), from the store the live session writes.
     pub start: i64,
+    pub end: i64,
 }
 
 /// The history of a run, shared between the runner (which moves the horizon) and the
@@ -84,9 +87,26 @@ impl RunHistory {
             out = fetched.candles;
         }
         let a = l.candles.partition_point(|c| c.open_time < start.max(l.start));
-        let b = l.candles.partition_point(|c| c.open_time < end);
+        let b = l.candles.partition_point(|c| c.open_time < end.min(l.end));
         if a < b {
             out.extend_from_slice(&l.candles[a..b]);
+        }
+        if end > l.end {
+            // Live candles, stored by the live session as they closed.
+            let w = Window {
+                start: start.max(l.end),
+                end,
+            };
+            let opts = FetchOptions {
+                strategy: crate::provider::Strategy::FailFast,
+                partial_ok: true,
+                ..self.fetch.clone()
+            };
+            let fetched = self
+                .runtime
+                .block_on(self.provider.fetch(&l.node, w, &opts))
+                .map_err(|e| format!("history of {}: {e}", l.node))?;
+            out.extend(fetched.candles);
         }
         if out.len() > MAX_HISTORY_ROWS {
             return Err(format!(
@@ -99,31 +119,25 @@ impl RunHistory {
     }
 }
 
-impl HistorySource for RunHistory {
-    fn range(&mut self, input: u32, window: Window) -> Result<Vec<Candle>, String> {
-        let l = self.input(input)?;
-        let end = window.end.min(self.visible_end(l));
-        self.candles(l, window.start, end)
-    }
-
-    fn last(&mut self, input: u32, count: u32, before: i64) -> Result<Vec<Candle>, String> {
-        let l = self.input(input)?;
+impl RunHistory {
+    /// The last `count` candles of `l` opening before `end` (not bounded by the horizon:
+    /// the runner's own use, e.g. re-warming a fresh instance).
+    pub(super) fn tail(&self, l: &Loaded, count: u32, end: i64) -> Result<Vec<Candle>, String> {
         if count as usize > MAX_HISTORY_ROWS {
             return Err(format!(
                 "history last: count {count} is more than {MAX_HISTORY_ROWS}"
             ));
         }
-        let end = before.min(self.visible_end(l));
         let tf = l.node.timeframe;
-        let in_memory = l.candles.partition_point(|c| c.open_time < end)
-            - l.candles.partition_point(|c| c.open_time < l.start);
-        let start = if in_memory >= count as usize || end <= l.start {
-            // Enough loaded (or the whole request lies before the loaded span).
-            if end <= l.start {
-                tf.back(tf.ceil(end), count as u64)
-            } else {
-                l.start
-            }
+        let mem_end = end.min(l.end);
+        let in_memory = l.candles.partition_point(|c| c.open_time < mem_end);
+        let start = if end > l.end {
+            // Past the loaded span (live): go back from the end; gaps may give fewer.
+            tf.back(tf.ceil(end), count as u64)
+        } else if end <= l.start {
+            tf.back(tf.ceil(end), count as u64)
+        } else if in_memory >= count as usize {
+            l.candles[in_memory - count as usize].open_time
         } else {
             // Reach before the loaded span for the rest.
             tf.back(l.start, (count as usize - in_memory) as u64)
@@ -133,5 +147,24 @@ impl HistorySource for RunHistory {
             got.drain(..got.len() - count as usize);
         }
         Ok(got)
+    }
+
+    /// Input `input`'s loaded series.
+    pub(super) fn loaded(&self, input: u32) -> Result<&Loaded, String> {
+        self.input(input)
+    }
+}
+
+impl HistorySource for RunHistory {
+    fn range(&mut self, input: u32, window: Window) -> Result<Vec<Candle>, String> {
+        let l = self.input(input)?;
+        let end = window.end.min(self.visible_end(l));
+        self.candles(l, window.start, end)
+    }
+
+    fn last(&mut self, input: u32, count: u32, before: i64) -> Result<Vec<Candle>, String> {
+        let l = self.input(input)?;
+        let end = before.min(self.visible_end(l));
+        self.tail(l, count, end)
     }
 }

@@ -26,6 +26,7 @@ use crate::components::{
     ComponentError, Signal, StrategyComponent, StrategyInput, StrategyInstance, columns,
 };
 use crate::domain::{Candle, NodeId, Window, format_ms};
+use crate::live::{LiveSession, LiveUpdate, SessionOptions};
 use crate::provider::{FetchOptions, Provider, ProviderError};
 
 pub use history::MAX_HISTORY_ROWS;
@@ -68,6 +69,32 @@ pub struct RunOptions {
     pub on_error: OnError,
     /// How inputs are served (availability strategy, SLA, partial_ok).
     pub fetch: FetchOptions,
+    /// After the window's history, follow the inputs live.
+    pub live: Option<LiveRun>,
+    /// Called with every signal as it is produced (e.g. to print live signals at once).
+    pub sink: Option<SignalSink>,
+}
+
+/// Live continuation of a run: after the history, every input is followed through a
+/// [`LiveSession`] (seam backfilled, closed candles stored) and its closed candles are
+/// delivered in merged order, without a gap or a duplicate at the seam.
+#[derive(Debug, Clone, Default)]
+pub struct LiveRun {
+    /// Stop once every input has passed this time (exclusive); `None` = until `stop`.
+    pub until: Option<i64>,
+    pub session: SessionOptions,
+    /// Set to end the run (e.g. on Ctrl-C).
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A callback receiving each signal as it is produced.
+#[derive(Clone)]
+pub struct SignalSink(pub Arc<dyn Fn(&SignalRecord) + Send + Sync>);
+
+impl std::fmt::Debug for SignalSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SignalSink")
+    }
 }
 
 impl RunOptions {
@@ -79,6 +106,8 @@ impl RunOptions {
             batch_size: 4096,
             on_error: OnError::Stop,
             fetch: FetchOptions::default(),
+            live: None,
+            sink: None,
         }
     }
 }
@@ -125,6 +154,8 @@ pub enum RunError {
         detail: String,
         skippable: bool,
     },
+    #[error("live feed of {node}: {detail}")]
+    Live { node: String, detail: String },
     #[error("strategy task failed: {0}")]
     Task(String),
 }
@@ -264,14 +295,6 @@ struct Runner {
     runtime: tokio::runtime::Handle,
 }
 
-/// One input, ready to deliver.
-struct Series {
-    node: NodeId,
-    warmup: u32,
-    /// Rows `< split` are warm-up.
-    split: usize,
-}
-
 impl Runner {
     fn label(&self) -> String {
         self.strategy.label().to_string()
@@ -292,27 +315,13 @@ impl Runner {
         }
     }
 
-    fn run(self) -> Result<RunReport, RunError> {
+    /// Load every input (warm-up and window) through the provider.
+    fn load(
+        &self,
+        inputs: &[StrategyInput],
+    ) -> Result<(Vec<Loaded>, Vec<usize>, Vec<InputReport>), RunError> {
         let label = self.label();
-        let loaded: Arc<OnceLock<Vec<Loaded>>> = Arc::default();
-        let horizon = Arc::new(AtomicI64::new(self.opts.window.start));
-        let history = RunHistory {
-            inputs: loaded.clone(),
-            horizon: horizon.clone(),
-            provider: self.provider.clone(),
-            fetch: self.opts.fetch.clone(),
-            runtime: self.runtime.clone(),
-        };
-        let (mut instance, inputs) = self.start(&history)?;
-        if inputs.is_empty() {
-            return Err(RunError::NoInputs { strategy: label });
-        }
-
-        // Load every input: warm-up and window, through the provider.
-        let t_load = Instant::now();
-        let mut series = Vec::new();
-        let mut data = Vec::new();
-        let mut reports = Vec::new();
+        let (mut data, mut splits, mut reports) = (Vec::new(), Vec::new(), Vec::new());
         for (index, input) in inputs.iter().enumerate() {
             let node: NodeId = input.node_id.parse().map_err(|e: crate::domain::NodeIdError| {
                 RunError::BadInput {
@@ -329,6 +338,9 @@ impl Runner {
                 start: warm_start,
                 end: window.end,
             };
+            // Closed data ends here (taken before the fetch, so everything before it is
+            // in the fetched frame; a live run continues from it).
+            let loaded_end = self.provider.closed_end(&node, window).max(window.start);
             let fetched = self
                 .runtime
                 .block_on(self.provider.fetch(&node, whole, &self.opts.fetch))
@@ -336,12 +348,10 @@ impl Runner {
                     node: node.to_string(),
                     source,
                 })?;
-            let split = fetched
-                .candles
-                .partition_point(|c| c.open_time < window.start);
-            // Keep only the last `warmup` warm-up candles (the window may hold more when
-            // the grid is irregular).
             let mut candles = fetched.candles;
+            candles.truncate(candles.partition_point(|c| c.open_time < loaded_end));
+            let split = candles.partition_point(|c| c.open_time < window.start);
+            // Keep only the last `warmup` warm-up candles.
             let extra = split.saturating_sub(input.warmup as usize);
             candles.drain(..extra);
             let split = split - extra;
@@ -353,149 +363,86 @@ impl Runner {
                 fingerprint: fetched.metadata.fingerprint,
                 partial: fetched.metadata.partial,
             });
-            series.push(Series {
-                node: node.clone(),
-                warmup: input.warmup,
-                split,
-            });
+            splits.push(split);
             data.push(Loaded {
                 node,
                 candles,
                 start: warm_start,
+                end: loaded_end,
             });
         }
+        Ok((data, splits, reports))
+    }
+
+    fn run(self) -> Result<RunReport, RunError> {
+        let label = self.label();
+        let loaded: Arc<OnceLock<Vec<Loaded>>> = Arc::default();
+        let horizon = Arc::new(AtomicI64::new(self.opts.window.start));
+        let history = RunHistory {
+            inputs: loaded.clone(),
+            horizon: horizon.clone(),
+            provider: self.provider.clone(),
+            fetch: self.opts.fetch.clone(),
+            runtime: self.runtime.clone(),
+        };
+        let (instance, inputs) = self.start(&history)?;
+        if inputs.is_empty() {
+            return Err(RunError::NoInputs { strategy: label });
+        }
+        let t_load = Instant::now();
+        let (data, splits, reports) = self.load(&inputs)?;
         let load = t_load.elapsed();
         let _ = loaded.set(data);
         let data = loaded.get().map(Vec::as_slice).unwrap_or_default();
+        let mut d = Delivery {
+            runner: &self,
+            instance,
+            inputs,
+            history,
+            horizon,
+            out: RunReport {
+                strategy: label,
+                window: self.opts.window,
+                inputs: reports,
+                signals: Vec::new(),
+                skipped: Vec::new(),
+                candles: 0,
+                batches: 0,
+                load,
+                deliver: Duration::ZERO,
+            },
+        };
+        let t_deliver = Instant::now();
 
         // Warm-up, merged.
-        let t_deliver = Instant::now();
-        let mut out = RunReport {
-            strategy: label.clone(),
-            window: self.opts.window,
-            inputs: reports,
-            signals: Vec::new(),
-            skipped: Vec::new(),
-            candles: 0,
-            batches: 0,
-            load,
-            deliver: Duration::ZERO,
-        };
-        let ends: Vec<usize> = series.iter().map(|s| s.split).collect();
-        self.warm(&mut instance, &horizon, data, &vec![0; data.len()], &ends)
-            .map_err(|(call, node, first, last, detail)| {
-                self.failed(call, node, first, last, detail, false)
-            })?;
+        let warm: Vec<&[Candle]> = data
+            .iter()
+            .zip(&splits)
+            .map(|(l, s)| &l.candles[..*s])
+            .collect();
+        d.warm(&warm)?;
 
         // The run window, merged.
-        let times: Vec<Vec<i64>> = data
+        let rows: Vec<&[Candle]> = data
             .iter()
-            .zip(&series)
-            .map(|(l, s)| l.candles[s.split..].iter().map(|c| c.open_time).collect())
+            .zip(&splits)
+            .map(|(l, s)| &l.candles[*s..])
             .collect();
-        let refs: Vec<&[i64]> = times.iter().map(Vec::as_slice).collect();
-        let plan = batches(&refs, self.opts.batch_size);
-        // Run rows delivered (or skipped) per input so far.
-        let mut done = vec![0usize; data.len()];
-        for b in plan {
-            let i = b.input as usize;
-            let s = &series[i];
-            let rows = &data[i].candles[s.split + b.from..s.split + b.from + b.len];
-            let (first, last) = (rows[0].open_time, rows[rows.len() - 1].open_time);
-            horizon.store(s.node.timeframe.next(last), Ordering::Release);
-            let result = instance
-                .on_candles(b.input, &columns(rows), false)
-                .map_err(|e| e.to_string())
-                .and_then(|r| r)
-                .and_then(|signals| check_signals(signals, data.len(), first, last));
-            out.batches += 1;
-            match result {
-                Ok(signals) => {
-                    out.candles += rows.len();
-                    out.signals.extend(signals.into_iter().map(|signal| SignalRecord {
-                        node: data[signal.input as usize].node.to_string(),
-                        signal,
-                    }));
-                }
-                Err(detail) => {
-                    if self.opts.on_error == OnError::Stop {
-                        return Err(self.failed("on-candles", &s.node, first, last, detail, true));
-                    }
-                    tracing::warn!(strategy = %label, node = %s.node, first = %format_ms(first), last = %format_ms(last), error = %detail, "strategy failed on a batch; skipping it");
-                    out.skipped.push(Skipped {
-                        node: s.node.to_string(),
-                        first,
-                        last,
-                        error: detail,
-                    });
-                    if instance.is_dead() {
-                        // A fresh instance, warmed on what came before the failed batch.
-                        let (fresh, again) = self.start(&history)?;
-                        if again != inputs {
-                            return Err(self.failed(
-                                "init",
-                                &s.node,
-                                first,
-                                last,
-                                "a fresh instance asked for different inputs".into(),
-                                false,
-                            ));
-                        }
-                        instance = fresh;
-                        let ends: Vec<usize> =
-                            series.iter().zip(&done).map(|(s, d)| s.split + d).collect();
-                        let starts: Vec<usize> = series
-                            .iter()
-                            .zip(&ends)
-                            .map(|(s, e)| e.saturating_sub(s.warmup as usize))
-                            .collect();
-                        self.warm(&mut instance, &horizon, data, &starts, &ends)
-                            .map_err(|(call, node, first, last, detail)| {
-                                self.failed(call, node, first, last, detail, false)
-                            })?;
-                    }
-                }
-            }
-            done[i] += b.len;
-        }
-        out.deliver = t_deliver.elapsed();
-        Ok(out)
-    }
-
-    /// Deliver rows `starts[i]..ends[i]` of every input as warm-up, merged.
-    #[allow(clippy::type_complexity)]
-    fn warm<'a>(
-        &self,
-        instance: &mut StrategyInstance,
-        horizon: &AtomicI64,
-        data: &'a [Loaded],
-        starts: &[usize],
-        ends: &[usize],
-    ) -> Result<(), (&'static str, &'a NodeId, i64, i64, String)> {
-        let times: Vec<Vec<i64>> = data
+        let times: Vec<Vec<i64>> = rows
             .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                l.candles[starts[i]..ends[i]]
-                    .iter()
-                    .map(|c| c.open_time)
-                    .collect()
-            })
+            .map(|r| r.iter().map(|c| c.open_time).collect())
             .collect();
         let refs: Vec<&[i64]> = times.iter().map(Vec::as_slice).collect();
         for b in batches(&refs, self.opts.batch_size) {
-            let l = &data[b.input as usize];
-            let from = starts[b.input as usize] + b.from;
-            let rows: &[Candle] = &l.candles[from..from + b.len];
-            let (first, last) = (rows[0].open_time, rows[rows.len() - 1].open_time);
-            horizon.store(l.node.timeframe.next(last), Ordering::Release);
-            instance
-                .on_candles(b.input, &columns(rows), true)
-                .map_err(|e| e.to_string())
-                .and_then(|r| r)
-                .map_err(|detail| ("on-candles (warm-up)", &l.node, first, last, detail))?;
+            d.deliver(b.input, &rows[b.input as usize][b.from..b.from + b.len])?;
         }
-        Ok(())
+
+        if let Some(live) = &self.opts.live {
+            let from: Vec<i64> = data.iter().map(|l| l.end).collect();
+            d.live(live, &from)?;
+        }
+        d.out.deliver = t_deliver.elapsed();
+        Ok(d.out)
     }
 
     fn failed(
@@ -517,6 +464,237 @@ impl Runner {
             skippable,
         }
     }
+}
+
+/// The delivery state of a run: the instance, its history, what was produced.
+struct Delivery<'r> {
+    runner: &'r Runner,
+    instance: StrategyInstance,
+    inputs: Vec<StrategyInput>,
+    history: RunHistory,
+    horizon: Arc<AtomicI64>,
+    out: RunReport,
+}
+
+impl Delivery<'_> {
+    fn node(&self, input: u32) -> NodeId {
+        self.history
+            .loaded(input)
+            .map(|l| l.node.clone())
+            .unwrap_or_else(|_| NodeId::new("?", "?", "1m").expect("a valid placeholder"))
+    }
+
+    /// Deliver `series[i]` of every input as warm-up, merged. A failure here stops the
+    /// run (there is no batch to skip).
+    fn warm(&mut self, series: &[&[Candle]]) -> Result<(), RunError> {
+        let times: Vec<Vec<i64>> = series
+            .iter()
+            .map(|r| r.iter().map(|c| c.open_time).collect())
+            .collect();
+        let refs: Vec<&[i64]> = times.iter().map(Vec::as_slice).collect();
+        for b in batches(&refs, self.runner.opts.batch_size) {
+            let rows = &series[b.input as usize][b.from..b.from + b.len];
+            let (first, last) = (rows[0].open_time, rows[rows.len() - 1].open_time);
+            let node = self.node(b.input);
+            self.horizon
+                .store(node.timeframe.next(last), Ordering::Release);
+            let r = self
+                .instance
+                .on_candles(b.input, &columns(rows), true)
+                .map_err(|e| e.to_string())
+                .and_then(|r| r);
+            if let Err(detail) = r {
+                return Err(self.runner.failed(
+                    "on-candles (warm-up)",
+                    &node,
+                    first,
+                    last,
+                    detail,
+                    false,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Deliver one batch of run candles of `input`; on failure stop or skip it.
+    fn deliver(&mut self, input: u32, rows: &[Candle]) -> Result<(), RunError> {
+        let Some((first, last)) = rows.first().zip(rows.last()).map(|(a, b)| (a.open_time, b.open_time)) else {
+            return Ok(());
+        };
+        let node = self.node(input);
+        self.horizon
+            .store(node.timeframe.next(last), Ordering::Release);
+        let n_inputs = self.inputs.len();
+        let result = self
+            .instance
+            .on_candles(input, &columns(rows), false)
+            .map_err(|e| e.to_string())
+            .and_then(|r| r)
+            .and_then(|signals| check_signals(signals, n_inputs, first, last));
+        self.out.batches += 1;
+        match result {
+            Ok(signals) => {
+                self.out.candles += rows.len();
+                for signal in signals {
+                    let record = SignalRecord {
+                        node: self.node(signal.input).to_string(),
+                        signal,
+                    };
+                    if let Some(sink) = &self.runner.opts.sink {
+                        (sink.0)(&record);
+                    }
+                    self.out.signals.push(record);
+                }
+                Ok(())
+            }
+            Err(detail) => {
+                if self.runner.opts.on_error == OnError::Stop {
+                    return Err(self.runner.failed("on-candles", &node, first, last, detail, true));
+                }
+                tracing::warn!(strategy = %self.out.strategy, node = %node, first = %format_ms(first), last = %format_ms(last), error = %detail, "strategy failed on a batch; skipping it");
+                self.out.skipped.push(Skipped {
+                    node: node.to_string(),
+                    first,
+                    last,
+                    error: detail,
+                });
+                if self.instance.is_dead() {
+                    self.restart(input, first, &node, last)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// After a trap: a fresh instance, initialised and warmed on the candles delivered
+    /// before the failed batch (which opened at `first` on input `failed`).
+    fn restart(&mut self, failed: u32, first: i64, node: &NodeId, last: i64) -> Result<(), RunError> {
+        let (fresh, again) = self.runner.start(&self.history)?;
+        if again != self.inputs {
+            return Err(self.runner.failed(
+                "init",
+                node,
+                first,
+                last,
+                "a fresh instance asked for different inputs".into(),
+                false,
+            ));
+        }
+        self.instance = fresh;
+        let mut warm = Vec::new();
+        for (j, input) in self.inputs.iter().enumerate() {
+            // Inputs before the failed one had their candle at `first` delivered.
+            let end = if (j as u32) < failed { first + 1 } else { first };
+            let l = self
+                .history
+                .loaded(j as u32)
+                .map_err(|e| self.runner.failed("init", node, first, last, e, false))?;
+            let rows = self
+                .history
+                .tail(l, input.warmup, end)
+                .map_err(|e| self.runner.failed("history", node, first, last, e, false))?;
+            warm.push(rows);
+        }
+        let refs: Vec<&[Candle]> = warm.iter().map(Vec::as_slice).collect();
+        self.warm(&refs)
+    }
+
+    /// Follow every input live from `from[i]`, delivering closed candles in merged
+    /// order until `live.until` or until stopped.
+    fn live(&mut self, live: &LiveRun, from: &[i64]) -> Result<(), RunError> {
+        let runtime = self.runner.runtime.clone();
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Candle)>();
+        let mut sessions = Vec::new();
+        for (i, start) in from.iter().enumerate() {
+            let node = self.node(i as u32);
+            let (session, mut updates) = runtime
+                .block_on(LiveSession::start(
+                    self.runner.provider.clone(),
+                    node.clone(),
+                    *start,
+                    live.session.clone(),
+                ))
+                .map_err(|e| RunError::Live {
+                    node: node.to_string(),
+                    detail: e.to_string(),
+                })?;
+            let tx = tx.clone();
+            runtime.spawn(async move {
+                while let Some(u) = updates.recv().await {
+                    if let LiveUpdate::Closed(c) = u
+                        && tx.send((i, c)).is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+            sessions.push(session);
+        }
+        drop(tx);
+        let n = from.len();
+        let tfs: Vec<_> = (0..n).map(|i| self.node(i as u32).timeframe).collect();
+        // Everything before `seen[i]` of input i has arrived.
+        let mut seen: Vec<i64> = from.to_vec();
+        let mut queues: Vec<std::collections::VecDeque<Candle>> = vec![Default::default(); n];
+        let until = live.until.unwrap_or(i64::MAX);
+        let result = 'run: loop {
+            if live.stop.load(Ordering::Acquire) {
+                break Ok(());
+            }
+            if seen.iter().all(|s| *s >= until) && queues.iter().all(|q| q.is_empty()) {
+                break Ok(());
+            }
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok((i, c)) => {
+                    seen[i] = seen[i].max(tfs[i].next(c.open_time));
+                    if c.open_time < until {
+                        queues[i].push_back(c);
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    break Err(RunError::Live {
+                        node: self.node(0).to_string(),
+                        detail: "the live sessions ended".into(),
+                    });
+                }
+            }
+            // Deliver every candle no other input can still precede.
+            while let Some(i) = next_ready(&queues, &seen) {
+                let mut rows = Vec::new();
+                while let Some(c) = queues[i].front().copied() {
+                    rows.push(c);
+                    queues[i].pop_front();
+                    if next_ready(&queues, &seen) != Some(i) {
+                        break;
+                    }
+                }
+                if let Err(e) = self.deliver(i as u32, &rows) {
+                    break 'run Err(e);
+                }
+            }
+        };
+        for s in sessions {
+            let _ = runtime.block_on(s.stop());
+        }
+        result
+    }
+}
+
+/// The input whose head candle comes next in merged order and cannot be preceded by a
+/// candle still to arrive: every other input `j` has arrived up to the candle's open
+/// time (inclusive for inputs before it, which go first on ties).
+fn next_ready(queues: &[std::collections::VecDeque<Candle>], seen: &[i64]) -> Option<usize> {
+    let (i, t) = queues
+        .iter()
+        .enumerate()
+        .filter_map(|(i, q)| q.front().map(|c| (i, c.open_time)))
+        .min_by_key(|(i, t)| (*t, *i))?;
+    let ready = (0..queues.len()).filter(|j| *j != i).all(|j| {
+        if j < i { seen[j] > t } else { seen[j] >= t }
+    });
+    ready.then_some(i)
 }
 
 /// Signals must name an existing input, carry a time inside the batch and a finite value.

@@ -1,0 +1,168 @@
+//! `sma-cross`: a moving-average crossover strategy node.
+//!
+//! Config: `node` (default `ohlcv:binance:BTC/USDT:1m`), `fast` (default 10),
+//! `slow` (default 30), with `1 <= fast < slow`. One input, warm-up `slow` candles.
+//!
+//! Semantics (exact; the host's tests recompute them independently): the last
+//! `slow` closes are kept. After candle `i`'s close is added, once `slow` closes
+//! have been seen, `fast_i` = (sum of the last `fast` closes, oldest first, from
+//! `0.0`) / `fast`, `slow_i` likewise over the last `slow`, and
+//! `d_i = fast_i - slow_i`. When `d_{i-1}` exists, `d_{i-1} <= 0 && d_i > 0` emits
+//! `buy` and `d_{i-1} >= 0 && d_i < 0` emits `sell`, with `value` = close,
+//! `time` = open time, `input` = 0. Warm-up batches update the state (including
+//! `d`) but emit nothing.
+//!
+//! The core, [`SmaCross`], is plain Rust on slices (natively callable for tests
+//! and benchmarks); the `strategy-node` export is compiled for `wasm32` only.
+
+use seamless_strategy_kit::{Columns, Config, History, Input, Ring, Signal, Strategy};
+
+/// Largest `slow` accepted (the state holds `2 * slow` closes).
+pub const MAX_PERIOD: u32 = 1_000_000;
+
+/// The crossover state: the last `slow` closes and the previous difference.
+#[derive(Clone, Debug)]
+pub struct SmaCross {
+    fast: usize,
+    slow: usize,
+    fast_f: f64,
+    slow_f: f64,
+    closes: Ring<f64>,
+    prev_d: Option<f64>,
+    note_buy: String,
+    note_sell: String,
+}
+
+impl SmaCross {
+    /// A crossover of SMA `fast` over SMA `slow`; needs `1 <= fast < slow`.
+    pub fn new(fast: usize, slow: usize) -> Result<Self, String> {
+        if fast == 0 {
+            return Err("config key `fast` must be at least 1; e.g. fast=10".to_owned());
+        }
+        if fast >= slow {
+            return Err(format!(
+                "config key `fast` ({fast}) must be smaller than `slow` ({slow}); e.g. fast=10 slow=30"
+            ));
+        }
+        Ok(SmaCross {
+            fast,
+            slow,
+            fast_f: fast as f64,
+            slow_f: slow as f64,
+            closes: Ring::new(slow),
+            prev_d: None,
+            note_buy: format!("sma{fast} crossed above sma{slow}"),
+            note_sell: format!("sma{fast} crossed below sma{slow}"),
+        })
+    }
+
+    /// The `fast` period.
+    pub fn fast(&self) -> usize {
+        self.fast
+    }
+
+    /// The `slow` period.
+    pub fn slow(&self) -> usize {
+        self.slow
+    }
+
+    /// Feed candles (open times and closes, same length, ascending) and push the
+    /// crossings to `out` (`input` 0). With `warmup` the state advances and nothing
+    /// is pushed. No allocation per candle (only per signal).
+    ///
+    /// # Panics
+    /// If the slices differ in length.
+    pub fn on_candles(
+        &mut self,
+        open_time: &[i64],
+        close: &[f64],
+        warmup: bool,
+        out: &mut Vec<Signal>,
+    ) {
+        assert_eq!(
+            open_time.len(),
+            close.len(),
+            "open_time and close differ in length"
+        );
+        let split = self.slow - self.fast;
+        for (&t, &c) in open_time.iter().zip(close) {
+            self.closes.push(c);
+            if !self.closes.is_full() {
+                continue;
+            }
+            let (older, recent) = self.closes.as_slice().split_at(split);
+            // Two independent chains: the slow sum over all, the fast sum over the
+            // last `fast`; both strictly oldest → newest from 0.0.
+            let mut s = 0.0f64;
+            let mut f = 0.0f64;
+            for &x in older {
+                s += x;
+            }
+            for &x in recent {
+                s += x;
+                f += x;
+            }
+            let d = f / self.fast_f - s / self.slow_f;
+            if let Some(p) = self.prev_d.replace(d)
+                && !warmup
+            {
+                if p <= 0.0 && d > 0.0 {
+                    out.push(self.signal(t, "buy", c, true));
+                } else if p >= 0.0 && d < 0.0 {
+                    out.push(self.signal(t, "sell", c, false));
+                }
+            }
+        }
+    }
+
+    #[cold]
+    fn signal(&self, time: i64, action: &str, close: f64, up: bool) -> Signal {
+        Signal {
+            time,
+            input: 0,
+            action: action.to_owned(),
+            value: close,
+            note: if up { &self.note_buy } else { &self.note_sell }.clone(),
+        }
+    }
+}
+
+impl Strategy for SmaCross {
+    fn init(config: &[(String, String)]) -> Result<(Self, Vec<Input>), String> {
+        let c = Config::new(config, &["node", "fast", "slow"])?;
+        let node = c.node("node", seamless_strategy_kit::DEFAULT_NODE)?;
+        let fast = c.u32_in("fast", 10, 1, MAX_PERIOD)?;
+        let slow = c.u32_in("slow", 30, 2, MAX_PERIOD)?;
+        let s = SmaCross::new(fast as usize, slow as usize)?;
+        Ok((
+            s,
+            vec![Input {
+                node_id: node.to_string(),
+                warmup: slow,
+            }],
+        ))
+    }
+
+    fn on_candles(
+        &mut self,
+        input: u32,
+        batch: &Columns,
+        warmup: bool,
+        _history: &mut dyn History,
+        out: &mut Vec<Signal>,
+    ) -> Result<(), String> {
+        seamless_strategy_kit::single_input(input)?;
+        batch.check()?;
+        SmaCross::on_candles(self, &batch.open_time, &batch.close, warmup, out);
+        Ok(())
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod component {
+    //! The `strategy-node` component export.
+    seamless_strategy_kit::export_strategy!(super::SmaCross, "../../wit");
+}
+
+#[cfg(test)]
+mod tests;

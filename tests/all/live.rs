@@ -1,0 +1,422 @@
+//! The live feed and the history→live handoff against the simulator's WebSocket streams
+//! and REST API, with the real Binance adapter component and a real SQLite file. The
+//! simulator runs a fast market clock (1m candles close every 100 ms of wall time) and the
+//! provider reads that clock, so "closed" means the same thing on both sides.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use exchange_sim::{SimConfig, Simulator};
+use seamless::domain::{Candle, Clock, NodeId, Window};
+use seamless::live::{
+    FeedEvent, FeedOptions, FeedSource, LiveFeed, LiveSession, LiveUpdate, SessionOptions,
+};
+use seamless::provider::{AdapterRegistry, Provider};
+use seamless::store::{AnyStore, CandleStore};
+
+use crate::support::{DAY, JAN1_2024, MIN, guest_dir, host, provider, truth};
+
+/// Market time at the start of each test: a minute boundary plus a bit.
+const ORIGIN: i64 = JAN1_2024 + 10 * DAY + 15_000;
+/// Market ms per wall ms: a 1m candle closes every 100 ms.
+const SPEED: u32 = 600;
+
+fn node() -> NodeId {
+    "ohlcv:binance:BTC/USDT:1m".parse().unwrap()
+}
+
+/// A fast-clock simulator (WebSocket updates every 10 ms) and a provider over a fresh
+/// SQLite file that reads the simulator's clock.
+async fn setup(cfg: SimConfig) -> (Arc<Simulator>, Provider, tempfile::TempDir) {
+    let sim = Arc::new(Simulator::start(cfg).await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let clock_sim = sim.clone();
+    let p = provider(&sim, &dir.path().join("live.db"))
+        .with_clock(Clock::from_fn(move || clock_sim.now_ms()));
+    (sim, p, dir)
+}
+
+fn fast() -> SimConfig {
+    SimConfig::default()
+        .with_clock_fast(ORIGIN, SPEED)
+        .with_ws_update_ms(10)
+}
+
+fn feed_opts() -> FeedOptions {
+    FeedOptions {
+        backoff_min: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(100),
+        ..FeedOptions::default()
+    }
+}
+
+async fn recv<T>(rx: &mut tokio::sync::mpsc::Receiver<T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("an update within 10 s")
+        .expect("the channel is open")
+}
+
+/// Every candle has the next open time of the 1m grid.
+fn assert_contiguous(c: &[Candle]) {
+    for w in c.windows(2) {
+        assert_eq!(
+            w[1].open_time,
+            w[0].open_time + MIN,
+            "gap or duplicate after {}",
+            w[0].open_time
+        );
+    }
+}
+
+/// Every stored candle of `node` from `from` on is a closed candle equal to the
+/// exchange's (a stored forming candle would differ, or not be closed yet).
+async fn assert_store_holds_only_truth(sim: &Simulator, p: &Provider, from: i64) {
+    let far = Window {
+        start: from,
+        end: from + 1000 * MIN,
+    };
+    let want: BTreeMap<i64, Candle> = truth(sim, &node(), far)
+        .into_iter()
+        .map(|c| (c.open_time, c))
+        .collect();
+    let stored = p.store().read(&node(), far).await.unwrap();
+    for c in &stored {
+        assert_eq!(
+            want.get(&c.open_time),
+            Some(c),
+            "stored candle at {} is not the closed truth",
+            c.open_time
+        );
+    }
+}
+
+/// Checks a session's output: the `Closed` updates run contiguously from `from`, equal
+/// the store and the exchange's truth over `[from, end)`, and the ledger knows all of it.
+async fn assert_served(sim: &Simulator, p: &Provider, from: i64, closed: &[Candle]) -> i64 {
+    assert_eq!(closed.first().map(|c| c.open_time), Some(from));
+    assert_contiguous(closed);
+    let end = closed.last().unwrap().open_time + MIN;
+    let w = Window { start: from, end };
+    let want = truth(sim, &node(), w);
+    assert_eq!(closed.len(), want.len());
+    assert_eq!(
+        closed,
+        want.as_slice(),
+        "emitted series differs from the truth"
+    );
+    let stored = p.store().read(&node(), w).await.unwrap();
+    assert_eq!(stored, want, "stored series differs from the truth");
+    let ledger = p.store().ledger(&node(), w).await.unwrap();
+    assert!(ledger.missing(w).is_empty(), "ledger holes: {ledger:?}");
+    assert_store_holds_only_truth(sim, p, from).await;
+    end
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn websocket_feed_sends_forming_then_exact_closed_candles() {
+    let (sim, p, _dir) = setup(fast()).await;
+    let t0 = Instant::now();
+    let (feed, mut rx) = LiveFeed::for_provider(&p, &node(), feed_opts()).unwrap();
+    let ws_base = sim.base_url().replacen("http", "ws", 1);
+    assert_eq!(
+        recv(&mut rx).await,
+        FeedEvent::Connected {
+            source: FeedSource::WebSocket {
+                url: format!("{ws_base}/ws/btcusdt@kline_1m")
+            }
+        }
+    );
+    let mut closed = Vec::new();
+    let mut forming_before_close = 0;
+    let mut forming_open = None;
+    while closed.len() < 8 {
+        match recv(&mut rx).await {
+            FeedEvent::Candle {
+                candle,
+                closed: false,
+                ..
+            } => forming_open = Some(candle.open_time),
+            FeedEvent::Candle {
+                candle,
+                closed: true,
+                ..
+            } => {
+                if forming_open == Some(candle.open_time) {
+                    forming_before_close += 1;
+                }
+                closed.push(candle);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let elapsed = t0.elapsed();
+    assert_contiguous(&closed);
+    let w = Window {
+        start: closed[0].open_time,
+        end: closed[7].open_time + MIN,
+    };
+    assert_eq!(closed, truth(&sim, &node(), w));
+    assert!(forming_before_close >= 7, "{forming_before_close}");
+    let c = feed.stop().await;
+    assert_eq!(c.rejected_frames, 0);
+    assert_eq!(c.connects, 1);
+    assert_eq!(sim.ws_connections(), 1);
+    eprintln!("8 closed candles over the WebSocket in {elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_survives_two_disconnects_without_holes_or_duplicates() {
+    let (sim, p, _dir) = setup(fast()).await;
+    let from = ORIGIN - ORIGIN % MIN - 30 * MIN;
+    let opts = SessionOptions {
+        // Reconnect after 250-500 ms: a few candles close while the feed is down.
+        feed: FeedOptions {
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_millis(500),
+            ..FeedOptions::default()
+        },
+        retry_min: Duration::from_millis(20),
+        ..SessionOptions::default()
+    };
+    let t0 = Instant::now();
+    let (session, mut rx) = LiveSession::start(p.clone(), node(), from, opts)
+        .await
+        .unwrap();
+    let mut closed: Vec<Candle> = Vec::new();
+    let (mut connects, mut disconnects, mut backfills) = (0, 0, Vec::new());
+    let mut drops = 0;
+    let mut drop_at = 30 + 5; // the seam, then 5 live candles
+    let mut forming = 0;
+    while closed.len() < 30 + 25 {
+        match recv(&mut rx).await {
+            LiveUpdate::Connected { source } => {
+                assert!(matches!(source, FeedSource::WebSocket { .. }), "{source:?}");
+                connects += 1;
+            }
+            LiveUpdate::Disconnected { .. } => disconnects += 1,
+            LiveUpdate::Forming(c) => {
+                forming += 1;
+                // The overlay shows a forming candle the store never gets.
+                assert!(c.open_time >= closed.last().map_or(from, |l| l.open_time + MIN));
+            }
+            LiveUpdate::Closed(c) => {
+                closed.push(c);
+                if closed.len() == drop_at && drops < 2 {
+                    assert_eq!(sim.drop_websockets(), 1);
+                    drops += 1;
+                    drop_at += 7;
+                }
+            }
+            LiveUpdate::Backfilled {
+                start,
+                end,
+                candles,
+            } => backfills.push((start, end, candles)),
+        }
+    }
+    let elapsed = t0.elapsed();
+    let overlay = session.snapshot();
+    let summary = session.stop().await.unwrap();
+    assert_eq!((connects, disconnects), (3, 2), "{summary:?}");
+    assert_eq!(sim.ws_connections(), 3);
+    assert!(forming > 0);
+    // The seam, then one catch-up of the lost range after each reconnect.
+    // (The seam ends at the feed's first candle: 30 or a few more as the clock runs.)
+    assert_eq!(backfills[0].0, from, "{backfills:?}");
+    assert!(backfills.len() >= 3, "{backfills:?}");
+    assert!(
+        backfills
+            .iter()
+            .all(|&(s, e, n)| e > s && n as i64 == (e - s) / MIN),
+        "{backfills:?}"
+    );
+    assert!(backfills[0].2 >= 30, "{backfills:?}");
+    assert_eq!(summary.stats.duplicates, 0, "{summary:?}");
+    let end = assert_served(&sim, &p, from, &closed).await;
+    assert_eq!(overlay.last_closed.map(|c| c.open_time + MIN), Some(end));
+    eprintln!(
+        "session: {} closed candles ({} live, {} via REST) across 2 drops in {elapsed:?}; {summary:?}",
+        closed.len(),
+        summary.stats.live_written,
+        summary.stats.backfilled
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rest_polling_fallback_serves_the_truth() {
+    let (sim, p, _dir) = setup(fast()).await;
+    let from = ORIGIN - ORIGIN % MIN - 20 * MIN;
+    let opts = SessionOptions {
+        feed: FeedOptions {
+            force_poll: true,
+            poll_interval: Some(Duration::from_millis(30)),
+            ..feed_opts()
+        },
+        ..SessionOptions::default()
+    };
+    let t0 = Instant::now();
+    let (session, mut rx) = LiveSession::start(p.clone(), node(), from, opts)
+        .await
+        .unwrap();
+    let mut closed = Vec::new();
+    while closed.len() < 20 + 15 {
+        match recv(&mut rx).await {
+            LiveUpdate::Connected { source } => {
+                assert_eq!(source, FeedSource::Poll { interval_ms: 30 })
+            }
+            LiveUpdate::Closed(c) => closed.push(c),
+            LiveUpdate::Disconnected { reason } => panic!("poll failed: {reason}"),
+            _ => {}
+        }
+    }
+    let elapsed = t0.elapsed();
+    let summary = session.stop().await.unwrap();
+    assert_served(&sim, &p, from, &closed).await;
+    assert_eq!(sim.ws_connections(), 0, "polling must not open a WebSocket");
+    assert_eq!(summary.feed.rejected_frames, 0);
+    eprintln!(
+        "polling: {} closed candles in {elapsed:?}; {summary:?}",
+        closed.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn silent_websocket_is_dropped_after_the_idle_timeout_and_reconnected() {
+    // Updates every 2 s of wall time and no pings: the connection goes quiet.
+    let cfg = fast().with_ws_update_ms(2_000).with_ws_ping_ms(60_000);
+    let (sim, p, _dir) = setup(cfg).await;
+    let opts = FeedOptions {
+        idle_timeout: Duration::from_millis(200),
+        ..feed_opts()
+    };
+    let t0 = Instant::now();
+    let (feed, mut rx) = LiveFeed::for_provider(&p, &node(), opts).unwrap();
+    let mut seen = Vec::new();
+    while seen
+        .iter()
+        .filter(|e| matches!(e, FeedEvent::Connected { .. }))
+        .count()
+        < 2
+    {
+        let ev = recv(&mut rx).await;
+        if let FeedEvent::Disconnected { reason } = &ev {
+            assert!(reason.contains("idle"), "{reason}");
+        }
+        seen.push(ev);
+    }
+    let elapsed = t0.elapsed();
+    assert!(
+        matches!(
+            seen.as_slice(),
+            [
+                FeedEvent::Connected { .. },
+                ..,
+                FeedEvent::Disconnected { .. },
+                FeedEvent::Connected { .. }
+            ]
+        ),
+        "{seen:?}"
+    );
+    assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    feed.stop().await;
+    assert!(sim.ws_connections() >= 2);
+    eprintln!("idle reconnect after {elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn adapter_poll_plan_serves_the_truth() {
+    // binanceusdm has no WebSocket plan: its live-plan asks for REST polling.
+    let sim = Arc::new(Simulator::start(fast()).await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let mut reg = AdapterRegistry::new(host(256, 2000), vec![guest_dir()], vec![]);
+    reg.add_override(&format!("binanceusdm={}/binanceusdm", sim.base_url()))
+        .unwrap();
+    let clock_sim = sim.clone();
+    let store =
+        AnyStore::open(&format!("sqlite:{}", dir.path().join("usdm.db").display())).unwrap();
+    let p = Provider::new(store, reg).with_clock(Clock::from_fn(move || clock_sim.now_ms()));
+    let node: NodeId = "ohlcv:binanceusdm:BTC/USDT:USDT:1m".parse().unwrap();
+    let from = ORIGIN - ORIGIN % MIN - 20 * MIN;
+    let opts = SessionOptions {
+        feed: FeedOptions {
+            poll_interval: Some(Duration::from_millis(30)),
+            ..feed_opts()
+        },
+        ..SessionOptions::default()
+    };
+    let t0 = Instant::now();
+    let (session, mut rx) = LiveSession::start(p.clone(), node.clone(), from, opts)
+        .await
+        .unwrap();
+    let mut closed = Vec::new();
+    while closed.len() < 20 + 10 {
+        match recv(&mut rx).await {
+            LiveUpdate::Connected { source } => {
+                assert_eq!(source, FeedSource::Poll { interval_ms: 30 })
+            }
+            LiveUpdate::Closed(c) => closed.push(c),
+            LiveUpdate::Disconnected { reason } => panic!("poll failed: {reason}"),
+            _ => {}
+        }
+    }
+    let elapsed = t0.elapsed();
+    let summary = session.stop().await.unwrap();
+    assert_contiguous(&closed);
+    assert_eq!(closed[0].open_time, from);
+    let w = Window {
+        start: from,
+        end: closed[closed.len() - 1].open_time + MIN,
+    };
+    let want: Vec<Candle> = sim
+        .truth("BTC/USDT", "1m", w.start, w.end)
+        .into_iter()
+        .map(Candle::from)
+        .collect();
+    assert_eq!(closed, want);
+    assert_eq!(p.store().read(&node, w).await.unwrap(), want);
+    assert_eq!(summary.feed.rejected_frames, 0);
+    assert!(summary.stats.live_written > 0, "{summary:?}");
+    eprintln!(
+        "adapter poll plan: {} closed candles in {elapsed:?}; {summary:?}",
+        closed.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_under_a_flapping_websocket_stays_exact() {
+    // Every connection dies after its 15th kline frame (about 1.5 candles at this pace).
+    let faults = exchange_sim::Faults {
+        ws_drop_every_n: Some(15),
+        ..exchange_sim::Faults::default()
+    };
+    let (sim, p, _dir) = setup(fast().with_faults(faults)).await;
+    let from = ORIGIN - ORIGIN % MIN - 10 * MIN;
+    let opts = SessionOptions {
+        feed: feed_opts(),
+        retry_min: Duration::from_millis(20),
+        ..SessionOptions::default()
+    };
+    let t0 = Instant::now();
+    let (session, mut rx) = LiveSession::start(p.clone(), node(), from, opts)
+        .await
+        .unwrap();
+    let mut closed = Vec::new();
+    while closed.len() < 10 + 20 {
+        if let LiveUpdate::Closed(c) = recv(&mut rx).await {
+            closed.push(c);
+        }
+    }
+    let elapsed = t0.elapsed();
+    let summary = session.stop().await.unwrap();
+    assert_served(&sim, &p, from, &closed).await;
+    assert!(summary.stats.disconnects >= 5, "{summary:?}");
+    assert!(sim.ws_connections() >= 6);
+    eprintln!(
+        "flapping: {} closed candles, {} reconnects in {elapsed:?}; {summary:?}",
+        closed.len(),
+        summary.stats.disconnects
+    );
+}
