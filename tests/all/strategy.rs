@@ -411,3 +411,98 @@ async fn cli_run_bad_input_is_explained() {
     assert!(stderr.contains("guest panicked") && stderr.contains("2024-01-01T00:"), "{stderr}");
     sim.shutdown().await;
 }
+
+// ---- live ----
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_run_gives_the_same_signals_as_a_replay_of_the_same_period() {
+    use std::sync::Arc;
+    use seamless::domain::Clock;
+    use seamless::strategy::LiveRun;
+
+    // 1m candles close every 100 ms of wall time; the host reads the simulator's clock.
+    let origin = JAN1_2024 + 10 * DAY + 15_000;
+    let sim = Arc::new(
+        Simulator::start(SimConfig::default().with_clock_fast(origin, 600).with_ws_update_ms(10))
+            .await
+            .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let clock_sim = sim.clone();
+    let p = provider(&sim, &dir.path().join("live.db"))
+        .with_clock(Clock::from_fn(move || clock_sim.now_ms()));
+    let s = load(&p, "spread_strategy");
+    // Two inputs: 40 minutes of history, then ~25 minutes live (2.5 s of wall time).
+    let start = origin - origin % MIN - 40 * MIN;
+    let until = origin - origin % MIN + 25 * MIN;
+    let cfg = [("window", "10"), ("entry", "1.0"), ("exit", "0.5")];
+    let mut o = opts(Window::new(start, sim.now_ms()).unwrap(), &cfg);
+    o.live = Some(LiveRun {
+        until: Some(until),
+        ..LiveRun::default()
+    });
+    let live = tokio::time::timeout(std::time::Duration::from_secs(30), runner::run(&p, &s, o))
+        .await
+        .expect("the live run reaches its end")
+        .unwrap();
+    assert!(sim.ws_connections() >= 2, "both inputs followed the WebSocket");
+    // Every candle of both inputs in [start, until) was delivered exactly once.
+    assert_eq!(live.candles, 2 * ((until - start) / MIN) as usize);
+
+    // Replay of the same period from a fresh store, after the fact.
+    let dir2 = tempfile::tempdir().unwrap();
+    let p2 = provider(&sim, &dir2.path().join("replay.db")).with_now(until + MIN);
+    let replay = runner::run(&p2, &s, opts(Window::new(start, until).unwrap(), &cfg))
+        .await
+        .unwrap();
+    assert!(!replay.signals.is_empty(), "the period should produce signals");
+    assert_eq!(got(&live), got(&replay));
+    assert_eq!(live.candles, replay.candles);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_live_prints_closed_candles_equal_to_the_exchange() {
+    // Real time, 1s candles: three close in about three seconds.
+    let sim = Simulator::start(SimConfig::default().with_ws_update_ms(50)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("live.db");
+    let url = format!("binance={}", sim.base_url());
+    let o = seamless(
+        &[
+            "live", "--node", "ohlcv:binance:BTC/USDT:1s", "--count", "3", "--forming",
+            "--format", "jsonl", "--duration", "20s", "--exchange-url", &url,
+        ],
+        &db,
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let closed: Vec<&serde_json::Value> = rows.iter().filter(|r| r["state"] == "closed").collect();
+    assert_eq!(closed.len(), 3, "{stdout}");
+    assert!(rows.iter().any(|r| r["state"] == "forming"), "--forming prints updates");
+    let n = node("ohlcv:binance:BTC/USDT:1s");
+    let first = closed[0]["open_time"].as_i64().unwrap();
+    let want = truth(&sim, &n, Window::new(first, first + 3_000).unwrap());
+    for (row, c) in closed.iter().zip(&want) {
+        assert_eq!(row["open_time"].as_i64().unwrap(), c.open_time);
+        assert_eq!(row["close"].as_f64().unwrap(), c.close);
+        assert_eq!(row["volume"].as_f64().unwrap(), c.volume);
+    }
+    assert!(stderr.contains("connected: ws://127.0.0.1"), "{stderr}");
+    // The closed candles were stored (and no forming one).
+    let o = seamless(
+        &[
+            "fetch", "--node", "ohlcv:binance:BTC/USDT:1s", "--start", &first.to_string(),
+            "--end", &(first + 3_000).to_string(), "--strategy", "fail-fast", "--format", "jsonl",
+            "--exchange-url", &url,
+        ],
+        &db,
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+    sim.shutdown().await;
+}
