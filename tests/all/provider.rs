@@ -280,6 +280,7 @@ async fn max_missing_bars_guard(kind: StoreKind) {
         strategy: Strategy::FailFast,
         partial_ok: true,
         sla,
+        ..FetchOptions::default()
     };
     let err = p
         .fetch(&n, w, &o)

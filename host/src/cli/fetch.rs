@@ -8,7 +8,7 @@ use clap::Args;
 use seamless::domain::format_ms;
 use seamless::provider::{FetchOptions, Phase, Strategy};
 
-use super::output::{Format, write_candles};
+use super::output::{Format, write_candles, write_candles_with_state};
 use super::select::{SeriesArgs, WindowArgs};
 use super::{Failure, Global};
 
@@ -31,6 +31,10 @@ pub struct FetchArgs {
     /// Accept a frame with missing ranges or conformance flags (it is marked partial).
     #[arg(long)]
     partial_ok: bool,
+    /// With the seamless strategy and a window reaching now: add the forming candle from
+    /// the live feed (never stored); every row then gets a `state` column (closed|forming).
+    #[arg(long)]
+    include_forming: bool,
     /// Write the result metadata as JSON to FILE (`-` for stderr).
     #[arg(long, value_name = "FILE")]
     metadata: Option<String>,
@@ -44,7 +48,13 @@ pub async fn run(g: &Global, args: &FetchArgs) -> Result<(), Failure> {
         strategy: args.strategy,
         partial_ok: args.partial_ok,
         sla: g.sla()?,
+        include_forming: args.include_forming,
     };
+    if args.include_forming && args.strategy != Strategy::Seamless {
+        return Err(Failure::bad(anyhow::anyhow!(
+            "--include-forming needs the live phase: use --strategy seamless (the default)"
+        )));
+    }
     let fetched = provider.fetch(&node, window, &opts).await?;
     if args.format == Format::Parquet {
         let Some(path) = &args.output else {
@@ -86,7 +96,12 @@ pub async fn run(g: &Global, args: &FetchArgs) -> Result<(), Failure> {
         (None, _) => Box::new(std::io::stdout().lock()),
     };
     if args.format != Format::Parquet {
-        write_candles(&mut out, args.format, &fetched.candles).map_err(Failure::runtime)?;
+        if args.include_forming {
+            write_candles_with_state(&mut out, args.format, &fetched.candles, fetched.forming.as_ref())
+                .map_err(Failure::runtime)?;
+        } else {
+            write_candles(&mut out, args.format, &fetched.candles).map_err(Failure::runtime)?;
+        }
     }
     let r = &fetched.metadata;
     if let Some(dest) = &args.metadata {
@@ -117,6 +132,20 @@ pub async fn run(g: &Global, args: &FetchArgs) -> Result<(), Failure> {
             r.phases_ms.get(&Phase::Total).copied().unwrap_or_default(),
             if r.partial { ", PARTIAL" } else { "" }
         );
+        if let Some(l) = &r.live {
+            eprintln!(
+                "live: {}, {} closed candle(s) added{}{}",
+                l.source.as_deref().unwrap_or("no feed"),
+                l.closed,
+                l.forming
+                    .map(|t| format!(", forming candle {}", format_ms(t)))
+                    .unwrap_or_default(),
+                l.error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            );
+        }
         if let Some(d) = &r.downgrade {
             eprintln!("  downgraded ({}): {}", d.mode, d.reason);
         }

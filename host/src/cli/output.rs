@@ -71,6 +71,68 @@ pub fn write_candles(out: &mut dyn Write, format: Format, candles: &[Candle]) ->
     w.flush()
 }
 
+/// Write `candles` (state `closed`) and then `forming` (state `forming`) with a `state`
+/// column, for `--include-forming`.
+pub fn write_candles_with_state(
+    out: &mut dyn Write,
+    format: Format,
+    candles: &[Candle],
+    forming: Option<&Candle>,
+) -> io::Result<()> {
+    let mut w = io::BufWriter::with_capacity(1 << 16, out);
+    let rows = candles
+        .iter()
+        .map(|c| (c, "closed"))
+        .chain(forming.map(|c| (c, "forming")));
+    match format {
+        Format::Parquet => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "--include-forming does not apply to parquet exports (closed candles only)",
+            ));
+        }
+        Format::Jsonl => {
+            for (c, s) in rows {
+                writeln!(
+                    w,
+                    r#"{{"open_time":{},"open":{},"high":{},"low":{},"close":{},"volume":{},"state":"{s}"}}"#,
+                    c.open_time, c.open, c.high, c.low, c.close, c.volume
+                )?;
+            }
+        }
+        Format::Csv => {
+            writeln!(w, "open_time,open,high,low,close,volume,state")?;
+            for (c, s) in rows {
+                writeln!(
+                    w,
+                    "{},{},{},{},{},{},{s}",
+                    c.open_time, c.open, c.high, c.low, c.close, c.volume
+                )?;
+            }
+        }
+        Format::Table => {
+            writeln!(
+                w,
+                "{:<20}  {:>14}  {:>14}  {:>14}  {:>14}  {:>16}  state",
+                "open_time", "open", "high", "low", "close", "volume"
+            )?;
+            for (c, s) in rows {
+                writeln!(
+                    w,
+                    "{:<20}  {:>14}  {:>14}  {:>14}  {:>14}  {:>16}  {s}",
+                    format_ms(c.open_time),
+                    c.open,
+                    c.high,
+                    c.low,
+                    c.close,
+                    c.volume
+                )?;
+            }
+        }
+    }
+    w.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

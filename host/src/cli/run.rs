@@ -132,6 +132,7 @@ pub async fn run(g: &Global, a: &RunArgs) -> Result<(), Failure> {
             strategy: a.availability,
             partial_ok: a.partial_ok,
             sla: g.sla()?,
+            include_forming: false,
         },
         live: None,
         sink: None,

@@ -17,7 +17,10 @@
 //! ```
 
 pub mod feed;
+mod overlay;
 pub mod session;
+
+pub(crate) use overlay::overlay;
 
 pub use feed::{
     FeedCounters, FeedEvent, FeedHandle, FeedOptions, FeedSource, LiveFeed, default_poll_interval,

@@ -73,6 +73,22 @@ pub struct Metadata {
     pub requests: u64,
     /// Time per phase in ms.
     pub phases_ms: BTreeMap<Phase, u64>,
+    /// The live phase (strategy `seamless`, window reaching the present).
+    pub live: Option<LiveMeta>,
+}
+
+/// What the live phase of a fetch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LiveMeta {
+    /// `websocket URL` or `poll every N ms`.
+    pub source: Option<String>,
+    /// Closed candles added by the live feed (closed after the backfill, or the seam).
+    pub closed: usize,
+    /// Open time of the forming candle served (only with `include_forming`).
+    pub forming: Option<i64>,
+    /// Why the live phase ended early (budget, feed failure); storage and backfill
+    /// results are served regardless.
+    pub error: Option<String>,
 }
 
 /// The dataset fingerprint: SHA-256 over the node id, the window and every candle as

@@ -35,7 +35,7 @@ use thiserror::Error;
 
 pub use backfill::{BackfillOutcome, BackfillStats, Progress, chunk_grid, chunks};
 pub use conformance::ConformanceReport;
-pub use metadata::{Downgrade, Metadata, fingerprint};
+pub use metadata::{Downgrade, LiveMeta, Metadata, fingerprint};
 pub use options::{FetchOptions, OnViolation, Phase, Sla, Strategy};
 pub use registry::{AdapterRegistry, Exchange, RegistryError};
 
@@ -147,6 +147,9 @@ pub struct Fetched {
     pub metadata: Metadata,
     /// The background backfill of a `partial-fill` fetch, if one was started.
     pub background: Option<tokio::task::JoinHandle<BackfillOutcome>>,
+    /// The forming candle from the live feed (asked for with `include_forming`); it is
+    /// not in `candles`, not stored and not in the fingerprint.
+    pub forming: Option<Candle>,
 }
 
 /// Per-exchange rate-limit overrides (from configuration).
@@ -313,9 +316,27 @@ impl Provider {
 
     /// Serve `requested` of `node` under `opts`: storage first; then, by strategy, a
     /// backfill of exactly the missing closed part (now, or in the background); then
-    /// conformance, SLA and completeness checks; then the frame and its metadata.
+    /// conformance, SLA and completeness checks; then the frame and its metadata. With
+    /// the `seamless` strategy and a window reaching the present, a live phase follows
+    /// (see [`Provider::fetch`]'s `metadata.live`): candles closed since the backfill are
+    /// added from the live feed, and the forming candle with `include_forming`.
     #[tracing::instrument(skip_all, fields(exchange = %node.exchange, symbol = %node.symbol, timeframe = %node.timeframe))]
     pub async fn fetch(
+        &self,
+        node: &NodeId,
+        requested: Window,
+        opts: &FetchOptions,
+    ) -> Result<Fetched, ProviderError> {
+        let f = self.fetch_closed(node, requested, opts).await?;
+        let window = f.metadata.window;
+        if opts.strategy == Strategy::Seamless && window.end > self.closed_end(node, window) {
+            return Ok(self.live_phase(node, f, opts).await);
+        }
+        Ok(f)
+    }
+
+    /// Storage and backfill: the closed candles of `requested`.
+    async fn fetch_closed(
         &self,
         node: &NodeId,
         requested: Window,
@@ -583,12 +604,61 @@ impl Provider {
             fetched: stats.candles,
             requests: stats.requests,
             phases_ms: phases,
+            live: None,
         };
         Ok(Fetched {
             candles,
             metadata,
             background,
+            forming: None,
         })
+    }
+
+    /// The live phase of a `seamless` fetch whose window reaches the present: follow the
+    /// feed just long enough to add the candles that closed since the backfill and,
+    /// when asked, the forming candle (budget: the `live` SLA, default 5 s). A feed that
+    /// cannot be reached within the budget is reported in `metadata.live.error`; what
+    /// storage and backfill served stands.
+    async fn live_phase(&self, node: &NodeId, mut f: Fetched, opts: &FetchOptions) -> Fetched {
+        let t = Instant::now();
+        let window = f.metadata.window;
+        let served_end = f
+            .candles
+            .last()
+            .map(|c| node.timeframe.next(c.open_time))
+            .unwrap_or(window.start)
+            .max(self.closed_end(node, window).min(window.end));
+        let budget = opts.sla.live.unwrap_or(Duration::from_secs(5));
+        let got = crate::live::overlay(self, node, window, served_end, budget).await;
+        let before = f.candles.len();
+        let last = f.candles.last().map(|c| c.open_time).unwrap_or(i64::MIN);
+        f.candles
+            .extend(got.closed.into_iter().filter(|c| c.open_time > last));
+        let m = &mut f.metadata;
+        let added = f.candles.len() - before;
+        if added > 0 {
+            m.rows = f.candles.len();
+            m.fetched += added;
+            if let (Some(a), Some(b)) = (f.candles.first(), f.candles.last()) {
+                m.coverage_bounds = Some(Window {
+                    start: a.open_time,
+                    end: node.timeframe.next(b.open_time),
+                });
+            }
+            m.fingerprint = fingerprint(node, window, &f.candles);
+        }
+        if opts.include_forming {
+            f.forming = got.forming.filter(|c| c.open_time < window.end);
+        }
+        m.live = Some(LiveMeta {
+            source: got.source,
+            closed: added,
+            forming: f.forming.map(|c| c.open_time),
+            error: got.error,
+        });
+        m.phases_ms
+            .insert(Phase::Live, t.elapsed().as_millis() as u64);
+        f
     }
 
     /// Check a phase's time against its budget; see [`Provider::violation`].

@@ -119,6 +119,9 @@ pub struct FetchOptions {
     /// Accept a frame with missing ranges or conformance flags (marked as such).
     pub partial_ok: bool,
     pub sla: Sla,
+    /// With the `seamless` strategy and a window reaching the present: also serve the
+    /// forming candle from the live feed (in [`super::Fetched::forming`], never stored).
+    pub include_forming: bool,
 }
 
 #[cfg(test)]

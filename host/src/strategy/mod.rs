@@ -341,9 +341,15 @@ impl Runner {
             // Closed data ends here (taken before the fetch, so everything before it is
             // in the fetched frame; a live run continues from it).
             let loaded_end = self.provider.closed_end(&node, window).max(window.start);
+            // History is closed candles; the live continuation is `--live`'s job, so the
+            // `seamless` strategy loads like `auto-backfill` here.
+            let mut fetch = self.opts.fetch.clone();
+            if fetch.strategy == crate::provider::Strategy::Seamless {
+                fetch.strategy = crate::provider::Strategy::AutoBackfill;
+            }
             let fetched = self
                 .runtime
-                .block_on(self.provider.fetch(&node, whole, &self.opts.fetch))
+                .block_on(self.provider.fetch(&node, whole, &fetch))
                 .map_err(|source| RunError::Provider {
                     node: node.to_string(),
                     source,
