@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo: start the exchange simulator on 127.0.0.1, backfill 7 days of BTC/USDT and
 # ETH/USDT 1m candles through the Binance adapter component into a fresh SQLite store,
-# print a summary, fetch again (served from the store, no request), stop the simulator.
+# print a summary, fetch again (served from the store, no request), run the sandboxed
+# strategy components over that history (SMA cross; BTC/ETH spread), follow BTC/USDT 1s
+# live for a few candles (WebSocket, seam backfilled), stop the simulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,4 +41,13 @@ for symbol in BTC/USDT ETH/USDT; do
 done
 echo "fingerprints: $(grep -ho '"fingerprint": "[^"]*"' "$demo_dir"/*.meta.json | cut -c17-40 | tr '\n' ' ')"
 echo "simulator klines requests in total: $(curl -s "$url/__sim/stats" | tr -d ' \n' | grep -o '"/api/v3/klines":[0-9]*' | cut -d: -f2)"
-echo "store: $demo_dir/demo.db; CSV and metadata in $demo_dir/"
+echo "== strategies (WASM components) over the stored week: SMA cross, then the BTC/ETH spread"
+"$bin/seamless" run sma-cross --start "$start" --end "$end" --config fast=20 --config slow=60 \
+    --exchange-url "binance=$url" --output "$demo_dir/sma-cross.jsonl"
+"$bin/seamless" run spread --start "$start" --end "$end" --config window=120 \
+    --exchange-url "binance=$url" --output "$demo_dir/spread.csv"
+echo "first signals: $(head -2 "$demo_dir/sma-cross.jsonl" | tr '\n' ' ')"
+echo "== live: BTC/USDT 1s candles as they close (WebSocket; the seam is backfilled over REST)"
+"$bin/seamless" live --node ohlcv:binance:BTC/USDT:1s --count 3 --duration 20s \
+    --exchange-url "binance=$url" | grep -v forming
+echo "store: $demo_dir/demo.db; CSV, signals and metadata in $demo_dir/"
