@@ -177,7 +177,14 @@ async fn config_file_env_and_flags_with_sources() {
     assert!(o.status.success(), "{err}");
     assert_eq!(out.lines().count(), 25, "header + 24 hourly rows");
     let o = seamless_command(
-        &["--config-file", cfg_s, "--concurrency", "5", "config", "show"],
+        &[
+            "--config-file",
+            cfg_s,
+            "--concurrency",
+            "5",
+            "config",
+            "show",
+        ],
         &db,
     )
     .env("SEAMLESS_SLA_TOTAL_MS", "1234")

@@ -433,8 +433,18 @@ async fn cli_fetch_includes_the_forming_candle_from_the_live_overlay() {
     let db = dir.path().join("f.db");
     let url = format!("binance={}", sim.base_url());
     let args = [
-        "fetch", "--node", "ohlcv:binance:BTC/USDT:1m", "--start", "-10m", "--format",
-        "jsonl", "--include-forming", "--metadata", "-", "--exchange-url", &url,
+        "fetch",
+        "--node",
+        "ohlcv:binance:BTC/USDT:1m",
+        "--start",
+        "-10m",
+        "--format",
+        "jsonl",
+        "--include-forming",
+        "--metadata",
+        "-",
+        "--exchange-url",
+        &url,
     ];
     let o = crate::support::seamless(&args, &db);
     let (stdout, stderr) = crate::support::text(&o);
@@ -446,21 +456,42 @@ async fn cli_fetch_includes_the_forming_candle_from_the_live_overlay() {
     let last = rows.last().unwrap();
     assert_eq!(last["state"], "forming", "{stdout}");
     let forming_open = last["open_time"].as_i64().unwrap();
-    assert!(rows[..rows.len() - 1].iter().all(|r| r["state"] == "closed"));
-    assert!(rows.len() >= 10, "10 closed minutes + the forming one: {}", rows.len());
+    assert!(
+        rows[..rows.len() - 1]
+            .iter()
+            .all(|r| r["state"] == "closed")
+    );
+    assert!(
+        rows.len() >= 10,
+        "10 closed minutes + the forming one: {}",
+        rows.len()
+    );
     // The closed rows equal the exchange's candles and end right before the forming one.
     let closed_last = rows[rows.len() - 2]["open_time"].as_i64().unwrap();
     assert_eq!(closed_last + MIN, forming_open);
-    let want = truth(&sim, &node(), Window::new(closed_last, forming_open).unwrap());
-    assert_eq!(rows[rows.len() - 2]["close"].as_f64().unwrap(), want[0].close);
-    assert!(stderr.contains("\"live\"") && stderr.contains("websocket ws://127.0.0.1"), "{stderr}");
+    let want = truth(
+        &sim,
+        &node(),
+        Window::new(closed_last, forming_open).unwrap(),
+    );
+    assert_eq!(
+        rows[rows.len() - 2]["close"].as_f64().unwrap(),
+        want[0].close
+    );
+    assert!(
+        stderr.contains("\"live\"") && stderr.contains("websocket ws://127.0.0.1"),
+        "{stderr}"
+    );
     assert!(stderr.contains("forming candle"), "{stderr}");
 
     // Nothing at the forming open time was stored (it may have closed since: check the
     // store directly, before that candle closes in the store through a later fetch).
     let store = AnyStore::open(&format!("sqlite:{}", db.display())).unwrap();
     let stored = store
-        .read(&node(), Window::new(forming_open, forming_open + MIN).unwrap())
+        .read(
+            &node(),
+            Window::new(forming_open, forming_open + MIN).unwrap(),
+        )
         .await
         .unwrap();
     assert!(

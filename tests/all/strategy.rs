@@ -31,7 +31,14 @@ fn opts(w: Window, config: &[(&str, &str)]) -> RunOptions {
 fn got(r: &RunReport) -> Vec<(i64, u32, String, f64)> {
     r.signals
         .iter()
-        .map(|s| (s.signal.time, s.signal.input, s.signal.action.clone(), s.signal.value))
+        .map(|s| {
+            (
+                s.signal.time,
+                s.signal.input,
+                s.signal.action.clone(),
+                s.signal.value,
+            )
+        })
         .collect()
 }
 
@@ -50,7 +57,12 @@ fn mean(xs: &[f64]) -> f64 {
 }
 
 /// SMA cross over `all` (warm-up then run); signals only for candles at or after `start`.
-fn sma_expected(all: &[Candle], fast: usize, slow: usize, start: i64) -> Vec<(i64, u32, String, f64)> {
+fn sma_expected(
+    all: &[Candle],
+    fast: usize,
+    slow: usize,
+    start: i64,
+) -> Vec<(i64, u32, String, f64)> {
     let closes: Vec<f64> = all.iter().map(|c| c.close).collect();
     let d = |i: usize| mean(&closes[i + 1 - fast..=i]) - mean(&closes[i + 1 - slow..=i]);
     let mut out = Vec::new();
@@ -161,7 +173,11 @@ async fn sma_cross_signals_match_an_independent_computation() {
     let n = node("ohlcv:binance:BTC/USDT:1m");
     let all = truth(&sim, &n, Window::new(JAN1_2024 - 20 * MIN, w.end).unwrap());
     let want = sma_expected(&all, 5, 20, w.start);
-    assert!(want.len() > 20, "the window should cross often: {}", want.len());
+    assert!(
+        want.len() > 20,
+        "the window should cross often: {}",
+        want.len()
+    );
     assert_eq!(got(&r), want);
     assert_eq!(r.candles, 1440);
     assert_eq!(r.inputs[0].warmup_rows, 20);
@@ -188,14 +204,25 @@ async fn donchian_signals_match_and_history_mode_agrees() {
     let w = Window::new(JAN1_2024, JAN1_2024 + 2 * DAY).unwrap();
     let cfg = [("node", "ohlcv:binance:ETH/USDT:5m"), ("period", "12")];
     let r = runner::run(&p, &s, opts(w, &cfg)).await.unwrap();
-    let all = truth(&sim, &n, Window::new(JAN1_2024 - 12 * 5 * MIN, w.end).unwrap());
+    let all = truth(
+        &sim,
+        &n,
+        Window::new(JAN1_2024 - 12 * 5 * MIN, w.end).unwrap(),
+    );
     let want = donchian_expected(&all, 12, w.start);
     assert!(want.len() > 4, "{}", want.len());
     assert_eq!(got(&r), want);
 
     // The same channel read through the history import (bounded to closed candles
     // before each one) gives the same signals.
-    let mut o = opts(w, &[("node", "ohlcv:binance:ETH/USDT:5m"), ("period", "12"), ("channel", "history")]);
+    let mut o = opts(
+        w,
+        &[
+            ("node", "ohlcv:binance:ETH/USDT:5m"),
+            ("period", "12"),
+            ("channel", "history"),
+        ],
+    );
     o.batch_size = 50;
     let h = runner::run(&p, &s, o).await.unwrap();
     assert_eq!(h.inputs[0].warmup_requested, 0);
@@ -221,7 +248,9 @@ async fn two_input_spread_signals_match_an_independent_computation() {
     assert_eq!(r.inputs.len(), 2);
     assert_eq!(r.candles, 2 * 1440);
     assert!(
-        r.signals.iter().all(|s| s.node == "ohlcv:binance:ETH/USDT:1m"),
+        r.signals
+            .iter()
+            .all(|s| s.node == "ohlcv:binance:ETH/USDT:1m"),
         "signals carry the node of the input that completed the pair"
     );
     sim.shutdown().await;
@@ -229,7 +258,11 @@ async fn two_input_spread_signals_match_an_independent_computation() {
 
 // ---- sandbox and --on-error ----
 
-async fn chaos_run(mode: &str, on_error: OnError, batch: usize) -> (Simulator, Result<RunReport, RunError>, Window) {
+async fn chaos_run(
+    mode: &str,
+    on_error: OnError,
+    batch: usize,
+) -> (Simulator, Result<RunReport, RunError>, Window) {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut reg = seamless::provider::AdapterRegistry::new(
@@ -237,7 +270,8 @@ async fn chaos_run(mode: &str, on_error: OnError, batch: usize) -> (Simulator, R
         vec![crate::support::guest_dir()],
         vec![],
     );
-    reg.add_override(&format!("binance={}", sim.base_url())).unwrap();
+    reg.add_override(&format!("binance={}", sim.base_url()))
+        .unwrap();
     let p = Provider::new(
         seamless::store::AnyStore::open(&format!("sqlite:{}", dir.path().join("c.db").display()))
             .unwrap(),
@@ -302,7 +336,11 @@ async fn on_error_skip_drops_only_the_failed_batch() {
 async fn history_never_reaches_past_the_candle_being_processed() {
     let (sim, r, w) = chaos_run("peek", OnError::Stop, 7).await;
     let r = r.unwrap();
-    let peeks: Vec<_> = r.signals.iter().filter(|s| s.signal.action == "peek").collect();
+    let peeks: Vec<_> = r
+        .signals
+        .iter()
+        .filter(|s| s.signal.action == "peek")
+        .collect();
     assert_eq!(peeks.len(), 100usize.div_ceil(7));
     for s in &peeks {
         // The newest candle the strategy could read is the one it is processing.
@@ -313,8 +351,16 @@ async fn history_never_reaches_past_the_candle_being_processed() {
 
     let (sim, r, _) = chaos_run("bad-input", OnError::Stop, 100).await;
     let r = r.unwrap();
-    let e = r.signals.iter().find(|s| s.signal.action == "history-error").unwrap();
-    assert!(e.signal.note.contains("input 7 does not exist"), "{}", e.signal.note);
+    let e = r
+        .signals
+        .iter()
+        .find(|s| s.signal.action == "history-error")
+        .unwrap();
+    assert!(
+        e.signal.note.contains("input 7 does not exist"),
+        "{}",
+        e.signal.note
+    );
     sim.shutdown().await;
 }
 
@@ -330,9 +376,20 @@ async fn cli_run_is_byte_for_byte_deterministic_and_prints_fingerprints() {
         let out = dir.path().join(out);
         let o = seamless(
             &[
-                "run", "sma-cross", "--start", "2024-01-01", "--end", "2024-01-02",
-                "--config", "fast=5", "--config", "slow=20",
-                "--exchange-url", &url, "--output", out.to_str().unwrap(),
+                "run",
+                "sma-cross",
+                "--start",
+                "2024-01-01",
+                "--end",
+                "2024-01-02",
+                "--config",
+                "fast=5",
+                "--config",
+                "slow=20",
+                "--exchange-url",
+                &url,
+                "--output",
+                out.to_str().unwrap(),
             ],
             &db,
         );
@@ -344,7 +401,12 @@ async fn cli_run_is_byte_for_byte_deterministic_and_prints_fingerprints() {
     let (b, err_b) = run("b.jsonl");
     assert_eq!(a, b);
     assert!(!a.is_empty());
-    let fp = |e: &str| e.lines().find(|l| l.contains("fingerprint")).unwrap().to_string();
+    let fp = |e: &str| {
+        e.lines()
+            .find(|l| l.contains("fingerprint"))
+            .unwrap()
+            .to_string()
+    };
     assert!(fp(&err_a).contains("ohlcv:binance:BTC/USDT:1m"), "{err_a}");
     assert_eq!(fp(&err_a), fp(&err_b));
     let first: serde_json::Value =
@@ -356,16 +418,31 @@ async fn cli_run_is_byte_for_byte_deterministic_and_prints_fingerprints() {
     let csv = dir.path().join("s.csv");
     let o = seamless(
         &[
-            "run", "sma-cross", "--start", "2024-01-01", "--end", "2024-01-02",
-            "-c", "fast=5", "-c", "slow=20", "--exchange-url", &url,
-            "-o", csv.to_str().unwrap(), "-q",
+            "run",
+            "sma-cross",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-02",
+            "-c",
+            "fast=5",
+            "-c",
+            "slow=20",
+            "--exchange-url",
+            &url,
+            "-o",
+            csv.to_str().unwrap(),
+            "-q",
         ],
         &db,
     );
     assert!(o.status.success());
     let csv = std::fs::read_to_string(csv).unwrap();
     assert!(csv.starts_with("time,time_iso,node,input,action,value,note\n"));
-    assert_eq!(csv.lines().count() - 1, a.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count());
+    assert_eq!(
+        csv.lines().count() - 1,
+        a.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count()
+    );
     sim.shutdown().await;
 }
 
@@ -376,16 +453,49 @@ async fn cli_run_bad_input_is_explained() {
     let db = dir.path().join("bad.db");
     let url = format!("binance={}", sim.base_url());
     let cases: [(&[&str], &str); 4] = [
-        (&["run", "nope", "--start", "2024-01-01", "--end", "2024-01-02"], "sma-cross"),
         (
-            &["run", "sma-cross", "--start", "2024-01-01", "--end", "2024-01-02", "-c", "fast=50", "-c", "slow=10"],
+            &[
+                "run",
+                "nope",
+                "--start",
+                "2024-01-01",
+                "--end",
+                "2024-01-02",
+            ],
+            "sma-cross",
+        ),
+        (
+            &[
+                "run",
+                "sma-cross",
+                "--start",
+                "2024-01-01",
+                "--end",
+                "2024-01-02",
+                "-c",
+                "fast=50",
+                "-c",
+                "slow=10",
+            ],
             "fast",
         ),
         (
-            &["run", "sma-cross", "--start", "2024-01-01", "--end", "2024-01-02", "-c", "speed=3"],
+            &[
+                "run",
+                "sma-cross",
+                "--start",
+                "2024-01-01",
+                "--end",
+                "2024-01-02",
+                "-c",
+                "speed=3",
+            ],
             "speed",
         ),
-        (&["run", "sma-cross", "--start", "2024-01-01", "-c", "fast"], "KEY=VALUE"),
+        (
+            &["run", "sma-cross", "--start", "2024-01-01", "-c", "fast"],
+            "KEY=VALUE",
+        ),
     ];
     for (args, needle) in cases {
         let mut args = args.to_vec();
@@ -399,16 +509,27 @@ async fn cli_run_bad_input_is_explained() {
     // A strategy that fails at run time exits 1 with the candle time.
     let o = seamless(
         &[
-            "run", crate::support::guest("chaos_strategy").to_str().unwrap(),
-            "--start", "2024-01-01", "--end", "2024-01-01T02:00:00Z",
-            "-c", "mode=panic", "-c", &format!("at={}", JAN1_2024 + 30 * MIN),
-            "--exchange-url", &url,
+            "run",
+            crate::support::guest("chaos_strategy").to_str().unwrap(),
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-01T02:00:00Z",
+            "-c",
+            "mode=panic",
+            "-c",
+            &format!("at={}", JAN1_2024 + 30 * MIN),
+            "--exchange-url",
+            &url,
         ],
         &db,
     );
     let (_, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("guest panicked") && stderr.contains("2024-01-01T00:"), "{stderr}");
+    assert!(
+        stderr.contains("guest panicked") && stderr.contains("2024-01-01T00:"),
+        "{stderr}"
+    );
     sim.shutdown().await;
 }
 
@@ -416,16 +537,20 @@ async fn cli_run_bad_input_is_explained() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_live_run_gives_the_same_signals_as_a_replay_of_the_same_period() {
-    use std::sync::Arc;
     use seamless::domain::Clock;
     use seamless::strategy::LiveRun;
+    use std::sync::Arc;
 
     // 1m candles close every 100 ms of wall time; the host reads the simulator's clock.
     let origin = JAN1_2024 + 10 * DAY + 15_000;
     let sim = Arc::new(
-        Simulator::start(SimConfig::default().with_clock_fast(origin, 600).with_ws_update_ms(10))
-            .await
-            .unwrap(),
+        Simulator::start(
+            SimConfig::default()
+                .with_clock_fast(origin, 600)
+                .with_ws_update_ms(10),
+        )
+        .await
+        .unwrap(),
     );
     let dir = tempfile::tempdir().unwrap();
     let clock_sim = sim.clone();
@@ -445,7 +570,10 @@ async fn a_live_run_gives_the_same_signals_as_a_replay_of_the_same_period() {
         .await
         .expect("the live run reaches its end")
         .unwrap();
-    assert!(sim.ws_connections() >= 2, "both inputs followed the WebSocket");
+    assert!(
+        sim.ws_connections() >= 2,
+        "both inputs followed the WebSocket"
+    );
     // Every candle of both inputs in [start, until) was delivered exactly once.
     assert_eq!(live.candles, 2 * ((until - start) / MIN) as usize);
 
@@ -455,7 +583,10 @@ async fn a_live_run_gives_the_same_signals_as_a_replay_of_the_same_period() {
     let replay = runner::run(&p2, &s, opts(Window::new(start, until).unwrap(), &cfg))
         .await
         .unwrap();
-    assert!(!replay.signals.is_empty(), "the period should produce signals");
+    assert!(
+        !replay.signals.is_empty(),
+        "the period should produce signals"
+    );
     assert_eq!(got(&live), got(&replay));
     assert_eq!(live.candles, replay.candles);
 }
@@ -463,14 +594,26 @@ async fn a_live_run_gives_the_same_signals_as_a_replay_of_the_same_period() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cli_live_prints_closed_candles_equal_to_the_exchange() {
     // Real time, 1s candles: three close in about three seconds.
-    let sim = Simulator::start(SimConfig::default().with_ws_update_ms(50)).await.unwrap();
+    let sim = Simulator::start(SimConfig::default().with_ws_update_ms(50))
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("live.db");
     let url = format!("binance={}", sim.base_url());
     let o = seamless(
         &[
-            "live", "--node", "ohlcv:binance:BTC/USDT:1s", "--count", "3", "--forming",
-            "--format", "jsonl", "--duration", "20s", "--exchange-url", &url,
+            "live",
+            "--node",
+            "ohlcv:binance:BTC/USDT:1s",
+            "--count",
+            "3",
+            "--forming",
+            "--format",
+            "jsonl",
+            "--duration",
+            "20s",
+            "--exchange-url",
+            &url,
         ],
         &db,
     );
@@ -482,7 +625,10 @@ async fn cli_live_prints_closed_candles_equal_to_the_exchange() {
         .collect();
     let closed: Vec<&serde_json::Value> = rows.iter().filter(|r| r["state"] == "closed").collect();
     assert_eq!(closed.len(), 3, "{stdout}");
-    assert!(rows.iter().any(|r| r["state"] == "forming"), "--forming prints updates");
+    assert!(
+        rows.iter().any(|r| r["state"] == "forming"),
+        "--forming prints updates"
+    );
     let n = node("ohlcv:binance:BTC/USDT:1s");
     let first = closed[0]["open_time"].as_i64().unwrap();
     let want = truth(&sim, &n, Window::new(first, first + 3_000).unwrap());
@@ -495,9 +641,19 @@ async fn cli_live_prints_closed_candles_equal_to_the_exchange() {
     // The closed candles were stored (and no forming one).
     let o = seamless(
         &[
-            "fetch", "--node", "ohlcv:binance:BTC/USDT:1s", "--start", &first.to_string(),
-            "--end", &(first + 3_000).to_string(), "--strategy", "fail-fast", "--format", "jsonl",
-            "--exchange-url", &url,
+            "fetch",
+            "--node",
+            "ohlcv:binance:BTC/USDT:1s",
+            "--start",
+            &first.to_string(),
+            "--end",
+            &(first + 3_000).to_string(),
+            "--strategy",
+            "fail-fast",
+            "--format",
+            "jsonl",
+            "--exchange-url",
+            &url,
         ],
         &db,
     );

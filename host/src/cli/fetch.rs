@@ -97,8 +97,13 @@ pub async fn run(g: &Global, args: &FetchArgs) -> Result<(), Failure> {
     };
     if args.format != Format::Parquet {
         if args.include_forming {
-            write_candles_with_state(&mut out, args.format, &fetched.candles, fetched.forming.as_ref())
-                .map_err(Failure::runtime)?;
+            write_candles_with_state(
+                &mut out,
+                args.format,
+                &fetched.candles,
+                fetched.forming.as_ref(),
+            )
+            .map_err(Failure::runtime)?;
         } else {
             write_candles(&mut out, args.format, &fetched.candles).map_err(Failure::runtime)?;
         }

@@ -89,7 +89,9 @@ pub async fn run(g: &Global, a: &LiveArgs) -> Result<(), Failure> {
     }
     let now = provider.now();
     let from = match &a.from {
-        Some(s) => parse_time(s, now_ms()).map_err(|e| Failure::bad(anyhow::anyhow!("--from: {e}")))?,
+        Some(s) => {
+            parse_time(s, now_ms()).map_err(|e| Failure::bad(anyhow::anyhow!("--from: {e}")))?
+        }
         None => node.timeframe.floor(now),
     };
     let mut opts = SessionOptions::default();
@@ -98,7 +100,10 @@ pub async fn run(g: &Global, a: &LiveArgs) -> Result<(), Failure> {
         .await
         .map_err(Failure::runtime)?;
     if !g.quiet {
-        eprintln!("following {node} live from {} (Ctrl-C to stop)", format_ms(from));
+        eprintln!(
+            "following {node} live from {} (Ctrl-C to stop)",
+            format_ms(from)
+        );
     }
     let mut out = std::io::stdout().lock();
     let io = |e: std::io::Error| Failure::runtime(anyhow::anyhow!("writing output: {e}"));
@@ -148,9 +153,15 @@ pub async fn run(g: &Global, a: &LiveArgs) -> Result<(), Failure> {
                 }
             },
             LiveUpdate::Disconnected { reason } if !g.quiet => {
-                eprintln!("disconnected ({reason}); reconnecting, the lost range will be backfilled")
+                eprintln!(
+                    "disconnected ({reason}); reconnecting, the lost range will be backfilled"
+                )
             }
-            LiveUpdate::Backfilled { start, end, candles } if !g.quiet => eprintln!(
+            LiveUpdate::Backfilled {
+                start,
+                end,
+                candles,
+            } if !g.quiet => eprintln!(
                 "backfilled [{}, {}): {candles} candles",
                 format_ms(start),
                 format_ms(end)
@@ -180,6 +191,10 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert!(parse_duration("5x").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .contains("not a duration")
+        );
     }
 }

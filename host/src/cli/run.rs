@@ -152,9 +152,8 @@ pub async fn run(g: &Global, a: &RunArgs) -> Result<(), Failure> {
         if dest == "-" {
             eprintln!("{json}");
         } else {
-            std::fs::write(dest, json + "\n").map_err(|e| {
-                Failure::bad(anyhow::anyhow!("cannot write --summary {dest}: {e}"))
-            })?;
+            std::fs::write(dest, json + "\n")
+                .map_err(|e| Failure::bad(anyhow::anyhow!("cannot write --summary {dest}: {e}")))?;
         }
     }
     Ok(())

@@ -88,11 +88,7 @@ pub trait HistorySource: Send {
 }
 
 impl wit_history::Host for GuestState {
-    fn range(
-        &mut self,
-        input: u32,
-        window: wit_history::Window,
-    ) -> Result<CandleColumns, String> {
+    fn range(&mut self, input: u32, window: wit_history::Window) -> Result<CandleColumns, String> {
         let Some(h) = self.history.as_mut() else {
             return Err("history is not available in this context".into());
         };
@@ -244,7 +240,9 @@ impl StrategyInstance {
 
     /// Configure the strategy; returns its inputs or the guest's error message.
     pub fn init(&mut self, config: &[(String, String)]) -> GuestResult<Vec<StrategyInput>> {
-        let r = self.call("init", |s, i| i.seamless_market_strategy().call_init(s, config))?;
+        let r = self.call("init", |s, i| {
+            i.seamless_market_strategy().call_init(s, config)
+        })?;
         Ok(r.map(|inputs| {
             inputs
                 .into_iter()

@@ -8,8 +8,8 @@
 //! the candles the run already loaded; anything older goes through the provider (from
 //! storage, backfilling if the run's availability strategy allows it).
 
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::components::HistorySource;
 use crate::domain::{Candle, NodeId, Window};
@@ -86,7 +86,9 @@ impl RunHistory {
                 .map_err(|e| format!("history of {}: {e}", l.node))?;
             out = fetched.candles;
         }
-        let a = l.candles.partition_point(|c| c.open_time < start.max(l.start));
+        let a = l
+            .candles
+            .partition_point(|c| c.open_time < start.max(l.start));
         let b = l.candles.partition_point(|c| c.open_time < end.min(l.end));
         if a < b {
             out.extend_from_slice(&l.candles[a..b]);

@@ -67,10 +67,7 @@ mod tests {
             .map(|b| (b.input, b.from, b.len))
             .collect();
         // a0 b0 a60 a120 b120 b180
-        assert_eq!(
-            got,
-            vec![(0, 0, 1), (1, 0, 1), (0, 1, 2), (1, 1, 2)]
-        );
+        assert_eq!(got, vec![(0, 0, 1), (1, 0, 1), (0, 1, 2), (1, 1, 2)]);
     }
 
     #[test]

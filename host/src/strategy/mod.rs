@@ -141,23 +141,28 @@ pub enum RunError {
         #[source]
         source: ProviderError,
     },
-    #[error(
-        "strategy {strategy} failed in `{call}` on {node} candles {first}..={last}: {detail}{}",
-        if *skippable { "; pass --on-error skip to continue with the next batch" } else { "" }
-    )]
-    Failed {
-        strategy: String,
-        call: &'static str,
-        node: String,
-        first: String,
-        last: String,
-        detail: String,
-        skippable: bool,
-    },
+    #[error(transparent)]
+    Failed(Box<StrategyFailure>),
     #[error("live feed of {node}: {detail}")]
     Live { node: String, detail: String },
     #[error("strategy task failed: {0}")]
     Task(String),
+}
+
+/// The strategy failed on a batch (trap, guest error or contract breach).
+#[derive(Debug, Error)]
+#[error(
+    "strategy {strategy} failed in `{call}` on {node} candles {first}..={last}: {detail}{}",
+    if *skippable { "; pass --on-error skip to continue with the next batch" } else { "" }
+)]
+pub struct StrategyFailure {
+    pub strategy: String,
+    pub call: &'static str,
+    pub node: String,
+    pub first: String,
+    pub last: String,
+    pub detail: String,
+    pub skippable: bool,
 }
 
 impl RunError {
@@ -316,6 +321,7 @@ impl Runner {
     }
 
     /// Load every input (warm-up and window) through the provider.
+    #[allow(clippy::type_complexity)]
     fn load(
         &self,
         inputs: &[StrategyInput],
@@ -323,14 +329,15 @@ impl Runner {
         let label = self.label();
         let (mut data, mut splits, mut reports) = (Vec::new(), Vec::new(), Vec::new());
         for (index, input) in inputs.iter().enumerate() {
-            let node: NodeId = input.node_id.parse().map_err(|e: crate::domain::NodeIdError| {
-                RunError::BadInput {
+            let node: NodeId = input
+                .node_id
+                .parse()
+                .map_err(|e: crate::domain::NodeIdError| RunError::BadInput {
                     strategy: label.clone(),
                     index,
                     node: input.node_id.clone(),
                     error: e.to_string(),
-                }
-            })?;
+                })?;
             let tf = node.timeframe;
             let (window, _) = self.opts.window.align(tf);
             let warm_start = tf.back(window.start, input.warmup as u64);
@@ -460,7 +467,7 @@ impl Runner {
         detail: String,
         skippable: bool,
     ) -> RunError {
-        RunError::Failed {
+        RunError::Failed(Box::new(StrategyFailure {
             strategy: self.label(),
             call,
             node: node.to_string(),
@@ -468,7 +475,7 @@ impl Runner {
             last: format_ms(last),
             detail,
             skippable,
-        }
+        }))
     }
 }
 
@@ -525,7 +532,11 @@ impl Delivery<'_> {
 
     /// Deliver one batch of run candles of `input`; on failure stop or skip it.
     fn deliver(&mut self, input: u32, rows: &[Candle]) -> Result<(), RunError> {
-        let Some((first, last)) = rows.first().zip(rows.last()).map(|(a, b)| (a.open_time, b.open_time)) else {
+        let Some((first, last)) = rows
+            .first()
+            .zip(rows.last())
+            .map(|(a, b)| (a.open_time, b.open_time))
+        else {
             return Ok(());
         };
         let node = self.node(input);
@@ -556,7 +567,9 @@ impl Delivery<'_> {
             }
             Err(detail) => {
                 if self.runner.opts.on_error == OnError::Stop {
-                    return Err(self.runner.failed("on-candles", &node, first, last, detail, true));
+                    return Err(self
+                        .runner
+                        .failed("on-candles", &node, first, last, detail, true));
                 }
                 tracing::warn!(strategy = %self.out.strategy, node = %node, first = %format_ms(first), last = %format_ms(last), error = %detail, "strategy failed on a batch; skipping it");
                 self.out.skipped.push(Skipped {
@@ -575,7 +588,13 @@ impl Delivery<'_> {
 
     /// After a trap: a fresh instance, initialised and warmed on the candles delivered
     /// before the failed batch (which opened at `first` on input `failed`).
-    fn restart(&mut self, failed: u32, first: i64, node: &NodeId, last: i64) -> Result<(), RunError> {
+    fn restart(
+        &mut self,
+        failed: u32,
+        first: i64,
+        node: &NodeId,
+        last: i64,
+    ) -> Result<(), RunError> {
         let (fresh, again) = self.runner.start(&self.history)?;
         if again != self.inputs {
             return Err(self.runner.failed(
@@ -591,7 +610,11 @@ impl Delivery<'_> {
         let mut warm = Vec::new();
         for (j, input) in self.inputs.iter().enumerate() {
             // Inputs before the failed one had their candle at `first` delivered.
-            let end = if (j as u32) < failed { first + 1 } else { first };
+            let end = if (j as u32) < failed {
+                first + 1
+            } else {
+                first
+            };
             let l = self
                 .history
                 .loaded(j as u32)
@@ -697,9 +720,9 @@ fn next_ready(queues: &[std::collections::VecDeque<Candle>], seen: &[i64]) -> Op
         .enumerate()
         .filter_map(|(i, q)| q.front().map(|c| (i, c.open_time)))
         .min_by_key(|(i, t)| (*t, *i))?;
-    let ready = (0..queues.len()).filter(|j| *j != i).all(|j| {
-        if j < i { seen[j] > t } else { seen[j] >= t }
-    });
+    let ready = (0..queues.len())
+        .filter(|j| *j != i)
+        .all(|j| if j < i { seen[j] > t } else { seen[j] >= t });
     ready.then_some(i)
 }
 
@@ -727,7 +750,10 @@ fn check_signals(
             ));
         }
         if !s.value.is_finite() {
-            return Err(format!("contract: signal {:?} has a non-finite value", s.action));
+            return Err(format!(
+                "contract: signal {:?} has a non-finite value",
+                s.action
+            ));
         }
     }
     Ok(signals)
@@ -750,15 +776,32 @@ mod tests {
     #[test]
     fn signals_are_checked() {
         assert!(check_signals(vec![sig(5, 0, 1.0)], 1, 0, 10).is_ok());
-        assert!(check_signals(vec![sig(5, 1, 1.0)], 1, 0, 10).unwrap_err().contains("input 1"));
-        assert!(check_signals(vec![sig(11, 0, 1.0)], 1, 0, 10).unwrap_err().contains("outside"));
-        assert!(check_signals(vec![sig(5, 0, f64::NAN)], 1, 0, 10).unwrap_err().contains("non-finite"));
+        assert!(
+            check_signals(vec![sig(5, 1, 1.0)], 1, 0, 10)
+                .unwrap_err()
+                .contains("input 1")
+        );
+        assert!(
+            check_signals(vec![sig(11, 0, 1.0)], 1, 0, 10)
+                .unwrap_err()
+                .contains("outside")
+        );
+        assert!(
+            check_signals(vec![sig(5, 0, f64::NAN)], 1, 0, 10)
+                .unwrap_err()
+                .contains("non-finite")
+        );
     }
 
     #[test]
     fn on_error_parses() {
         assert_eq!("skip".parse::<OnError>(), Ok(OnError::Skip));
-        assert!("later".parse::<OnError>().unwrap_err().contains("stop or skip"));
+        assert!(
+            "later"
+                .parse::<OnError>()
+                .unwrap_err()
+                .contains("stop or skip")
+        );
     }
 
     #[test]
