@@ -13,8 +13,8 @@
 //! - **Poll** (the adapter asks for REST polling): the plan's request is sent every
 //!   interval and the answer parsed with the adapter's regular `parse`.
 //! - **Generic polling** for any adapter: when `live-plan` fails (the adapter has no live
-//!   source, or the component traps), when the WebSocket URL cannot be used by this build
-//!   (`wss://` without TLS support), or when [`FeedOptions::force_poll`] is set, the feed
+//!   source, or the component traps), when the WebSocket URL cannot be used (a malformed
+//!   URL or scheme), or when [`FeedOptions::force_poll`] is set, the feed
 //!   polls the newest page of the adapter's regular `plan` over
 //!   `[floor(now) - k·tf, floor(now) + tf)`, `k` = [`FeedOptions::poll_lookback`].
 //!

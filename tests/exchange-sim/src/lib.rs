@@ -225,6 +225,12 @@ impl Simulator {
         let app = server::router(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
+            // No Nagle: small WebSocket frames go out at once (a live-latency test would
+            // otherwise see up to 40 ms of delayed-ACK stalls once pings are answered).
+            use axum::serve::ListenerExt;
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = stopped.await;
