@@ -1961,13 +1961,13 @@ share = 1
         let msg = e.to_string();
         assert!(
             msg.starts_with(&format!(
-                "cannot read config file {} (given by --config): ",
+                "cannot read config file {} (given by --config-file): ",
                 missing.display()
             )),
             "{msg}"
         );
         assert!(
-            msg.contains("os error 2") && msg.ends_with("check the path given to --config"),
+            msg.contains("os error 2") && msg.ends_with("check the path given to --config-file"),
             "{msg}"
         );
 
