@@ -93,15 +93,8 @@ impl SmaCross {
             let (older, recent) = self.closes.as_slice().split_at(split);
             // Two independent chains: the slow sum over all, the fast sum over the
             // last `fast`; both strictly oldest → newest from 0.0.
-            let mut s = 0.0f64;
-            let mut f = 0.0f64;
-            for &x in older {
-                s += x;
-            }
-            for &x in recent {
-                s += x;
-                f += x;
-            }
+            let s = add_in_order(0.0, older);
+            let (s, f) = add_both_in_order(s, 0.0, recent);
             let d = f / self.fast_f - s / self.slow_f;
             if let Some(p) = self.prev_d.replace(d)
                 && !warmup
@@ -156,6 +149,49 @@ impl Strategy for SmaCross {
         SmaCross::on_candles(self, &batch.open_time, &batch.close, warmup, out);
         Ok(())
     }
+}
+
+/// `acc + xs[0] + xs[1] + …`, strictly in order (so the result is bit-identical to the
+/// plain loop), unrolled by 8: in WASM every loop back-edge carries the sandbox's
+/// deadline (epoch) check, so fewer back-edges are measurably faster.
+#[inline(always)]
+fn add_in_order(mut acc: f64, xs: &[f64]) -> f64 {
+    let mut chunks = xs.chunks_exact(8);
+    for c in &mut chunks {
+        acc += c[0];
+        acc += c[1];
+        acc += c[2];
+        acc += c[3];
+        acc += c[4];
+        acc += c[5];
+        acc += c[6];
+        acc += c[7];
+    }
+    for &x in chunks.remainder() {
+        acc += x;
+    }
+    acc
+}
+
+/// Two in-order sums over the same values (see [`add_in_order`]).
+#[inline(always)]
+fn add_both_in_order(mut a: f64, mut b: f64, xs: &[f64]) -> (f64, f64) {
+    let mut chunks = xs.chunks_exact(4);
+    for c in &mut chunks {
+        a += c[0];
+        b += c[0];
+        a += c[1];
+        b += c[1];
+        a += c[2];
+        b += c[2];
+        a += c[3];
+        b += c[3];
+    }
+    for &x in chunks.remainder() {
+        a += x;
+        b += x;
+    }
+    (a, b)
 }
 
 #[cfg(target_arch = "wasm32")]
