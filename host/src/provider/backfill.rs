@@ -28,7 +28,7 @@ use tokio::sync::{Semaphore, watch};
 
 use super::{Exchange, Provider, ProviderError};
 use crate::components::{Adapter, AdapterError, HttpRequest, HttpResponse, Page};
-use crate::domain::{NodeId, RangeSet, Timeframe, Window};
+use crate::domain::{Candle, NodeId, RangeSet, Timeframe, Window};
 use crate::ratelimit::{KeyLimiter, LimitSpec};
 use crate::store::CandleStore;
 
@@ -61,9 +61,9 @@ pub struct BackfillOutcome {
     pub errors: Vec<ProviderError>,
 }
 
-/// Progress callback: called after every stored page with (candles in the page, the
-/// range it covered).
-pub type Progress = Arc<dyn Fn(usize, Window) + Send + Sync>;
+/// Progress callback: called after every stored page with (the page's candles, the range
+/// it covered).
+pub type Progress = Arc<dyn Fn(&[Candle], Window) + Send + Sync>;
 
 /// Chunks in flight and per-exchange concurrency, shared by clones of a provider.
 #[derive(Default)]
@@ -386,12 +386,15 @@ impl Provider {
                     crate::metrics::backfill_last_timestamp(&node_id, last.open_time);
                 }
                 if covered.end > covered.start {
-                    self.store.write_page(node, candles, covered).await?;
+                    match &progress {
+                        Some(p) => {
+                            self.store.write_page(node, candles.clone(), covered).await?;
+                            p(&candles, covered);
+                        }
+                        None => self.store.write_page(node, candles, covered).await?,
+                    }
                     stats.candles += n;
                     crate::metrics::candles_fetched(&node_id, n as u64);
-                    if let Some(p) = &progress {
-                        p(n, covered);
-                    }
                 }
                 match page.next {
                     Some(next) if advanced && next != req => req = next,

@@ -376,6 +376,9 @@ impl Provider {
         // Backfill.
         let missing = before.missing(closed);
         let mut stats = BackfillStats::default();
+        // The pages this call fetches, kept to serve the frame without reading them back.
+        let collected: Arc<std::sync::Mutex<Vec<Candle>>> = Arc::default();
+        let mut served_from_pages = false;
         let mut background = None;
         if !missing.is_empty() && !stop {
             match opts.strategy {
@@ -392,7 +395,13 @@ impl Provider {
                         sla.backfill,
                         sla.total.map(|b| b.saturating_sub(t0.elapsed())),
                     );
-                    let run = self.backfill_missing(&ex, node, &missing, closed_end, None);
+                    let sink = collected.clone();
+                    let keep: Progress = Arc::new(move |candles: &[Candle], _| {
+                        sink.lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .extend_from_slice(candles)
+                    });
+                    let run = self.backfill_missing(&ex, node, &missing, closed_end, Some(keep));
                     let outcome = match budget {
                         Some(b) => tokio::time::timeout(b, run).await.ok(),
                         None => Some(run.await),
@@ -402,6 +411,9 @@ impl Provider {
                     match outcome {
                         Some(o) => {
                             stats = o.stats;
+                            // Every missing page was fetched here (none by another task
+                            // or worker, no failure): the frame is storage-before + pages.
+                            served_from_pages = o.errors.is_empty() && o.stats.shared_chunks == 0;
                             if let Some(e) = o.errors.into_iter().next() {
                                 // Bad input, or an exchange that cannot be reached at all:
                                 // the cause is the error (exit 2 / 1), not "incomplete".
@@ -468,7 +480,18 @@ impl Provider {
 
         // Serve what storage holds now (or held before, under `hold`).
         let after = self.store.ledger(node, window).await?;
-        let mut raw = self.store.read(node, window).await?;
+        let mut raw = if served_from_pages && hold_to.is_none() {
+            let mut raw = Vec::new();
+            for &(s, e) in before.present.ranges() {
+                raw.extend(self.store.read(node, Window { start: s, end: e }).await?);
+            }
+            let pages = std::mem::take(&mut *collected.lock().unwrap_or_else(|p| p.into_inner()));
+            raw.extend(pages.into_iter().filter(|c| window.contains(c.open_time)));
+            raw.sort_unstable_by_key(|c| c.open_time);
+            raw
+        } else {
+            self.store.read(node, window).await?
+        };
         if let Some(held) = &hold_to {
             raw.retain(|c| held.covers(c.open_time, c.open_time + 1));
         }
