@@ -500,3 +500,35 @@ async fn cli_fetch_includes_the_forming_candle_from_the_live_overlay() {
     );
     sim.shutdown().await;
 }
+
+/// Polls take their weight from the exchange's limiter like backfills: polling every
+/// 5 ms against a budget of 20 requests per second sends about 20 per second, not 200.
+#[tokio::test(flavor = "multi_thread")]
+async fn polls_are_rate_limited_with_the_exchanges_budget() {
+    let (sim, p, _dir) = setup(fast()).await;
+    let p = p.with_rate_limit(
+        "binance",
+        seamless::provider::LimitOverride {
+            budget: Some(20),
+            window_ms: Some(1_000),
+            weight: Some(1),
+            ..Default::default()
+        },
+    );
+    let opts = FeedOptions {
+        force_poll: true,
+        poll_interval: Some(Duration::from_millis(5)),
+        ..feed_opts()
+    };
+    sim.reset_counts();
+    let (feed, mut rx) = LiveFeed::for_provider(&p, &node(), opts).unwrap();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(1_000) {
+        let _ = tokio::time::timeout(Duration::from_millis(50), rx.recv()).await;
+    }
+    feed.stop().await;
+    let sent = sim.requests(crate::support::KLINES);
+    // Burst (half the budget) plus one second of refill, with slack for timing.
+    assert!(sent >= 5 && sent <= 40, "{sent} polls in one second");
+    assert_eq!(sim.status_count(429), 0);
+}

@@ -46,6 +46,7 @@ use crate::components::{Adapter, AdapterError, HttpRequest, LiveCandle, LivePlan
 use crate::domain::{Candle, Clock, NodeId, Timeframe, Window};
 use crate::net::{BaseMap, HttpClient, RetryPolicy};
 use crate::provider::{Exchange, Provider, ProviderError};
+use crate::ratelimit::KeyLimiter;
 
 /// Where live candles come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,11 +219,24 @@ pub struct LiveFeed;
 
 impl LiveFeed {
     /// Follow `node` on `exchange` live, reading time from `clock`. Needs a Tokio runtime.
+    /// Polls are not rate-limited; see [`LiveFeed::for_provider`].
     pub fn spawn(
         node: NodeId,
         exchange: Exchange,
         clock: Clock,
         opts: FeedOptions,
+    ) -> (FeedHandle, mpsc::Receiver<FeedEvent>) {
+        Self::spawn_limited(node, exchange, clock, opts, None)
+    }
+
+    /// [`LiveFeed::spawn`], with every poll request taken from `limiter` (the exchange's
+    /// budget shared with backfills) and its answer's used-weight header fed back.
+    pub(crate) fn spawn_limited(
+        node: NodeId,
+        exchange: Exchange,
+        clock: Clock,
+        opts: FeedOptions,
+        limiter: Option<Arc<KeyLimiter>>,
     ) -> (FeedHandle, mpsc::Receiver<FeedEvent>) {
         let (tx, rx) = mpsc::channel(opts.channel_capacity.max(1));
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -250,6 +264,7 @@ impl LiveFeed {
             stats: stats.clone(),
             last_closed: None,
             link: Link::Starting,
+            limiter,
         };
         let task = tokio::spawn(feed.run().instrument(span));
         (
@@ -270,11 +285,13 @@ impl LiveFeed {
         opts: FeedOptions,
     ) -> Result<(FeedHandle, mpsc::Receiver<FeedEvent>), ProviderError> {
         let exchange = provider.exchange(node)?;
-        Ok(Self::spawn(
+        let limiter = provider.limiter(&exchange);
+        Ok(Self::spawn_limited(
             node.clone(),
             exchange,
             provider.clock().clone(),
             opts,
+            Some(limiter),
         ))
     }
 }
@@ -342,6 +359,8 @@ struct Feed {
     /// Open time of the newest closed candle emitted.
     last_closed: Option<i64>,
     link: Link,
+    /// The exchange's rate limiter, for polls.
+    limiter: Option<Arc<KeyLimiter>>,
 }
 
 impl Feed {
@@ -710,11 +729,17 @@ impl Feed {
             }
         };
         let url = self.bases.rewrite(&request.url);
+        if let Some(l) = &self.limiter {
+            l.acquire().await;
+        }
         let resp = self
             .http
             .send(&request, &url)
             .await
             .map_err(|e| (e.to_string(), Duration::ZERO))?;
+        if let Some(l) = &self.limiter {
+            l.observe(&resp, None).await;
+        }
         if resp.status >= 500 {
             return Err((format!("HTTP {} from {url}", resp.status), Duration::ZERO));
         }

@@ -176,11 +176,13 @@ impl LiveSession {
                 detail: e.to_string(),
             })??;
         // The feed first: frames sent while history is filled in wait in its channel.
-        let (feed, events) = LiveFeed::spawn(
+        let limiter = provider.limiter(&exchange);
+        let (feed, events) = LiveFeed::spawn_limited(
             node.clone(),
             exchange,
             provider.clock().clone(),
             opts.feed.clone(),
+            Some(limiter),
         );
         let tf = node.timeframe;
         let from = tf.floor(from);

@@ -120,7 +120,8 @@ fn retry_after(resp: &HttpResponse) -> Option<Duration> {
 }
 
 impl Provider {
-    fn limiter(&self, ex: &Exchange) -> Arc<KeyLimiter> {
+    /// The rate limiter of `ex`'s key (shared with every backfill and live poll).
+    pub(crate) fn limiter(&self, ex: &Exchange) -> Arc<KeyLimiter> {
         let info = ex.adapter.info();
         let o = self.limits.get(&info.id).cloned().unwrap_or_default();
         self.limiters.get(&info.id, || LimitSpec {
