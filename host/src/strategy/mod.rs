@@ -409,6 +409,7 @@ impl Runner {
         let data = loaded.get().map(Vec::as_slice).unwrap_or_default();
         let mut d = Delivery {
             runner: &self,
+            nodes: data.iter().map(|l| l.node.clone()).collect(),
             instance,
             inputs,
             history,
@@ -482,6 +483,8 @@ impl Runner {
 /// The delivery state of a run: the instance, its history, what was produced.
 struct Delivery<'r> {
     runner: &'r Runner,
+    /// Each input's node.
+    nodes: Vec<NodeId>,
     instance: StrategyInstance,
     inputs: Vec<StrategyInput>,
     history: RunHistory,
@@ -490,11 +493,9 @@ struct Delivery<'r> {
 }
 
 impl Delivery<'_> {
+    /// The node of `input` (the runner checked every index it passes).
     fn node(&self, input: u32) -> NodeId {
-        self.history
-            .loaded(input)
-            .map(|l| l.node.clone())
-            .unwrap_or_else(|_| NodeId::new("?", "?", "1m").expect("a valid placeholder"))
+        self.nodes[input as usize].clone()
     }
 
     /// Deliver `series[i]` of every input as warm-up, merged. A failure here stops the
