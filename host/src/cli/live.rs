@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use clap::Args;
 
-use seamless::domain::{Candle, format_ms, now_ms, parse_time};
+use seamless::domain::{format_ms, now_ms, parse_time};
 use seamless::live::{FeedSource, LiveSession, LiveUpdate, SessionOptions};
 
+use super::output::{Format, header, row};
 use super::select::SeriesArgs;
 use super::{Failure, Global};
 
@@ -34,9 +35,9 @@ pub struct LiveArgs {
     /// Poll the exchange's REST API instead of its WebSocket stream.
     #[arg(long)]
     poll: bool,
-    /// Output: table (default) or jsonl.
-    #[arg(long, default_value = "table", value_parser = ["table", "jsonl"])]
-    format: String,
+    /// Output: table (default), csv or jsonl; every row has a `state` (closed|forming).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 /// `30s`, `5m`, `2h`, or plain seconds.
@@ -56,25 +57,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(format!("{s:?}: unknown unit {unit:?}; use ms, s, m or h")),
     };
     Ok(Duration::from_secs(secs))
-}
-
-fn line(format: &str, c: &Candle, kind: &str) -> String {
-    if format == "jsonl" {
-        format!(
-            r#"{{"open_time":{},"open":{},"high":{},"low":{},"close":{},"volume":{},"state":"{kind}"}}"#,
-            c.open_time, c.open, c.high, c.low, c.close, c.volume
-        )
-    } else {
-        format!(
-            "{:<20}  {:>14}  {:>14}  {:>14}  {:>14}  {:>16}  {kind}",
-            format_ms(c.open_time),
-            c.open,
-            c.high,
-            c.low,
-            c.close,
-            c.volume
-        )
-    }
 }
 
 pub async fn run(g: &Global, a: &LiveArgs) -> Result<(), Failure> {
@@ -107,13 +89,13 @@ pub async fn run(g: &Global, a: &LiveArgs) -> Result<(), Failure> {
     }
     let mut out = std::io::stdout().lock();
     let io = |e: std::io::Error| Failure::runtime(anyhow::anyhow!("writing output: {e}"));
-    if a.format == "table" {
-        writeln!(
-            out,
-            "{:<20}  {:>14}  {:>14}  {:>14}  {:>14}  {:>16}  state",
-            "open_time", "open", "high", "low", "close", "volume"
-        )
-        .map_err(io)?;
+    if a.format == Format::Parquet {
+        return Err(Failure::bad(anyhow::anyhow!(
+            "--format parquet is for files of history: use table, csv or jsonl"
+        )));
+    }
+    if let Some(h) = header(a.format, true) {
+        writeln!(out, "{h}").map_err(io)?;
     }
     let deadline = a.duration.map(|d| tokio::time::Instant::now() + d);
     let mut closed = 0u64;
@@ -134,7 +116,7 @@ pub async fn run(g: &Global, a: &LiveArgs) -> Result<(), Failure> {
         let Some(update) = update else { break };
         match update {
             LiveUpdate::Closed(c) => {
-                writeln!(out, "{}", line(&a.format, &c, "closed")).map_err(io)?;
+                writeln!(out, "{}", row(a.format, &c, Some("closed"))).map_err(io)?;
                 out.flush().map_err(io)?;
                 closed += 1;
                 if a.count.is_some_and(|n| closed >= n) {
@@ -142,7 +124,7 @@ pub async fn run(g: &Global, a: &LiveArgs) -> Result<(), Failure> {
                 }
             }
             LiveUpdate::Forming(c) if a.forming => {
-                writeln!(out, "{}", line(&a.format, &c, "forming")).map_err(io)?;
+                writeln!(out, "{}", row(a.format, &c, Some("forming"))).map_err(io)?;
                 out.flush().map_err(io)?;
             }
             LiveUpdate::Forming(_) => {}

@@ -21,54 +21,7 @@ pub enum Format {
 
 /// Write `candles` in `format`.
 pub fn write_candles(out: &mut dyn Write, format: Format, candles: &[Candle]) -> io::Result<()> {
-    let mut w = io::BufWriter::with_capacity(1 << 16, out);
-    match format {
-        Format::Parquet => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "parquet is a file format: pass --output FILE.parquet",
-            ));
-        }
-        Format::Jsonl => {
-            for c in candles {
-                writeln!(
-                    w,
-                    r#"{{"open_time":{},"open":{},"high":{},"low":{},"close":{},"volume":{}}}"#,
-                    c.open_time, c.open, c.high, c.low, c.close, c.volume
-                )?;
-            }
-        }
-        Format::Csv => {
-            writeln!(w, "open_time,open,high,low,close,volume")?;
-            for c in candles {
-                writeln!(
-                    w,
-                    "{},{},{},{},{},{}",
-                    c.open_time, c.open, c.high, c.low, c.close, c.volume
-                )?;
-            }
-        }
-        Format::Table => {
-            writeln!(
-                w,
-                "{:<20}  {:>14}  {:>14}  {:>14}  {:>14}  {:>16}",
-                "open_time", "open", "high", "low", "close", "volume"
-            )?;
-            for c in candles {
-                writeln!(
-                    w,
-                    "{:<20}  {:>14}  {:>14}  {:>14}  {:>14}  {:>16}",
-                    format_ms(c.open_time),
-                    c.open,
-                    c.high,
-                    c.low,
-                    c.close,
-                    c.volume
-                )?;
-            }
-        }
-    }
-    w.flush()
+    write_rows(out, format, candles.iter().map(|c| (c, None)), false)
 }
 
 /// Write `candles` (state `closed`) and then `forming` (state `forming`) with a `state`
@@ -79,56 +32,85 @@ pub fn write_candles_with_state(
     candles: &[Candle],
     forming: Option<&Candle>,
 ) -> io::Result<()> {
-    let mut w = io::BufWriter::with_capacity(1 << 16, out);
     let rows = candles
         .iter()
-        .map(|c| (c, "closed"))
-        .chain(forming.map(|c| (c, "forming")));
+        .map(|c| (c, Some("closed")))
+        .chain(forming.map(|c| (c, Some("forming"))));
+    write_rows(out, format, rows, true)
+}
+
+/// The header line of `format` (none for JSON lines), with a `state` column if asked.
+pub fn header(format: Format, state: bool) -> Option<String> {
+    let state = if state { "state" } else { "" };
     match format {
-        Format::Parquet => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "--include-forming does not apply to parquet exports (closed candles only)",
-            ));
-        }
-        Format::Jsonl => {
-            for (c, s) in rows {
-                writeln!(
-                    w,
-                    r#"{{"open_time":{},"open":{},"high":{},"low":{},"close":{},"volume":{},"state":"{s}"}}"#,
-                    c.open_time, c.open, c.high, c.low, c.close, c.volume
-                )?;
-            }
+        Format::Jsonl | Format::Parquet => None,
+        Format::Csv => Some(format!(
+            "open_time,open,high,low,close,volume{}{state}",
+            if state.is_empty() { "" } else { "," }
+        )),
+        Format::Table => Some(
+            format!(
+                "{:<20}  {:>14}  {:>14}  {:>14}  {:>14}  {:>16}  {state}",
+                "open_time", "open", "high", "low", "close", "volume"
+            )
+            .trim_end()
+            .to_string(),
+        ),
+    }
+}
+
+/// One candle as a line of `format`, with its state if given.
+pub fn row(format: Format, c: &Candle, state: Option<&str>) -> String {
+    match format {
+        Format::Jsonl | Format::Parquet => {
+            let state = state
+                .map(|s| format!(r#","state":"{s}""#))
+                .unwrap_or_default();
+            format!(
+                r#"{{"open_time":{},"open":{},"high":{},"low":{},"close":{},"volume":{}{state}}}"#,
+                c.open_time, c.open, c.high, c.low, c.close, c.volume
+            )
         }
         Format::Csv => {
-            writeln!(w, "open_time,open,high,low,close,volume,state")?;
-            for (c, s) in rows {
-                writeln!(
-                    w,
-                    "{},{},{},{},{},{},{s}",
-                    c.open_time, c.open, c.high, c.low, c.close, c.volume
-                )?;
-            }
+            let state = state.map(|s| format!(",{s}")).unwrap_or_default();
+            format!(
+                "{},{},{},{},{},{}{state}",
+                c.open_time, c.open, c.high, c.low, c.close, c.volume
+            )
         }
-        Format::Table => {
-            writeln!(
-                w,
-                "{:<20}  {:>14}  {:>14}  {:>14}  {:>14}  {:>16}  state",
-                "open_time", "open", "high", "low", "close", "volume"
-            )?;
-            for (c, s) in rows {
-                writeln!(
-                    w,
-                    "{:<20}  {:>14}  {:>14}  {:>14}  {:>14}  {:>16}  {s}",
-                    format_ms(c.open_time),
-                    c.open,
-                    c.high,
-                    c.low,
-                    c.close,
-                    c.volume
-                )?;
-            }
-        }
+        Format::Table => format!(
+            "{:<20}  {:>14}  {:>14}  {:>14}  {:>14}  {:>16}  {}",
+            format_ms(c.open_time),
+            c.open,
+            c.high,
+            c.low,
+            c.close,
+            c.volume,
+            state.unwrap_or_default()
+        )
+        .trim_end()
+        .to_string(),
+    }
+}
+
+fn write_rows<'a>(
+    out: &mut dyn Write,
+    format: Format,
+    rows: impl Iterator<Item = (&'a Candle, Option<&'a str>)>,
+    state: bool,
+) -> io::Result<()> {
+    if format == Format::Parquet {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "parquet is a file format: pass --output FILE.parquet",
+        ));
+    }
+    let mut w = io::BufWriter::with_capacity(1 << 16, out);
+    if let Some(h) = header(format, state) {
+        writeln!(w, "{h}")?;
+    }
+    for (c, s) in rows {
+        writeln!(w, "{}", row(format, c, s))?;
     }
     w.flush()
 }
@@ -158,6 +140,16 @@ mod tests {
             String::from_utf8(buf).unwrap(),
             "open_time,open,high,low,close,volume\n1704067200000,1.5,2,1,1.25,10\n"
         );
+        let mut buf = Vec::new();
+        write_candles_with_state(&mut buf, Format::Csv, &c, Some(&c[0])).unwrap();
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "open_time,open,high,low,close,volume,state\n1704067200000,1.5,2,1,1.25,10,closed\n1704067200000,1.5,2,1,1.25,10,forming\n"
+        );
+        let mut buf = Vec::new();
+        write_candles_with_state(&mut buf, Format::Jsonl, &c, None).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["state"], "closed");
         let mut buf = Vec::new();
         write_candles(&mut buf, Format::Table, &c).unwrap();
         assert!(
