@@ -60,8 +60,21 @@ impl SqliteStore {
         // Wait for other processes' locks (cluster mode opens one file from several
         // workers) before anything that takes a lock, switching to WAL included.
         db.busy_timeout(std::time::Duration::from_secs(10))?;
-        db.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| open_err(e.to_string()))?;
+        // Switching a new file to WAL can answer SQLITE_BUSY at once, without the busy
+        // handler, while another process is doing the same: retry for up to 10 s.
+        let t0 = std::time::Instant::now();
+        loop {
+            match db.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && t0.elapsed() < std::time::Duration::from_secs(10) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(open_err(e.to_string())),
+            }
+        }
         db.pragma_update(None, "synchronous", "NORMAL")?;
         migrate(&db, &path)?;
         Ok(SqliteStore {
@@ -311,6 +324,23 @@ mod tests {
 
     fn node() -> NodeId {
         "ohlcv:binance:BTC/USDT:1m".parse().unwrap()
+    }
+
+    #[test]
+    fn many_openers_of_one_new_file_all_succeed() {
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("race{round}.db"));
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let p = path.clone();
+                    std::thread::spawn(move || SqliteStore::open(&p).map(drop))
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap().unwrap();
+            }
+        }
     }
 
     #[tokio::test]
