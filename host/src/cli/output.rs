@@ -61,36 +61,78 @@ pub fn header(format: Format, state: bool) -> Option<String> {
 
 /// One candle as a line of `format`, with its state if given.
 pub fn row(format: Format, c: &Candle, state: Option<&str>) -> String {
+    let mut line = String::with_capacity(128);
+    push_row(&mut line, format, c, state);
+    line
+}
+
+/// Append one candle as a line of `format` (no newline) to `out`. Numbers are printed as
+/// Rust's `Display` prints them (shortest round-trip digits, no exponent), but through
+/// `ryu`/`itoa`: CSV and JSON output of large windows spent most of its time in float
+/// formatting.
+fn push_row(out: &mut String, format: Format, c: &Candle, state: Option<&str>) {
+    let nums = [c.open, c.high, c.low, c.close, c.volume];
     match format {
         Format::Jsonl | Format::Parquet => {
-            let state = state
-                .map(|s| format!(r#","state":"{s}""#))
-                .unwrap_or_default();
-            format!(
-                r#"{{"open_time":{},"open":{},"high":{},"low":{},"close":{},"volume":{}{state}}}"#,
-                c.open_time, c.open, c.high, c.low, c.close, c.volume
-            )
+            const KEYS: [&str; 5] = ["open", "high", "low", "close", "volume"];
+            out.push_str("{\"open_time\":");
+            out.push_str(itoa::Buffer::new().format(c.open_time));
+            for (k, v) in KEYS.iter().zip(nums) {
+                out.push_str(",\"");
+                out.push_str(k);
+                out.push_str("\":");
+                push_f64(out, v);
+            }
+            if let Some(s) = state {
+                out.push_str(",\"state\":\"");
+                out.push_str(s);
+                out.push('"');
+            }
+            out.push('}');
         }
         Format::Csv => {
-            let state = state.map(|s| format!(",{s}")).unwrap_or_default();
-            format!(
-                "{},{},{},{},{},{}{state}",
-                c.open_time, c.open, c.high, c.low, c.close, c.volume
-            )
+            out.push_str(itoa::Buffer::new().format(c.open_time));
+            for v in nums {
+                out.push(',');
+                push_f64(out, v);
+            }
+            if let Some(s) = state {
+                out.push(',');
+                out.push_str(s);
+            }
         }
-        Format::Table => format!(
-            "{:<20}  {:>14}  {:>14}  {:>14}  {:>14}  {:>16}  {}",
-            format_ms(c.open_time),
-            c.open,
-            c.high,
-            c.low,
-            c.close,
-            c.volume,
-            state.unwrap_or_default()
-        )
-        .trim_end()
-        .to_string(),
+        Format::Table => {
+            use std::fmt::Write as _;
+            let _ = write!(
+                out,
+                "{:<20}  {:>14}  {:>14}  {:>14}  {:>14}  {:>16}  {}",
+                format_ms(c.open_time),
+                c.open,
+                c.high,
+                c.low,
+                c.close,
+                c.volume,
+                state.unwrap_or_default()
+            );
+            out.truncate(out.trim_end().len());
+        }
     }
+}
+
+/// `v` exactly as `Display` prints it: ryu's shortest digits, without its `.0` suffix on
+/// whole numbers; values `Display` would print without an exponent but ryu with one (very
+/// large or small) and non-finite values go through `Display`.
+fn push_f64(out: &mut String, v: f64) {
+    if v.is_finite() {
+        let mut b = ryu::Buffer::new();
+        let s = b.format_finite(v);
+        if !s.contains('e') {
+            out.push_str(s.strip_suffix(".0").unwrap_or(s));
+            return;
+        }
+    }
+    use std::fmt::Write as _;
+    let _ = write!(out, "{v}");
 }
 
 fn write_rows<'a>(
@@ -109,8 +151,12 @@ fn write_rows<'a>(
     if let Some(h) = header(format, state) {
         writeln!(w, "{h}")?;
     }
+    let mut line = String::with_capacity(128);
     for (c, s) in rows {
-        writeln!(w, "{}", row(format, c, s))?;
+        line.clear();
+        push_row(&mut line, format, c, s);
+        line.push('\n');
+        w.write_all(line.as_bytes())?;
     }
     w.flush()
 }
@@ -118,6 +164,36 @@ fn write_rows<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_print_as_display_does() {
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            2.5,
+            10.0,
+            0.1,
+            1e-7,
+            123456.789,
+            1e16,
+            1.5e300,
+            4.9e-324,
+            f64::MAX,
+            615.6,
+            0.30000000000000004,
+            -42.125,
+            1e15,
+            99999999999999.98,
+        ] {
+            let mut s = String::new();
+            push_f64(&mut s, v);
+            assert_eq!(s, v.to_string(), "{v:e}");
+        }
+        let mut s = String::new();
+        push_f64(&mut s, f64::NAN);
+        assert_eq!(s, "NaN");
+    }
 
     #[test]
     fn formats() {
