@@ -196,6 +196,12 @@ impl Provider {
         }
     }
 
+    /// The same provider (adapters, limiters, clock) over another store.
+    pub fn with_store(mut self, store: AnyStore) -> Self {
+        self.store = store;
+        self
+    }
+
     /// Use this retry policy.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
