@@ -55,13 +55,16 @@ pub fn check(
         format!("{unsorted} candles out of order; sorted")
     });
     let before = candles.len();
-    let mut dedup: Vec<Candle> = Vec::with_capacity(before);
-    for c in candles {
-        match dedup.last_mut() {
-            Some(last) if last.open_time == c.open_time => *last = c,
-            _ => dedup.push(c),
+    // In place; among equal open times the last one stays.
+    candles.dedup_by(|next, kept| {
+        if next.open_time == kept.open_time {
+            *kept = *next;
+            true
+        } else {
+            false
         }
-    }
+    });
+    let mut dedup = candles;
     let dups = (before - dedup.len()) as u64;
     r.flag("duplicate", dups, || {
         format!("{dups} duplicate candles dropped (kept the last)")
