@@ -53,7 +53,7 @@ fn read_rows(db: &Connection, key: i64, start: i64, end: i64, slots: i64) -> Res
     )?;
     // Sized for a full window up front (one allocation instead of ~20 regrowths of a
     // year of 1m candles).
-    let mut out = Vec::with_capacity(slots.clamp(0, 1 << 22) as usize);
+    let mut out = Vec::with_capacity(slots.clamp(0, 1 << 20) as usize);
     let mut rows = st.query(params![key, start, end])?;
     while let Some(r) = rows.next()? {
         out.push(Candle {
