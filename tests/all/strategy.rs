@@ -576,6 +576,11 @@ async fn a_live_run_gives_the_same_signals_as_a_replay_of_the_same_period() {
     );
     // Every candle of both inputs in [start, until) was delivered exactly once.
     assert_eq!(live.candles, 2 * ((until - start) / MIN) as usize);
+    assert!(
+        live.live_candles >= 2 * 20,
+        "most of the 25 minutes arrived live: {}",
+        live.live_candles
+    );
 
     // Replay of the same period from a fresh store, after the fact.
     let dir2 = tempfile::tempdir().unwrap();

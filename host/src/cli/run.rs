@@ -291,7 +291,9 @@ pub fn summary(r: &RunReport) -> String {
         );
     }
     let secs = r.deliver.as_secs_f64();
-    let rate = if secs > 0.0 {
+    let rate = if r.live_candles > 0 {
+        format!(" ({} of the candles live)", r.live_candles)
+    } else if secs > 0.0 {
         format!(" ({:.2} M candles/s)", r.candles as f64 / secs / 1e6)
     } else {
         String::new()

@@ -220,8 +220,10 @@ pub struct RunReport {
     pub inputs: Vec<InputReport>,
     pub signals: Vec<SignalRecord>,
     pub skipped: Vec<Skipped>,
-    /// Run-window candles delivered (warm-up excluded).
+    /// Run-window candles delivered (warm-up excluded), live ones included.
     pub candles: usize,
+    /// Of `candles`, those that arrived live (`--live`).
+    pub live_candles: usize,
     pub batches: usize,
     /// Time spent loading inputs through the provider.
     #[serde(serialize_with = "ser_ms")]
@@ -421,6 +423,7 @@ impl Runner {
                 signals: Vec::new(),
                 skipped: Vec::new(),
                 candles: 0,
+                live_candles: 0,
                 batches: 0,
                 load,
                 deliver: Duration::ZERO,
@@ -700,9 +703,11 @@ impl Delivery<'_> {
                         break;
                     }
                 }
+                let before = self.out.candles;
                 if let Err(e) = self.deliver(i as u32, &rows) {
                     break 'run Err(e);
                 }
+                self.out.live_candles += self.out.candles - before;
             }
         };
         for s in sessions {
