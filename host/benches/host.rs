@@ -317,9 +317,11 @@ async fn bench_fetch(cached_host: &ComponentHost, node: &NodeId) {
     let mut n = 0;
     let mut ours = || {
         n += 1;
-        let store =
-            AnyStore::open(&format!("sqlite:{}", dir.path().join(format!("b{n}.db")).display()))
-                .unwrap();
+        let store = AnyStore::open(&format!(
+            "sqlite:{}",
+            dir.path().join(format!("b{n}.db")).display()
+        ))
+        .unwrap();
         let provider = base.clone().with_store(store);
         async move {
             let t = Instant::now();

@@ -156,9 +156,15 @@ mod tests {
     #[test]
     fn fingerprint_encoding_is_the_documented_one() {
         let n: NodeId = "ohlcv:binance:BTC/USDT:1m".parse().unwrap();
-        let w = Window { start: 0, end: 6_000_000 };
+        let w = Window {
+            start: 0,
+            end: 6_000_000,
+        };
         let mut candles = frame();
-        candles.extend(frame().iter().map(|c| Candle { open_time: c.open_time + 6_000_000, ..*c }));
+        candles.extend(frame().iter().map(|c| Candle {
+            open_time: c.open_time + 6_000_000,
+            ..*c
+        }));
         candles.extend(frame());
         let mut h = Sha256::new();
         h.update(b"seamless-frame-v1\0");
@@ -190,6 +196,9 @@ mod tests {
                 h.update(v.to_bits().to_le_bytes());
             }
         }
-        assert_eq!(fingerprint(&n, w, &many), format!("sha256:{}", hex::encode(h.finalize())));
+        assert_eq!(
+            fingerprint(&n, w, &many),
+            format!("sha256:{}", hex::encode(h.finalize()))
+        );
     }
 }

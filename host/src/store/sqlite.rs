@@ -46,7 +46,13 @@ struct Inner {
 const PARALLEL_READ_SLOTS: i64 = 100_000;
 
 /// Candles of `key` in `[start, end)` through `db`, ascending.
-fn read_rows(db: &Connection, key: i64, start: i64, end: i64, slots: i64) -> Result<Vec<Candle>, StoreError> {
+fn read_rows(
+    db: &Connection,
+    key: i64,
+    start: i64,
+    end: i64,
+    slots: i64,
+) -> Result<Vec<Candle>, StoreError> {
     let mut st = db.prepare_cached(
         "SELECT open_time, open, high, low, close, volume FROM candles
          WHERE node = ?1 AND open_time >= ?2 AND open_time < ?3 ORDER BY open_time",
@@ -286,7 +292,9 @@ impl CandleStore for SqliteStore {
         let Some(key) = self.with(move |c| c.node_key(&n, false)).await? else {
             return Ok(Vec::new());
         };
-        let mid = tf.floor(window.start + (window.end - window.start) / 2).max(window.start);
+        let mid = tf
+            .floor(window.start + (window.end - window.start) / 2)
+            .max(window.start);
         let inner = self.inner.clone();
         let second = tokio::task::spawn_blocking(move || {
             let mut guard = inner
@@ -296,13 +304,16 @@ impl CandleStore for SqliteStore {
             if guard.is_none() {
                 let db = Connection::open_with_flags(
                     &inner.path,
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 db.busy_timeout(std::time::Duration::from_secs(10))?;
                 db.pragma_update(None, "mmap_size", 1i64 << 30)?;
                 *guard = Some(db);
             }
-            let db = guard.as_ref().ok_or_else(|| StoreError::Task("no reader".into()))?;
+            let db = guard
+                .as_ref()
+                .ok_or_else(|| StoreError::Task("no reader".into()))?;
             read_rows(db, key, mid, window.end, slots / 2 + 1)
         });
         let mut out = self
@@ -389,12 +400,24 @@ mod tests {
         let n = node();
         // 300 days of 1m slots (> PARALLEL_READ_SLOTS), candles spread over all of it.
         let day = 1440 * M;
-        let w = Window { start: 0, end: 300 * day };
+        let w = Window {
+            start: 0,
+            end: 300 * day,
+        };
         let candles: Vec<Candle> = (0..300 * 24).map(|h| c(h * 60 * M, h as f64)).collect();
         s.write_page(&n, candles.clone(), w).await.unwrap();
         assert_eq!(s.read(&n, w).await.unwrap(), candles);
         // Halves meet exactly: a candle on the midpoint is read once.
-        let got = s.read(&n, Window { start: 60 * M, end: 200 * day + 60 * M }).await.unwrap();
+        let got = s
+            .read(
+                &n,
+                Window {
+                    start: 60 * M,
+                    end: 200 * day + 60 * M,
+                },
+            )
+            .await
+            .unwrap();
         assert_eq!(got.first().unwrap().open_time, 60 * M);
         assert_eq!(got.len(), 200 * 24);
         assert!(got.windows(2).all(|p| p[0].open_time < p[1].open_time));
