@@ -256,14 +256,7 @@ impl Adapter {
         component: &Component,
         wit_version: String,
     ) -> Result<Self, ComponentError> {
-        let instance_pre = host
-            .inner
-            .adapter_linker
-            .instantiate_pre(component)
-            .map_err(|e| ComponentError::Link {
-                label: label.to_string(),
-                detail: format!("{e:#}"),
-            })?;
+        let instance_pre = super::link(&host.inner.adapter_linker, component, label)?;
         let pre =
             ExchangeAdapterPre::new(instance_pre).map_err(|e| ComponentError::WrongWorld {
                 label: label.to_string(),

@@ -130,6 +130,41 @@ fn detail_suffix(d: &str) -> String {
     }
 }
 
+/// Pre-instantiate `component` with `linker`; a missing import is a [`ComponentError::Link`].
+fn link(
+    linker: &wasmtime::component::Linker<sandbox::GuestState>,
+    component: &Component,
+    label: &str,
+) -> Result<wasmtime::component::InstancePre<sandbox::GuestState>, ComponentError> {
+    linker
+        .instantiate_pre(component)
+        .map_err(|e| ComponentError::Link {
+            label: label.to_string(),
+            detail: format!("{e:#}"),
+        })
+}
+
+/// Built-in component files in `dirs`: every `{name}{suffix}` file (e.g. suffix
+/// `_adapter.wasm`), name → path; the first folder holding a name wins.
+pub fn builtin_files(
+    dirs: &[PathBuf],
+    suffix: &str,
+) -> std::collections::BTreeMap<String, PathBuf> {
+    let mut out = std::collections::BTreeMap::new();
+    for dir in dirs {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for p in rd.filter_map(|e| e.ok().map(|e| e.path())) {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if let Some(id) = name.strip_suffix(suffix) {
+                out.entry(id.to_string()).or_insert(p);
+            }
+        }
+    }
+    out
+}
+
 /// The process-wide component host.
 #[derive(Clone)]
 pub struct ComponentHost {

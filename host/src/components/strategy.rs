@@ -144,14 +144,7 @@ impl StrategyComponent {
         component: &Component,
         wit_version: String,
     ) -> Result<Self, ComponentError> {
-        let instance_pre = host
-            .inner
-            .strategy_linker
-            .instantiate_pre(component)
-            .map_err(|e| ComponentError::Link {
-                label: label.to_string(),
-                detail: format!("{e:#}"),
-            })?;
+        let instance_pre = super::link(&host.inner.strategy_linker, component, label)?;
         let pre = StrategyNodePre::new(instance_pre).map_err(|e| ComponentError::WrongWorld {
             label: label.to_string(),
             interface: "strategy",

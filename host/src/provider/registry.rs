@@ -119,21 +119,7 @@ impl AdapterRegistry {
 
     /// Built-in adapter files: id → path (first folder wins).
     pub fn builtin_files(&self) -> BTreeMap<String, PathBuf> {
-        let mut out = BTreeMap::new();
-        for dir in &self.dirs {
-            let Ok(rd) = std::fs::read_dir(dir) else {
-                continue;
-            };
-            let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-            files.sort();
-            for p in files {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                if let Some(id) = name.strip_suffix("_adapter.wasm") {
-                    out.entry(id.to_string()).or_insert(p);
-                }
-            }
-        }
-        out
+        crate::components::builtin_files(&self.dirs, "_adapter.wasm")
     }
 
     /// Load every built-in and extra adapter (for listing). A built-in file that cannot

@@ -13,10 +13,20 @@ use std::sync::{Arc, OnceLock};
 
 use crate::components::HistorySource;
 use crate::domain::{Candle, NodeId, Window};
-use crate::provider::{FetchOptions, Provider};
+use crate::provider::{FetchOptions, Provider, Strategy};
 
 /// Most candles one history call may return.
 pub const MAX_HISTORY_ROWS: usize = 1_000_000;
+
+/// History is closed candles: `seamless` loads like `auto-backfill` (no live phase; a
+/// run's live continuation is `--live`'s job).
+pub(super) fn closed_only(strategy: Strategy) -> Strategy {
+    if strategy == Strategy::Seamless {
+        Strategy::AutoBackfill
+    } else {
+        strategy
+    }
+}
 
 /// One input's loaded series.
 pub(super) struct Loaded {
@@ -64,6 +74,25 @@ impl RunHistory {
         l.node.timeframe.floor(self.horizon.load(Ordering::Acquire))
     }
 
+    /// Closed candles of `l` in `[start, end)` through the provider, partial accepted.
+    fn through_provider(
+        &self,
+        l: &Loaded,
+        start: i64,
+        end: i64,
+        strategy: Strategy,
+    ) -> Result<Vec<Candle>, String> {
+        let opts = FetchOptions {
+            strategy: closed_only(strategy),
+            partial_ok: true,
+            ..self.fetch.clone()
+        };
+        self.runtime
+            .block_on(self.provider.fetch(&l.node, Window { start, end }, &opts))
+            .map(|f| f.candles)
+            .map_err(|e| format!("history of {}: {e}", l.node))
+    }
+
     /// Candles of `l` in `[start, end)`, from memory and, before the loaded span, from
     /// the provider.
     fn candles(&self, l: &Loaded, start: i64, end: i64) -> Result<Vec<Candle>, String> {
@@ -72,19 +101,8 @@ impl RunHistory {
         }
         let mut out = Vec::new();
         if start < l.start {
-            let w = Window {
-                start,
-                end: end.min(l.start),
-            };
-            let opts = FetchOptions {
-                partial_ok: true,
-                ..self.fetch.clone()
-            };
-            let fetched = self
-                .runtime
-                .block_on(self.provider.fetch(&l.node, w, &opts))
-                .map_err(|e| format!("history of {}: {e}", l.node))?;
-            out = fetched.candles;
+            // Older than the run loaded: through the provider (backfilling if allowed).
+            out = self.through_provider(l, start, end.min(l.start), self.fetch.strategy)?;
         }
         let a = l
             .candles
@@ -95,20 +113,7 @@ impl RunHistory {
         }
         if end > l.end {
             // Live candles, stored by the live session as they closed.
-            let w = Window {
-                start: start.max(l.end),
-                end,
-            };
-            let opts = FetchOptions {
-                strategy: crate::provider::Strategy::FailFast,
-                partial_ok: true,
-                ..self.fetch.clone()
-            };
-            let fetched = self
-                .runtime
-                .block_on(self.provider.fetch(&l.node, w, &opts))
-                .map_err(|e| format!("history of {}: {e}", l.node))?;
-            out.extend(fetched.candles);
+            out.extend(self.through_provider(l, start.max(l.end), end, Strategy::FailFast)?);
         }
         if out.len() > MAX_HISTORY_ROWS {
             return Err(format!(

@@ -239,24 +239,10 @@ fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 
 /// Built-in strategy files (`{name}_strategy.wasm` in `dirs`): name (with `-`) → path.
 pub fn builtin_strategies(dirs: &[PathBuf]) -> Vec<(String, PathBuf)> {
-    let mut out: Vec<(String, PathBuf)> = Vec::new();
-    for dir in dirs {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        files.sort();
-        for p in files {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            if let Some(n) = name.strip_suffix("_strategy.wasm") {
-                let n = n.replace('_', "-");
-                if !out.iter().any(|(k, _)| *k == n) {
-                    out.push((n, p));
-                }
-            }
-        }
-    }
-    out
+    crate::components::builtin_files(dirs, "_strategy.wasm")
+        .into_iter()
+        .map(|(name, path)| (name.replace('_', "-"), path))
+        .collect()
 }
 
 /// The component file for `spec`: a path to a `.wasm` file, or a built-in name
@@ -350,12 +336,10 @@ impl Runner {
             // Closed data ends here (taken before the fetch, so everything before it is
             // in the fetched frame; a live run continues from it).
             let loaded_end = self.provider.closed_end(&node, window).max(window.start);
-            // History is closed candles; the live continuation is `--live`'s job, so the
-            // `seamless` strategy loads like `auto-backfill` here.
-            let mut fetch = self.opts.fetch.clone();
-            if fetch.strategy == crate::provider::Strategy::Seamless {
-                fetch.strategy = crate::provider::Strategy::AutoBackfill;
-            }
+            let fetch = FetchOptions {
+                strategy: history::closed_only(self.opts.fetch.strategy),
+                ..self.opts.fetch.clone()
+            };
             let fetched = self
                 .runtime
                 .block_on(self.provider.fetch(&node, whole, &fetch))
