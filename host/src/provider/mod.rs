@@ -651,12 +651,12 @@ impl Provider {
     async fn live_phase(&self, node: &NodeId, mut f: Fetched, opts: &FetchOptions) -> Fetched {
         let t = Instant::now();
         let window = f.metadata.window;
+        // Follow on from the last served candle: the session catches up whatever closed
+        // after it (the ledger skips known gaps), so nothing is lost if the clock moved.
         let served_end = f
             .candles
             .last()
-            .map(|c| node.timeframe.next(c.open_time))
-            .unwrap_or(window.start)
-            .max(self.closed_end(node, window).min(window.end));
+            .map_or(window.start, |c| node.timeframe.next(c.open_time));
         let budget = opts.sla.live.unwrap_or(Duration::from_secs(5));
         let got = crate::live::overlay(self, node, window, served_end, budget).await;
         let before = f.candles.len();
