@@ -70,6 +70,9 @@ pub type Progress = Arc<dyn Fn(&[Candle], Window) + Send + Sync>;
 pub(super) struct Flights {
     chunks: Mutex<HashMap<(String, i64), watch::Receiver<bool>>>,
     permits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Parsed pages waiting for (or in) their store write, per exchange: bounds the
+    /// memory a backfill holds when the store is slower than the exchange.
+    backlog: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 /// The chunk grid of `tf` for pages of `per_page` candles: `(origin, chunk length)`, or
@@ -109,6 +112,12 @@ async fn guest<R: Send + 'static>(
         .map_err(|e| ProviderError::Task(e.to_string()))
 }
 
+async fn join_write(
+    h: tokio::task::JoinHandle<Result<(), ProviderError>>,
+) -> Result<(), ProviderError> {
+    h.await.map_err(|e| ProviderError::Task(e.to_string()))?
+}
+
 /// First and longest pause between two looks at the ledger while another worker holds a
 /// chunk's lease.
 const LEASE_POLL: (Duration, Duration) = (Duration::from_millis(100), Duration::from_millis(500));
@@ -142,6 +151,19 @@ impl Provider {
             .unwrap_or_else(|e| e.into_inner());
         p.entry(exchange.to_string())
             .or_insert_with(|| Arc::new(Semaphore::new(self.concurrency.max(1))))
+            .clone()
+    }
+
+    /// Pages of `exchange` that may wait for the store at once: twice the requests in
+    /// flight, so fetching runs ahead of writing without holding unbounded pages.
+    fn backlog(&self, exchange: &str) -> Arc<Semaphore> {
+        let mut p = self
+            .flights
+            .backlog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        p.entry(exchange.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(2 * self.concurrency.max(1))))
             .clone()
     }
 
@@ -272,9 +294,11 @@ impl Provider {
                 .map_err(|e| ProviderError::Task(e.to_string()))
         };
         let Some(cluster) = &self.cluster else {
-            let _permit = acquire().await?;
+            // The permit goes back as soon as the chunk's last page is parsed: its write
+            // proceeds while the next chunk's requests are already in flight.
+            let permit = acquire().await?;
             return self
-                .run_chunk(ex, node, w, closed_end, progress, stats)
+                .run_chunk(ex, node, w, closed_end, progress, stats, Some(permit))
                 .await;
         };
         let node_id = node.to_string();
@@ -331,6 +355,7 @@ impl Provider {
                                 closed_end,
                                 progress.clone(),
                                 stats,
+                                None,
                             )
                             .await;
                         if r.is_err() {
@@ -348,6 +373,11 @@ impl Provider {
         }
     }
 
+    /// Fetch the pages of `w` in order. Each parsed page is handed to the store at once
+    /// and written while the next page is fetched (at most one write per chunk in flight,
+    /// in page order); `permit` (the exchange's request slot) is dropped when the last
+    /// page is parsed, before its write completes.
+    #[allow(clippy::too_many_arguments)]
     #[tracing::instrument(name = "chunk", skip_all, fields(exchange = %node.exchange, symbol = %node.symbol, timeframe = %node.timeframe, start = w.start, end = w.end))]
     async fn run_chunk(
         &self,
@@ -357,9 +387,11 @@ impl Provider {
         closed_end: i64,
         progress: Option<Progress>,
         stats: &mut BackfillStats,
+        mut permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Result<(), ProviderError> {
         let node_id = node.to_string();
         crate::metrics::backfill_job_started(&node.exchange);
+        let mut writing: Option<tokio::task::JoinHandle<Result<(), ProviderError>>> = None;
         let result = async {
             let limit = ex.adapter.info().max_candles_per_request;
             let n = node.clone();
@@ -367,6 +399,7 @@ impl Provider {
                 .await??
                 .map_err(|error| ProviderError::Exchange { node: node_id.clone(), error })?;
             let mut reach: Option<(i64, i64)> = None; // lowest start, highest end proven
+            let backlog = self.backlog(&node.exchange);
             loop {
                 let page = self.page_with_retry(ex, node, w, &req, stats).await?;
                 stats.pages += 1;
@@ -379,6 +412,17 @@ impl Provider {
                     None => (covered.start, covered.end),
                     Some((lo, hi)) => (lo.min(covered.start), hi.max(covered.end)),
                 });
+                let next = match page.next {
+                    Some(next) if advanced && next != req => Some(next),
+                    Some(_) => {
+                        tracing::warn!(node = %node_id, "the adapter's next page does not advance; ending this chunk");
+                        None
+                    }
+                    None => None,
+                };
+                if next.is_none() {
+                    permit.take();
+                }
                 // Keep closed candles only; the covered range ends where closed data ends.
                 let candles: Vec<_> = page.candles.into_iter().filter(|c| c.open_time < closed_end).collect();
                 let covered = Window { start: covered.start, end: covered.end.min(closed_end) };
@@ -386,28 +430,45 @@ impl Provider {
                 if let Some(last) = candles.last() {
                     crate::metrics::backfill_last_timestamp(&node_id, last.open_time);
                 }
+                // The previous page's write first: pages reach the store in order.
+                if let Some(h) = writing.take() {
+                    join_write(h).await?;
+                }
                 if covered.end > covered.start {
-                    match &progress {
-                        Some(p) => {
-                            self.store.write_page(node, candles.clone(), covered).await?;
-                            p(&candles, covered);
+                    let slot = backlog
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .map_err(|e| ProviderError::Task(e.to_string()))?;
+                    let (store, node, progress) = (self.store.clone(), node.clone(), progress.clone());
+                    writing = Some(tokio::spawn(async move {
+                        let _slot = slot;
+                        match &progress {
+                            Some(p) => {
+                                store.write_page(&node, candles.clone(), covered).await?;
+                                p(&candles, covered);
+                            }
+                            None => store.write_page(&node, candles, covered).await?,
                         }
-                        None => self.store.write_page(node, candles, covered).await?,
-                    }
+                        Ok(())
+                    }));
                     stats.candles += n;
                     crate::metrics::candles_fetched(&node_id, n as u64);
                 }
-                match page.next {
-                    Some(next) if advanced && next != req => req = next,
-                    Some(_) => {
-                        tracing::warn!(node = %node_id, "the adapter's next page does not advance; ending this chunk");
-                        return Ok(());
-                    }
+                match next {
+                    Some(next) => req = next,
                     None => return Ok(()),
                 }
             }
         }
         .await;
+        drop(permit);
+        // A page parsed before a failure is still written.
+        let written = match writing {
+            Some(h) => join_write(h).await,
+            None => Ok(()),
+        };
+        let result = result.and(written);
         crate::metrics::backfill_job_finished(&node.exchange);
         if result.is_err() {
             crate::metrics::backfill_failure(&node_id);

@@ -383,7 +383,7 @@ impl Provider {
         let missing = before.missing(closed);
         let mut stats = BackfillStats::default();
         // The pages this call fetches, kept to serve the frame without reading them back.
-        let collected: Arc<std::sync::Mutex<Vec<Candle>>> = Arc::default();
+        let collected: Arc<std::sync::Mutex<Vec<Vec<Candle>>>> = Arc::default();
         let mut served_from_pages = false;
         let mut background = None;
         if !missing.is_empty() && !stop {
@@ -403,9 +403,10 @@ impl Provider {
                     );
                     let sink = collected.clone();
                     let keep: Progress = Arc::new(move |candles: &[Candle], _| {
-                        sink.lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .extend_from_slice(candles)
+                        if !candles.is_empty() {
+                            let page = candles.to_vec();
+                            sink.lock().unwrap_or_else(|p| p.into_inner()).push(page);
+                        }
                     });
                     let run = self.backfill_missing(&ex, node, &missing, closed_end, Some(keep));
                     let outcome = match budget {
@@ -487,13 +488,22 @@ impl Provider {
         // Serve what storage holds now (or held before, under `hold`).
         let after = self.store.ledger(node, window).await?;
         let mut raw = if served_from_pages && hold_to.is_none() {
-            let mut raw = Vec::new();
+            // Stored ranges and fetched pages are disjoint runs of ascending candles: put
+            // the runs in order and concatenate (a full sort only if they overlap).
+            let mut runs =
+                std::mem::take(&mut *collected.lock().unwrap_or_else(|p| p.into_inner()));
             for &(s, e) in before.present.ranges() {
-                raw.extend(self.store.read(node, Window { start: s, end: e }).await?);
+                runs.push(self.store.read(node, Window { start: s, end: e }).await?);
             }
-            let pages = std::mem::take(&mut *collected.lock().unwrap_or_else(|p| p.into_inner()));
-            raw.extend(pages.into_iter().filter(|c| window.contains(c.open_time)));
-            raw.sort_unstable_by_key(|c| c.open_time);
+            runs.retain(|r| !r.is_empty());
+            runs.sort_unstable_by_key(|r| r[0].open_time);
+            let mut raw = Vec::with_capacity(runs.iter().map(Vec::len).sum());
+            for r in runs {
+                raw.extend(r.into_iter().filter(|c| window.contains(c.open_time)));
+            }
+            if !raw.is_sorted_by_key(|c| c.open_time) {
+                raw.sort_by_key(|c| c.open_time);
+            }
             raw
         } else {
             self.store.read(node, window).await?
@@ -507,6 +517,7 @@ impl Provider {
             after
         };
         let (candles, conformance) = conformance::check(tf, window, closed_end, &ledger.empty, raw);
+
         let missing = ledger.missing(window);
         let missing_closed = missing.clip(closed.start, closed.end);
         let missing_bars: u64 = missing_closed

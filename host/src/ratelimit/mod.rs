@@ -311,9 +311,9 @@ fn check(gcra: &DefaultDirectRateLimiter, weight: u32) -> Option<Duration> {
     match gcra.check_n(cells) {
         Ok(Ok(())) | Err(_) => None,
         Ok(Err(not_until)) => {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ));
+            // The limiter's own clock: a new `DefaultClock` would recalibrate quanta (and
+            // run CPUID) on every throttled request.
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(gcra.clock()));
             Some(wait.max(Duration::from_millis(1)))
         }
     }
