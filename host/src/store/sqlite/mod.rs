@@ -162,23 +162,35 @@ impl SqliteStore {
 
 /// Pages in one transaction: candles, then each page's ledger ranges merged in.
 fn write_group(c: &mut Conn, pages: &[PageWrite]) -> Result<(), StoreError> {
-    let mut keys = Vec::with_capacity(pages.len());
+    // Per series: its pages' candles, then one ledger update for all of them (the union
+    // of the pages' ranges merged into what is stored, as page-by-page updates would).
+    let mut series: Vec<(i64, Vec<&PageWrite>)> = Vec::new();
     for p in pages {
-        keys.push(c.node_key(&p.node, true)?.unwrap_or_default());
+        let key = c.node_key(&p.node, true)?.unwrap_or_default();
+        match series.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, ps)) => ps.push(p),
+            None => series.push((key, vec![p])),
+        }
     }
     let tx = c.db.transaction()?;
-    for (p, &key) in pages.iter().zip(&keys) {
-        let page = page_ledger(p.node.timeframe, &p.candles, p.covered);
-        insert_candles(&tx, key, &p.candles)?;
-        let (s, e) = (p.covered.start, p.covered.end);
-        let old_p = load_ranges(&tx, key, PRESENT, s, e, true)?;
-        let old_e = load_ranges(&tx, key, EMPTY, s, e, true)?;
-        let present = RangeSet::from_ranges(old_p.iter().copied()).union(&page.present);
+    for (key, ps) in &series {
+        let (mut new_p, mut new_e) = (RangeSet::new(), RangeSet::new());
+        let (mut s, mut e) = (i64::MAX, i64::MIN);
+        for p in ps {
+            insert_candles(&tx, *key, &p.candles)?;
+            new_p = new_p.union(&p.ledger.present);
+            new_e = new_e.union(&p.ledger.empty);
+            s = s.min(p.covered.start);
+            e = e.max(p.covered.end);
+        }
+        let old_p = load_ranges(&tx, *key, PRESENT, s, e, true)?;
+        let old_e = load_ranges(&tx, *key, EMPTY, s, e, true)?;
+        let present = RangeSet::from_ranges(old_p.iter().copied()).union(&new_p);
         let empty = RangeSet::from_ranges(old_e.iter().copied())
-            .union(&page.empty)
+            .union(&new_e)
             .subtract(&present);
-        replace_ranges(&tx, key, PRESENT, &old_p, &present)?;
-        replace_ranges(&tx, key, EMPTY, &old_e, &empty)?;
+        replace_ranges(&tx, *key, PRESENT, &old_p, &present)?;
+        replace_ranges(&tx, *key, EMPTY, &old_e, &empty)?;
     }
     tx.commit()?;
     Ok(())
@@ -385,6 +397,7 @@ impl CandleStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let (done, answer) = tokio::sync::oneshot::channel();
         let page = PageWrite {
+            ledger: page_ledger(node.timeframe, &candles, covered),
             node: node.clone(),
             candles,
             covered,

@@ -24,7 +24,7 @@ use rusqlite::Connection;
 
 use super::{Conn, write_group};
 use crate::domain::{Candle, NodeId, Window};
-use crate::store::StoreError;
+use crate::store::{Ledger, StoreError};
 
 /// Candles per group commit, at most.
 const GROUP_ROWS: usize = 16_384;
@@ -41,6 +41,8 @@ pub(super) struct PageWrite {
     pub node: NodeId,
     pub candles: Vec<Candle>,
     pub covered: Window,
+    /// The ranges the page proves (computed by the caller, off the writer thread).
+    pub ledger: Ledger,
     pub done: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -224,8 +226,8 @@ fn checkpoints(db: PathBuf, asked: Receiver<()>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::CandleStore;
     use crate::store::sqlite::SqliteStore;
+    use crate::store::{CandleStore, page_ledger};
 
     const M: i64 = 60_000;
 
@@ -294,6 +296,11 @@ mod tests {
             &[(700 * M, 800 * M)],
             "only the failed page is missing from the ledger"
         );
+        // Pages committed together or apart, adjacent ranges merge into one row each.
+        assert_eq!(
+            ledger.present.ranges(),
+            &[(0, 700 * M), (800 * M, 2400 * M)]
+        );
     }
 
     #[test]
@@ -316,6 +323,11 @@ mod tests {
             writer
                 .send(PageWrite {
                     node: node(),
+                    ledger: page_ledger(
+                        node().timeframe,
+                        &page(k * 1000, 1000),
+                        window(k * 1000, 1000),
+                    ),
                     candles: page(k * 1000, 1000),
                     covered: window(k * 1000, 1000),
                     done,
