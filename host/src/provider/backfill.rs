@@ -5,6 +5,11 @@
 //! the range it proves, in one write), so an interruption loses at most the pages in
 //! flight. Identical chunks requested concurrently in one process are fetched once.
 //!
+//! Fetching, parsing and writing overlap: a page is written while the chunk's next page
+//! is fetched (pages of a chunk reach the store in order), a chunk frees its request slot
+//! once its last page is parsed, and at most twice the concurrency in parsed pages per
+//! exchange wait for the store.
+//!
 //! Every request waits for the exchange key's rate limiter; transient failures
 //! (timeouts, 5xx, 429/418, truncated bodies) are retried with backoff, honouring the
 //! exchange's wait; other errors are permanent and carry the exchange's own message. A
@@ -112,6 +117,7 @@ async fn guest<R: Send + 'static>(
         .map_err(|e| ProviderError::Task(e.to_string()))
 }
 
+/// The result of a page's write task.
 async fn join_write(
     h: tokio::task::JoinHandle<Result<(), ProviderError>>,
 ) -> Result<(), ProviderError> {
@@ -441,7 +447,7 @@ impl Provider {
                         .await
                         .map_err(|e| ProviderError::Task(e.to_string()))?;
                     let (store, node, progress) = (self.store.clone(), node.clone(), progress.clone());
-                    writing = Some(tokio::spawn(async move {
+                    writing = Some(tokio::spawn(tracing::Instrument::in_current_span(async move {
                         let _slot = slot;
                         match &progress {
                             Some(p) => {
@@ -451,7 +457,7 @@ impl Provider {
                             None => store.write_page(&node, candles, covered).await?,
                         }
                         Ok(())
-                    }));
+                    })));
                     stats.candles += n;
                     crate::metrics::candles_fetched(&node_id, n as u64);
                 }
