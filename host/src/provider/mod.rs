@@ -517,7 +517,6 @@ impl Provider {
             after
         };
         let (candles, conformance) = conformance::check(tf, window, closed_end, &ledger.empty, raw);
-
         let missing = ledger.missing(window);
         let missing_closed = missing.clip(closed.start, closed.end);
         let missing_bars: u64 = missing_closed

@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{CandleStore, Ledger, StoreError, page_ledger};
-use writer::{PageWrite, Writer};
-
 mod writer;
+
+use super::{CandleStore, Ledger, StoreError, page_ledger};
 use crate::domain::{Candle, NodeId, RangeSet, Window};
+use writer::{PageWrite, Writer};
 
 /// Migrations, applied in order; `user_version` = number applied.
 const MIGRATIONS: &[&str] = &[
@@ -32,7 +32,8 @@ const MIGRATIONS: &[&str] = &[
 const PRESENT: i64 = 0;
 const EMPTY: i64 = 1;
 
-/// The SQLite store. Cheap to clone; operations run on the blocking pool.
+/// The SQLite store. Cheap to clone; reads run on the blocking pool, page writes on the
+/// store's writer thread.
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -160,7 +161,8 @@ impl SqliteStore {
     }
 }
 
-/// Pages in one transaction: candles, then each page's ledger ranges merged in.
+/// Pages in one transaction: their candles, then per series one ledger update with
+/// the union of the pages' ranges.
 fn write_group(c: &mut Conn, pages: &[PageWrite]) -> Result<(), StoreError> {
     // Per series: its pages' candles, then one ledger update for all of them (the union
     // of the pages' ranges merged into what is stored, as page-by-page updates would).
@@ -280,7 +282,7 @@ fn replace_ranges(
     Ok(())
 }
 
-/// Rows per multi-row INSERT (7 parameters each, under SQLite's 32766 limit).
+/// Rows per multi-row INSERT (6 parameters each, under SQLite's 32766 limit).
 const ROWS_PER_INSERT: usize = 256;
 
 /// The multi-row INSERT of `rows` candles of the series with key `node` (an integer
@@ -289,11 +291,12 @@ fn insert_sql(node: i64, rows: usize) -> String {
     let mut sql = String::from(
         "INSERT OR REPLACE INTO candles (node, open_time, open, high, low, close, volume) VALUES ",
     );
+    let row = format!("({node},?,?,?,?,?,?)");
     for i in 0..rows {
         if i > 0 {
             sql.push(',');
         }
-        sql.push_str(&format!("({node},?,?,?,?,?,?)"));
+        sql.push_str(&row);
     }
     sql
 }

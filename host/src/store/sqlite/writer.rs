@@ -134,6 +134,13 @@ fn run(conn: Arc<Mutex<Conn>>, queue: Receiver<PageWrite>, mut checkpoints: Chec
     }
 }
 
+/// The WAL file SQLite keeps beside the database file `db`.
+fn wal_path(db: &std::path::Path) -> PathBuf {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    wal.into()
+}
+
 /// Asks the checkpoint thread (started when first needed) for a checkpoint whenever the
 /// WAL has grown past [`CHECKPOINT_WAL_BYTES`].
 struct Checkpointer {
@@ -147,11 +154,9 @@ struct Checkpointer {
 
 impl Checkpointer {
     fn new(db: PathBuf, soft: u64, hard: u64) -> Self {
-        let mut wal = db.clone().into_os_string();
-        wal.push("-wal");
         Checkpointer {
+            wal: wal_path(&db),
             db,
-            wal: wal.into(),
             soft,
             hard,
             kick: None,
@@ -311,11 +316,7 @@ mod tests {
         let (soft, hard) = (64 << 10, 256 << 10);
         let writer =
             Writer::with_limits(store.inner.conn.clone(), path.clone(), soft, hard).unwrap();
-        let wal = {
-            let mut w = path.clone().into_os_string();
-            w.push("-wal");
-            PathBuf::from(w)
-        };
+        let wal = wal_path(&path);
         // 150 pages of 1000 candles: about 9 MiB through the WAL.
         let mut largest = 0;
         for k in 0..150 {
