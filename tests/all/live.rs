@@ -94,6 +94,22 @@ async fn assert_store_holds_only_truth(sim: &Simulator, p: &Provider, from: i64)
 
 /// Checks a session's output: the `Closed` updates run contiguously from `from`, equal
 /// the store and the exchange's truth over `[from, end)`, and the ledger knows all of it.
+/// The first `n` closed candles of a polling session (which must never disconnect).
+async fn polled(rx: &mut tokio::sync::mpsc::Receiver<LiveUpdate>, n: usize) -> Vec<Candle> {
+    let mut closed = Vec::new();
+    while closed.len() < n {
+        match recv(rx).await {
+            LiveUpdate::Connected { source } => {
+                assert_eq!(source, FeedSource::Poll { interval_ms: 30 })
+            }
+            LiveUpdate::Closed(c) => closed.push(c),
+            LiveUpdate::Disconnected { reason } => panic!("poll failed: {reason}"),
+            _ => {}
+        }
+    }
+    closed
+}
+
 async fn assert_served(sim: &Simulator, p: &Provider, from: i64, closed: &[Candle]) -> i64 {
     assert_eq!(closed.first().map(|c| c.open_time), Some(from));
     assert_contiguous(closed);
@@ -260,17 +276,7 @@ async fn rest_polling_fallback_serves_the_truth() {
     let (session, mut rx) = LiveSession::start(p.clone(), node(), from, opts)
         .await
         .unwrap();
-    let mut closed = Vec::new();
-    while closed.len() < 20 + 15 {
-        match recv(&mut rx).await {
-            LiveUpdate::Connected { source } => {
-                assert_eq!(source, FeedSource::Poll { interval_ms: 30 })
-            }
-            LiveUpdate::Closed(c) => closed.push(c),
-            LiveUpdate::Disconnected { reason } => panic!("poll failed: {reason}"),
-            _ => {}
-        }
-    }
+    let closed = polled(&mut rx, 20 + 15).await;
     let elapsed = t0.elapsed();
     let summary = session.stop().await.unwrap();
     assert_served(&sim, &p, from, &closed).await;
@@ -351,17 +357,7 @@ async fn adapter_poll_plan_serves_the_truth() {
     let (session, mut rx) = LiveSession::start(p.clone(), node.clone(), from, opts)
         .await
         .unwrap();
-    let mut closed = Vec::new();
-    while closed.len() < 20 + 10 {
-        match recv(&mut rx).await {
-            LiveUpdate::Connected { source } => {
-                assert_eq!(source, FeedSource::Poll { interval_ms: 30 })
-            }
-            LiveUpdate::Closed(c) => closed.push(c),
-            LiveUpdate::Disconnected { reason } => panic!("poll failed: {reason}"),
-            _ => {}
-        }
-    }
+    let closed = polled(&mut rx, 20 + 10).await;
     let elapsed = t0.elapsed();
     let summary = session.stop().await.unwrap();
     assert_contiguous(&closed);
