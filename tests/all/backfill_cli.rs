@@ -1,13 +1,14 @@
 //! `seamless backfill`, `coverage`, `config show` and `serve` as a user runs them:
 //! killed with SIGKILL in the middle and resumed, reported, configured from a file.
 
-use std::time::Duration;
-
 use exchange_sim::{Faults, SimConfig, Simulator};
 use seamless::domain::{NodeId, Window};
 use seamless::provider::{FetchOptions, Strategy, chunks};
 
-use crate::support::{JAN1_2024, KLINES, provider, seamless, seamless_command, text, truth};
+use crate::support::{
+    JAN1_2024, KLINES, STARTUP, ledger_rows, provider, seamless, seamless_command, text, truth,
+    wait_until,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn backfill_killed_midway_resumes_without_refetching_a_stored_page() {
@@ -34,9 +35,26 @@ async fn backfill_killed_midway_resumes_without_refetching_a_stored_page() {
         "--quiet",
     ];
     let mut child = seamless_command(&args, &db).spawn().unwrap();
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    child.kill().unwrap(); // SIGKILL
-    let status = child.wait().unwrap();
+    // Kill it once its first page is in the ledger (however long compiling the adapter
+    // took), or find out that it ended before that.
+    let mut ended = None;
+    wait_until(
+        "the backfill's first stored page",
+        STARTUP,
+        || {
+            ended = child.try_wait().unwrap();
+            ended.is_some() || ledger_rows(&db) > 0
+        },
+        || format!("{} requests so far", sim.requests(KLINES)),
+    )
+    .await;
+    let status = match ended {
+        Some(status) => status,
+        None => {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap()
+        }
+    };
     assert!(
         !status.success(),
         "the backfill finished before the kill; make it longer"

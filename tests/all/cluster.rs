@@ -18,7 +18,9 @@ use seamless::provider::{FetchOptions, Strategy, chunks};
 use seamless::ratelimit::LimitSpec;
 use seamless::ratelimit::redis::{Grant, SharedBucket};
 
-use crate::support::{JAN1_2024, KLINES, MIN, provider, seamless_command, truth};
+use crate::support::{
+    JAN1_2024, KLINES, MIN, STARTUP, provider, seamless_command, truth, wait_until,
+};
 
 /// One chunk of 1m candles (1000 per page).
 const CHUNK: i64 = 1000 * MIN;
@@ -286,6 +288,8 @@ async fn three_workers_against_one_under_the_same_budget() {
     // pace; coordination must not cost more than a little of it.
     let redis = test_redis(12);
     flush(&redis).await;
+    // Both runs are timed: neither may include compiling the adapter.
+    crate::support::warm_binance_adapter();
     const BUDGET: u32 = 100;
     let sim = budget_sim(BUDGET).await;
     let dir = tempfile::tempdir().unwrap();
@@ -339,8 +343,10 @@ async fn a_killed_workers_chunk_is_taken_over_after_its_lease_expires() {
     let redis = format!("{}?lease_ms=4000", test_redis(13));
     flush(&redis).await;
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    // Every request takes 5 s: A is still inside its chunks while B starts and sees them
+    // leased, even on a loaded machine.
     sim.set_faults(Faults {
-        latency_ms: 2000,
+        latency_ms: 5000,
         ..Faults::default()
     });
     let dir = tempfile::tempdir().unwrap();
@@ -357,7 +363,7 @@ async fn a_killed_workers_chunk_is_taken_over_after_its_lease_expires() {
     let pid_a = a.id().unwrap();
     let mut c = redis_conn(&redis).await;
     let pattern = format!("seamless:lease:{n}:*");
-    // Wait until A holds two chunk leases (its requests then take 2 s).
+    // Wait until A holds two chunk leases (its requests then take 5 s).
     let held = {
         let t = Instant::now();
         loop {
@@ -378,16 +384,29 @@ async fn a_killed_workers_chunk_is_taken_over_after_its_lease_expires() {
                 break mine;
             }
             assert!(
-                t.elapsed() < Duration::from_secs(20),
+                t.elapsed() < STARTUP,
                 "A never took two leases; log:\n{}",
                 read(&log_a)
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
-    args.extend(["--log".into(), "seamless=info".into()]);
+    // B logs (at debug) each chunk it finds leased by another worker: kill A once B has
+    // seen both of A's chunks held.
+    args.extend(["--log".into(), "seamless=debug".into()]);
     let b = spawn(&args, &db, None, &log_b);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    wait_until(
+        "B to find A's two chunks leased",
+        STARTUP,
+        || {
+            read(&log_b)
+                .matches("chunk leased by another worker")
+                .count()
+                >= 2
+        },
+        || format!("B's log:\n{}", read(&log_b)),
+    )
+    .await;
     // A is still inside its chunks (nothing stored yet) when it dies.
     let p = provider(&sim, &db);
     assert_eq!(
@@ -501,7 +520,7 @@ async fn metrics_url(log: &Path) -> String {
             return l;
         }
         assert!(
-            t.elapsed() < Duration::from_secs(20),
+            t.elapsed() < STARTUP,
             "no metrics line; log:\n{}",
             read(log)
         );
@@ -583,15 +602,16 @@ async fn redis_stopped_mid_run_workers_finish_under_local_limits_and_rejoin() {
     wait_ok(
         enqueue("BTC/USDT,ETH/USDT", w, "enqueue1.log"),
         &dir.path().join("enqueue1.log"),
-        Duration::from_secs(30),
+        STARTUP,
     )
     .await;
 
-    // Stop Redis once the jobs are under way, keep it down ~2.5 s, bring it back.
+    // Stop Redis once the jobs are under way; bring it back once both workers have fallen
+    // back to local limits (a line each) and requests went on meanwhile.
     let t = Instant::now();
     while sim.requests(KLINES) < 20 {
         assert!(
-            t.elapsed() < Duration::from_secs(30),
+            t.elapsed() < STARTUP,
             "the jobs did not start; logs:\n{}\n{}",
             read(&logs[0]),
             read(&logs[1])
@@ -600,8 +620,24 @@ async fn redis_stopped_mid_run_workers_finish_under_local_limits_and_rejoin() {
     }
     redis.down();
     let at_stop = sim.requests(KLINES);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let down = Instant::now();
+    let fell_back = |l: &PathBuf| read(l).contains("falling back to local limiting");
+    wait_until(
+        "both workers to fall back to local limits and fetch while Redis is down",
+        Duration::from_secs(60),
+        || logs.iter().all(fell_back) && sim.requests(KLINES) > at_stop,
+        || {
+            format!(
+                "{} requests since the stop; logs:\n{}\n---\n{}",
+                sim.requests(KLINES) - at_stop,
+                read(&logs[0]),
+                read(&logs[1])
+            )
+        },
+    )
+    .await;
     let during = sim.requests(KLINES) - at_stop;
+    let down_for = down.elapsed();
     redis.up();
     let log_refs: Vec<&Path> = logs.iter().map(PathBuf::as_path).collect();
     wait_complete(&sim, &db, &nodes, w, Duration::from_secs(60), &log_refs).await;
@@ -615,7 +651,7 @@ async fn redis_stopped_mid_run_workers_finish_under_local_limits_and_rejoin() {
     wait_ok(
         enqueue("SOL/USDT", w2, "enqueue2.log"),
         &dir.path().join("enqueue2.log"),
-        Duration::from_secs(30),
+        STARTUP,
     )
     .await;
     wait_complete(
@@ -671,7 +707,7 @@ async fn redis_stopped_mid_run_workers_finish_under_local_limits_and_rejoin() {
         all.join("\n---\n")
     );
     eprintln!(
-        "Redis outage: {during} requests in 2.5 s while down; 429s {} (budget {BUDGET}/s)",
+        "Redis outage: {during} requests in {down_for:?} while down; 429s {} (budget {BUDGET}/s)",
         sim.status_count(429)
     );
     assert_eq!(sim.status_count(418), 0);

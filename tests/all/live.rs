@@ -15,7 +15,7 @@ use seamless::live::{
 use seamless::provider::{AdapterRegistry, Provider};
 use seamless::store::{AnyStore, CandleStore};
 
-use crate::support::{DAY, JAN1_2024, MIN, guest_dir, host, provider, truth};
+use crate::support::{DAY, JAN1_2024, MIN, STARTUP, guest_dir, host, provider, truth};
 
 /// Market time at the start of each test: a minute boundary plus a bit.
 const ORIGIN: i64 = JAN1_2024 + 10 * DAY + 15_000;
@@ -297,9 +297,12 @@ async fn silent_websocket_is_dropped_after_the_idle_timeout_and_reconnected() {
         idle_timeout: Duration::from_millis(200),
         ..feed_opts()
     };
-    let t0 = Instant::now();
     let (feed, mut rx) = LiveFeed::for_provider(&p, &node(), opts).unwrap();
-    let mut seen = Vec::new();
+    // Timed from the first connection (not from the adapter's load, which may compile it).
+    let first = recv(&mut rx).await;
+    assert!(matches!(first, FeedEvent::Connected { .. }), "{first:?}");
+    let t0 = Instant::now();
+    let mut seen = vec![first];
     while seen
         .iter()
         .filter(|e| matches!(e, FeedEvent::Connected { .. }))
@@ -518,6 +521,12 @@ async fn polls_are_rate_limited_with_the_exchanges_budget() {
     };
     sim.reset_counts();
     let (feed, mut rx) = LiveFeed::for_provider(&p, &node(), opts).unwrap();
+    // The second counted opens at the first poll the simulator sees.
+    let t = Instant::now();
+    while sim.requests(crate::support::KLINES) == 0 {
+        assert!(t.elapsed() < STARTUP, "no poll reached the simulator");
+        let _ = tokio::time::timeout(Duration::from_millis(5), rx.recv()).await;
+    }
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_millis(1_000) {
         let _ = tokio::time::timeout(Duration::from_millis(50), rx.recv()).await;

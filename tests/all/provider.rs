@@ -187,6 +187,8 @@ async fn sla_modes_on_a_slow_backfill(kind: StoreKind) {
 
     let dir = tempfile::tempdir().unwrap();
     let p = provider_in(kind, &sim, dir.path(), "a").with_concurrency(2);
+    // Timed below: load (maybe compile) the adapter first.
+    p.exchange(&n).unwrap();
     let t = Instant::now();
     let err = p
         .fetch(
@@ -221,6 +223,8 @@ async fn sla_modes_on_a_slow_backfill(kind: StoreKind) {
 
     let dir = tempfile::tempdir().unwrap();
     let p = provider_in(kind, &sim, dir.path(), "b").with_concurrency(2);
+    // Pages must arrive inside the 300 ms: load the adapter before the clock runs.
+    p.exchange(&n).unwrap();
     let got = p
         .fetch(
             &n,

@@ -11,7 +11,7 @@ use seamless::domain::{Candle, NodeId, Window};
 use seamless::provider::{FetchOptions, Strategy};
 use seamless::store::{AnyStore, CandleStore};
 
-use crate::support::{JAN1_2024, MIN, StoreKind, provider_in, truth};
+use crate::support::{JAN1_2024, MIN, STARTUP, StoreKind, provider_in, truth};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -135,7 +135,17 @@ async fn a_questdb_restart_during_a_backfill_loses_nothing() {
         let (p, n) = (p.clone(), n.clone());
         tokio::spawn(async move { p.backfill(&n, w, None).await })
     };
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Restart the server once the backfill has stored something (a ledger row), however
+    // long the adapter took to compile.
+    let t = std::time::Instant::now();
+    while !job.is_finished() && p.store().ledger(&n, w).await.unwrap().known().is_empty() {
+        assert!(
+            t.elapsed() < STARTUP,
+            "no page stored after {STARTUP:?}: {} requests so far",
+            sim.requests(crate::support::KLINES)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(
         !job.is_finished(),
         "the backfill finished before the restart; make it longer"

@@ -557,6 +557,12 @@ async fn a_live_run_gives_the_same_signals_as_a_replay_of_the_same_period() {
     let p = provider(&sim, &dir.path().join("live.db"))
         .with_clock(Clock::from_fn(move || clock_sim.now_ms()));
     let s = load(&p, "spread_strategy");
+    // Loading the components may have compiled them (an empty cache): the market clock
+    // starts again at `origin` now that they are loaded, so the live part is not spent
+    // compiling.
+    p.exchange(&"ohlcv:binance:BTC/USDT:1m".parse().unwrap())
+        .unwrap();
+    sim.set_clock(exchange_sim::Clock::fast(origin, 300));
     // Two inputs: 40 minutes of history, then ~25 minutes live (5 s of wall time).
     let start = origin - origin % MIN - 40 * MIN;
     let until = origin - origin % MIN + 25 * MIN;

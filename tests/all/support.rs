@@ -12,16 +12,21 @@ use seamless::net::RetryPolicy;
 use seamless::provider::{AdapterRegistry, Provider};
 use seamless::store::AnyStore;
 
+/// The workspace's `target` folder (`CARGO_TARGET_DIR` when set).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap()
+                .join("target")
+        })
+}
+
 /// The folder `just guests` builds components into.
 pub fn guest_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    target.join("wasm32-wasip2").join("guest")
+    target_dir().join("wasm32-wasip2").join("guest")
 }
 
 /// Path of a built guest component, with a clear failure when it was not built.
@@ -35,15 +40,54 @@ pub fn guest(name: &str) -> PathBuf {
     p
 }
 
-/// A cache folder shared by the tests of this run (compiles each component once).
+/// The compiled-component cache shared by the tests of this run (compiles each component
+/// once): `SEAMLESS_TEST_CACHE_DIR`, else `SEAMLESS_CACHE_DIR`, else
+/// `target/test-component-cache`. `.ci/run` points it at a new empty folder, so the suite
+/// sees what a new user sees: every component compiled on first use.
 pub fn cache_dir() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .join("target")
-        .join("test-component-cache");
-    std::fs::create_dir_all(&p).unwrap();
+    let p = ["SEAMLESS_TEST_CACHE_DIR", "SEAMLESS_CACHE_DIR"]
+        .iter()
+        .find_map(|v| std::env::var_os(v).filter(|d| !d.is_empty()))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("test-component-cache"));
+    std::fs::create_dir_all(&p)
+        .unwrap_or_else(|e| panic!("cannot create the component cache {}: {e}", p.display()));
     p
+}
+
+/// How long a test waits for a child or a task to reach an observable point when that
+/// includes starting up: compiling the guest components with an empty cache on a loaded
+/// machine takes tens of seconds, and a test waits for the event, not for a guess.
+pub const STARTUP: Duration = Duration::from_secs(180);
+
+/// Polls `ready` every 20 ms until it holds; fails after `limit`, naming `what` and the
+/// `context` (a log, say) it is given at that point.
+pub async fn wait_until(
+    what: &str,
+    limit: Duration,
+    mut ready: impl FnMut() -> bool,
+    context: impl FnOnce() -> String,
+) {
+    let t = std::time::Instant::now();
+    while !ready() {
+        if t.elapsed() > limit {
+            panic!("waited {limit:?} for {what}; {}", context());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Ledger rows (stored ranges) in the SQLite store at `db`: 0 while the file or its
+/// tables do not exist yet. Read without creating anything, so a child process writing
+/// the file is not disturbed.
+pub fn ledger_rows(db: &Path) -> i64 {
+    use rusqlite::OpenFlags;
+    if !db.is_file() {
+        return 0;
+    }
+    rusqlite::Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .and_then(|c| c.query_row("SELECT count(*) FROM coverage", [], |r| r.get(0)))
+        .unwrap_or(0)
 }
 
 /// A component host with short limits, so misbehaving guests fail fast.
@@ -90,6 +134,19 @@ pub fn seamless_with_stdin(args: &[&str], store: &Path, stdin: Option<&[u8]>) ->
     }
     drop(pipe);
     child.wait_with_output().unwrap()
+}
+
+/// Compiles the Binance adapter into [`cache_dir`] with the `seamless` binary itself
+/// (`adapters inspect`), so a test that times child processes does not time a first
+/// compile.
+pub fn warm_binance_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = guest("binance_adapter");
+    let o = seamless(
+        &["adapters", "inspect", wasm.to_str().unwrap()],
+        &dir.path().join("warm.db"),
+    );
+    assert!(o.status.success(), "{}", text(&o).1);
 }
 
 /// stdout and stderr as text, for assertion messages.
