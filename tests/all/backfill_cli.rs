@@ -6,8 +6,8 @@ use seamless::domain::{NodeId, Window};
 use seamless::provider::{FetchOptions, Strategy, chunks};
 
 use crate::support::{
-    JAN1_2024, KLINES, STARTUP, ledger_rows, provider, seamless, seamless_command, text, truth,
-    wait_until,
+    JAN1_2024, KLINES, KillOnDrop, STARTUP, ledger_rows, provider, seamless, seamless_command,
+    text, truth, wait_until,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -34,7 +34,7 @@ async fn backfill_killed_midway_resumes_without_refetching_a_stored_page() {
         "2",
         "--quiet",
     ];
-    let mut child = seamless_command(&args, &db).spawn().unwrap();
+    let mut child = KillOnDrop(seamless_command(&args, &db).spawn().unwrap());
     // Kill it once its first page is in the ledger (however long compiling the adapter
     // took), or find out that it ended before that.
     let mut ended = None;
@@ -236,13 +236,15 @@ async fn config_file_env_and_flags_with_sources() {
 async fn serve_exposes_prometheus_metrics() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut child = seamless_command(
-        &["serve", "--metrics", "127.0.0.1:0"],
-        &dir.path().join("s.db"),
-    )
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
+    let mut child = KillOnDrop(
+        seamless_command(
+            &["serve", "--metrics", "127.0.0.1:0"],
+            &dir.path().join("s.db"),
+        )
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap(),
+    );
     let mut line = String::new();
     BufReader::new(child.stderr.take().unwrap())
         .read_line(&mut line)

@@ -119,6 +119,30 @@ pub fn seamless_command(args: &[&str], store: &Path) -> Command {
     c
 }
 
+/// A child process that is killed (SIGKILL) and reaped when dropped, so a test that fails
+/// while its child runs leaves no process behind.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub fn seamless_with_stdin(args: &[&str], store: &Path, stdin: Option<&[u8]>) -> Output {
     use std::io::Write;
     use std::process::Stdio;
