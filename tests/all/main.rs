@@ -17,6 +17,4 @@ mod questdb;
 mod sandbox;
 mod strategy;
 mod support;
-mod venues_a;
-mod venues_b;
-mod venues_c;
+mod venues;

@@ -1,6 +1,7 @@
-//! Venue adapters end to end against the simulator (group a: binanceusdm, mexc, bitget,
-//! gate): the real components through `seamless::provider::Provider` into SQLite, and once
-//! through the `seamless` binary. Candles must equal the simulator's truth exactly.
+//! The binanceusdm, MEXC, Bitget and Gate adapters end to end against the simulator, on
+//! `BASE/USDT` markets at a fixed clock (2024-03-01): the real components through
+//! `seamless::provider::Provider` into SQLite, and once through the `seamless` binary.
+//! Candles must equal the simulator's truth exactly.
 
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use crate::support::{DAY, MIN, guest, guest_dir, host, seamless, text};
 const NOW: i64 = 1_709_251_200_000;
 const HOUR: i64 = 60 * MIN;
 
-/// One venue of the group.
+/// One venue of this module.
 struct Venue {
     id: &'static str,
     /// Node symbol of a unified `BASE/USDT` market.

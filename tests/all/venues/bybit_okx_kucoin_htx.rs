@@ -1,4 +1,5 @@
-//! Venue adapters end to end against the simulator (group b: bybit, okx, kucoin, htx).
+//! The Bybit, OKX, KuCoin and HTX adapters end to end against the simulator, one table
+//! entry each and the same four tests per venue (`venue_tests!`).
 //!
 //! Each venue goes through the real host (`Provider` over SQLite, the guest component from
 //! `just guests`, the simulator speaking the exchange's REST format under `/{id}`):

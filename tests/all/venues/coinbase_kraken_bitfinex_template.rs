@@ -1,6 +1,6 @@
-//! Venue adapters end to end against the simulator (group c): Coinbase, Kraken,
-//! Bitfinex and the third-party adapter template ("example"), each through the real
-//! host (provider, sandbox, SQLite) and once through the `seamless` binary. Candles
+//! The Coinbase, Kraken and Bitfinex adapters and the third-party adapter template
+//! ("example") end to end against the simulator, on USD-quoted markets: each through the
+//! real host (provider, sandbox, SQLite) and once through the `seamless` binary. Candles
 //! must equal the simulator's truth exactly: no duplicate, no hole.
 
 use std::path::{Path, PathBuf};
