@@ -562,3 +562,218 @@ async fn a_third_party_adapter_may_not_shadow_a_builtin_without_override() {
     let o = seamless(&with, &db);
     assert!(o.status.success(), "{}", text(&o).1);
 }
+
+/// `serve` and `--metrics` listen on loopback only, unless `--allow-remote` says otherwise
+/// (and then a warning is printed).
+#[tokio::test(flavor = "multi_thread")]
+async fn listening_sockets_stay_on_loopback_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    // Refused: a non-loopback address from a flag, from the environment, from the file.
+    let o = seamless(&["serve", "--metrics", "0.0.0.0:0"], &db);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0:0 (from flag --metrics)")
+            && err.contains("listen on 127.0.0.1:0, or pass --allow-remote"),
+        "{err}"
+    );
+    no_panic(&err);
+    let o = crate::support::seamless_command(&["config", "show"], &db)
+        .env("SEAMLESS_METRICS", "[::]:9")
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("refusing to listen on [::]:9 (from env SEAMLESS_METRICS)"),
+        "{err}"
+    );
+    let cfg = dir.path().join("seamless.toml");
+    std::fs::write(&cfg, "metrics = \"192.0.2.1:9\"\n").unwrap();
+    let o = seamless(
+        &["--config-file", cfg.to_str().unwrap(), "config", "show"],
+        &db,
+    );
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("refusing to listen on 192.0.2.1:9 (from file"),
+        "{err}"
+    );
+    // A malformed address is bad input naming the flag.
+    let o = seamless(&["serve", "--metrics", "localhost:9184"], &db);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--metrics: \"localhost:9184\" is not a socket address"),
+        "{err}"
+    );
+
+    // Allowed: the warning names the address and what allowed it. 192.0.2.1 (TEST-NET-1) is on
+    // no interface here, so the bind itself fails and nothing listens beyond loopback.
+    let o = seamless(
+        &[
+            "config",
+            "show",
+            "--metrics",
+            "192.0.2.1:0",
+            "--allow-remote",
+        ],
+        &db,
+    );
+    let (_, err) = text(&o);
+    assert!(
+        err.contains(
+            "warning: listening on 192.0.2.1:0, which other machines can reach (allowed by flag --allow-remote)"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("refusing"), "{err}");
+    no_panic(&err);
+
+    // Loopback needs nothing: IPv4 and IPv6.
+    for addr in ["127.0.0.1:0", "[::1]:0"] {
+        use std::io::{BufRead, BufReader};
+        let mut child = crate::support::seamless_command(&["serve", "--metrics", addr], &db)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stderr.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if addr.starts_with('[') && line.contains("cannot") {
+            continue; // no IPv6 on this machine
+        }
+        assert!(line.starts_with("metrics: http://"), "{addr}: {line}");
+    }
+}
+
+/// Adapter pins: `adapters inspect` prints the SHA-256; a pinned adapter whose file hashes
+/// differently is refused, naming the file and both hashes; the pin may come from the flag,
+/// the environment or the file, and also holds for built-in adapters.
+#[tokio::test(flavor = "multi_thread")]
+async fn adapters_are_refused_when_their_sha256_differs_from_the_pin() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let copy = dir.path().join("example.wasm");
+    std::fs::copy(guest("adapter_template"), &copy).unwrap();
+    let copy_s = copy.to_str().unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(std::fs::read(&copy).unwrap()));
+    let wrong = "0".repeat(64);
+
+    let o = seamless(&["adapters", "inspect", copy_s], &db);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains(&format!("\nsha256:        {sha}\n")), "{out}");
+
+    let list = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["adapters", "list", "--adapter", copy_s];
+        args.extend(extra);
+        let mut c = crate::support::seamless_command(&args, &db);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    // The right pin, in either case: loaded.
+    let pin = format!("example={}", sha.to_uppercase());
+    let o = list(&["--adapter-sha256", &pin], &[]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.lines().any(|l| l.starts_with("example")), "{out}");
+
+    // A wrong pin from the flag: refused, naming the file, both hashes and the fix.
+    let pin = format!("example={wrong}");
+    let o = list(&["--adapter-sha256", &pin], &[]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "refusing adapter component {copy_s} for exchange 'example': pinned sha256 {wrong}, but the file's sha256 is {sha}"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("`adapters.example.sha256` (from flag --adapter-sha256)"),
+        "{err}"
+    );
+    no_panic(&err);
+
+    // From the environment and from the file.
+    let o = list(&[], &[("SEAMLESS_ADAPTERS_EXAMPLE_SHA256", &wrong)]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("(from env SEAMLESS_ADAPTERS_EXAMPLE_SHA256)"),
+        "{err}"
+    );
+    let cfg = dir.path().join("seamless.toml");
+    std::fs::write(&cfg, format!("[adapters.example]\nsha256 = \"{wrong}\"\n")).unwrap();
+    let o = list(&["--config-file", cfg.to_str().unwrap()], &[]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("pinned sha256 {wrong}")), "{err}");
+    std::fs::write(&cfg, format!("[adapters.example]\nsha256 = \"{sha}\"\n")).unwrap();
+    let o = list(&["--config-file", cfg.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", text(&o).1);
+
+    // A built-in adapter pinned to the wrong hash is refused too (before it is compiled).
+    let plan = |pin: &str| {
+        seamless(
+            &[
+                "adapters",
+                "plan",
+                "--node",
+                "ohlcv:binance:BTC/USDT:1m",
+                "--start",
+                "2024-01-01",
+                "--end",
+                "2024-01-02",
+                "--adapter-sha256",
+                pin,
+            ],
+            &db,
+        )
+    };
+    let o = plan(&format!("binance={wrong}"));
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("binance_adapter.wasm for exchange 'binance': pinned sha256 000"),
+        "{err}"
+    );
+    let builtin = hex::encode(sha2::Sha256::digest(
+        std::fs::read(guest("binance_adapter")).unwrap(),
+    ));
+    let o = plan(&format!("binance={builtin}"));
+    assert!(o.status.success(), "{}", text(&o).1);
+
+    // A malformed pin is bad input.
+    let o = list(&["--adapter-sha256", "example=abc"], &[]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--adapter-sha256: \"abc\" is not a SHA-256 digest of 64 hex digits"),
+        "{err}"
+    );
+}
+
+/// `seamless config keys` prints the key table the docs hold.
+#[test]
+fn config_keys_prints_the_key_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = seamless(&["config", "keys"], &dir.path().join("s.db"));
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(out, seamless::config::keys::markdown_table());
+    let docs = include_str!("../../docs/operations.md");
+    assert!(
+        docs.contains(&out),
+        "docs/operations.md lacks the key table"
+    );
+}

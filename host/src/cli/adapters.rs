@@ -1,12 +1,12 @@
-//! `seamless adapters`: list the built-in adapters, inspect a component file, and run an
-//! adapter's `plan` or `parse` by hand.
+//! `seamless adapters`: list the built-in adapters, inspect a component file (with the
+//! SHA-256 a pin holds), and run an adapter's `plan` or `parse` by hand.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
-use seamless::components::{Adapter, HttpResponse, WIT_PACKAGE};
+use seamless::components::{Adapter, ComponentCache, ComponentError, HttpResponse, WIT_PACKAGE};
 use seamless::provider::Exchange;
 
 use super::output::{Format, write_candles};
@@ -89,11 +89,11 @@ pub async fn run(g: &Global, cmd: &AdaptersCommand) -> Result<(), Failure> {
     }
 }
 
-fn describe(a: &Adapter, source: &str) -> String {
+fn describe(a: &Adapter, source: &str, sha256: &str) -> String {
     let i = a.info();
     let rl = &i.rate_limit;
     format!(
-        "id:            {}\nname:          {}\nversion:       {}\nwit:           {WIT_PACKAGE}@{}\nsource:        {source}\ntimeframes:    {}\nmax/request:   {}\nbase URLs:     {}\nrate limit:    {} weight/min, {} per request{}\n",
+        "id:            {}\nname:          {}\nversion:       {}\nwit:           {WIT_PACKAGE}@{}\nsource:        {source}\nsha256:        {sha256}\ntimeframes:    {}\nmax/request:   {}\nbase URLs:     {}\nrate limit:    {} weight/min, {} per request{}\n",
         i.id,
         i.name,
         i.version,
@@ -166,16 +166,28 @@ fn list(g: &Global, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Describe a component file, with the SHA-256 a pin (`adapters.<id>.sha256`) would hold.
 fn inspect(g: &Global, path: &Path) -> Result<(), Failure> {
-    let host = g.component_host()?;
-    let adapter = host.load_adapter_file(path).map_err(|e| {
+    let component_failure = |e: ComponentError| {
         if e.is_bad_input() {
             Failure::bad(e)
         } else {
             Failure::runtime(e)
         }
+    };
+    let wasm = std::fs::read(path).map_err(|source| {
+        component_failure(ComponentError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
     })?;
-    print!("{}", describe(&adapter, &path.display().to_string()));
+    let host = g.component_host()?;
+    let label = path.display().to_string();
+    let adapter = host
+        .load_adapter(&label, &wasm)
+        .map_err(component_failure)?;
+    let sha256 = ComponentCache::sha256_hex(&wasm);
+    print!("{}", describe(&adapter, &label, &sha256));
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod run;
 mod select;
 mod worker;
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -21,9 +22,7 @@ use clap::{Parser, Subcommand};
 use seamless::components::{ComponentHost, SandboxLimits};
 use seamless::config::{Config, Loaded};
 use seamless::net::RetryPolicy;
-use seamless::provider::{
-    AdapterRegistry, LimitOverride, Provider, ProviderError, RegistryError, Sla,
-};
+use seamless::provider::{AdapterRegistry, Provider, ProviderError, RegistryError, Sla};
 use seamless::store::AnyStore;
 
 /// seamless: candles from storage, backfilled through sandboxed exchange adapters.
@@ -52,6 +51,10 @@ struct GlobalArgs {
     /// Load a third-party adapter component (repeatable).
     #[arg(long = "adapter", global = true, value_name = "PATH.wasm")]
     adapters: Vec<PathBuf>,
+    /// Pin the adapter serving an exchange to a SHA-256 (`seamless adapters inspect` prints
+    /// it); a component that hashes differently is refused (repeatable).
+    #[arg(long = "adapter-sha256", global = true, value_name = "EXCHANGE=HEX")]
+    adapter_sha256: Vec<String>,
     /// Let --adapter components replace built-in adapters with the same exchange id.
     #[arg(long = "override", global = true)]
     allow_override: bool,
@@ -75,11 +78,50 @@ struct GlobalArgs {
     #[arg(long, global = true)]
     log: Option<String>,
     /// Expose Prometheus metrics on this address (e.g. 127.0.0.1:9184) while the command runs.
-    #[arg(long, global = true, value_name = "ADDR", env = "SEAMLESS_METRICS")]
-    metrics: Option<std::net::SocketAddr>,
+    #[arg(long, global = true, value_name = "ADDR")]
+    metrics: Option<String>,
+    /// Let --metrics and `serve` listen on a non-loopback address (prints a warning).
+    #[arg(long, global = true)]
+    allow_remote: bool,
     /// Print no summaries or notes on stderr.
     #[arg(long, short, global = true)]
     quiet: bool,
+}
+
+impl GlobalArgs {
+    /// The flags that set config keys, as `(flag, text)` in the order given; the key table
+    /// (`seamless::config::KEYS`) says which key each flag sets.
+    fn flag_values(&self) -> Vec<(&'static str, String)> {
+        let mut out: Vec<(&'static str, String)> = Vec::new();
+        let single: [(&'static str, Option<String>); 8] = [
+            ("--store", self.store.clone()),
+            ("--redis", self.redis.clone()),
+            (
+                "--cache-dir",
+                self.cache_dir.as_ref().map(|d| d.display().to_string()),
+            ),
+            ("--log", self.log.clone()),
+            ("--metrics", self.metrics.clone()),
+            ("--call-timeout-ms", self.call_timeout_ms.clone()),
+            ("--guest-memory-mb", self.guest_memory_mb.clone()),
+            ("--concurrency", self.concurrency.clone()),
+        ];
+        out.extend(single.into_iter().filter_map(|(f, v)| Some((f, v?))));
+        if self.allow_remote {
+            out.push(("--allow-remote", "true".to_string()));
+        }
+        out.extend(
+            self.exchange_urls
+                .iter()
+                .map(|v| ("--exchange-url", v.clone())),
+        );
+        out.extend(
+            self.adapter_sha256
+                .iter()
+                .map(|v| ("--adapter-sha256", v.clone())),
+        );
+        out
+    }
 }
 
 /// The resolved settings of a run: flags over env over the config file over defaults.
@@ -94,37 +136,19 @@ impl Global {
     fn resolve(a: &GlobalArgs) -> Result<Global, Failure> {
         let mut loaded =
             Loaded::load(a.config_file.as_deref(), std::env::vars()).map_err(Failure::bad)?;
-        let flags: [(&str, &Option<String>, &str); 6] = [
-            ("store", &a.store, "--store"),
-            (
-                "sandbox.call_timeout_ms",
-                &a.call_timeout_ms,
-                "--call-timeout-ms",
-            ),
-            ("sandbox.memory_mb", &a.guest_memory_mb, "--guest-memory-mb"),
-            ("backfill.concurrency", &a.concurrency, "--concurrency"),
-            ("log", &a.log, "--log"),
-            ("redis", &a.redis, "--redis"),
-        ];
-        for (key, value, flag) in flags {
-            if let Some(v) = value {
-                loaded.set_flag(key, v, flag).map_err(Failure::bad)?;
-            }
-        }
-        if let Some(dir) = &a.cache_dir {
-            loaded
-                .set_flag("cache_dir", &dir.display().to_string(), "--cache-dir")
-                .map_err(Failure::bad)?;
-        }
         for spec in &a.exchange_urls {
-            let bad = || RegistryError::BadOverride(spec.clone());
-            let (id, url) = spec.split_once('=').ok_or_else(|| Failure::bad(bad()))?;
-            if id.is_empty() || !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(Failure::bad(bad()));
+            // The CLI's own shape check, so the message names the flag's form.
+            let ok = spec.split_once('=').is_some_and(|(id, url)| {
+                !id.is_empty() && (url.starts_with("http://") || url.starts_with("https://"))
+            });
+            if !ok {
+                return Err(Failure::bad(anyhow::anyhow!(
+                    "bad --exchange-url '{spec}': use EXCHANGE=URL, e.g. binance=http://127.0.0.1:8080"
+                )));
             }
-            loaded
-                .set_flag(&format!("exchange_urls.{id}"), url, "--exchange-url")
-                .map_err(Failure::bad)?;
+        }
+        for (flag, value) in a.flag_values() {
+            loaded.apply_flag(flag, &value).map_err(Failure::bad)?;
         }
         Ok(Global {
             quiet: a.quiet,
@@ -167,6 +191,8 @@ enum Command {
 enum ConfigCommand {
     /// Print every setting, its value and where it came from.
     Show,
+    /// Print every key: type, default, environment variable and flag (Markdown).
+    Keys,
 }
 
 /// A failure with its exit code.
@@ -237,6 +263,9 @@ impl Global {
         dirs.extend(AdapterRegistry::default_dirs());
         let mut reg = AdapterRegistry::new(self.component_host()?, dirs, self.adapters.clone());
         reg.allow_shadowing(self.allow_override);
+        for (id, sha256) in &self.cfg().adapter_sha256 {
+            reg.pin_sha256(id, sha256);
+        }
         for (id, url) in &self.cfg().exchange_urls {
             reg.add_override(&format!("{id}={url}"))
                 .map_err(Failure::bad)?;
@@ -245,16 +274,7 @@ impl Global {
     }
 
     fn sla(&self) -> Result<Sla, Failure> {
-        let c = &self.cfg().sla;
-        let ms = |v: Option<u64>| v.map(Duration::from_millis);
-        Ok(Sla {
-            storage: ms(c.storage_ms),
-            backfill: ms(c.backfill_ms),
-            live: ms(c.live_ms),
-            total: ms(c.total_ms),
-            max_missing_bars: c.max_missing_bars,
-            on_violation: c.on_violation,
-        })
+        Ok(self.cfg().sla.clone())
     }
 
     /// The cluster handle of `url` (nothing is sent yet).
@@ -284,18 +304,75 @@ impl Global {
             p = p.with_cluster(self.cluster(url)?);
         }
         for (id, o) in &self.cfg().ratelimit {
-            p = p.with_rate_limit(
-                id,
-                LimitOverride {
-                    budget: o.budget,
-                    window_ms: o.window_ms,
-                    weight: o.weight,
-                    disabled: o.disabled,
-                    share: o.share,
-                },
-            );
+            p = p.with_rate_limit(id, o.clone());
         }
         Ok(p)
+    }
+}
+
+/// Where `seamless serve` listens without `--metrics`.
+const SERVE_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9184);
+
+/// True for 127.0.0.0/8, `::1` and `::ffff:127.x.y.z`.
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+    }
+}
+
+impl Global {
+    /// Where key `path`'s value came from, for messages.
+    fn source_of(&self, path: &str) -> String {
+        self.loaded
+            .sources
+            .get(path)
+            .map_or_else(|| "default".to_string(), ToString::to_string)
+    }
+
+    /// A listening socket may bind a loopback address; any other address needs `allow_remote`
+    /// (`--allow-remote`), and then a warning goes to stderr (even with `--quiet`).
+    fn check_listen(&self, addr: SocketAddr) -> Result<(), Failure> {
+        if is_loopback(addr.ip()) {
+            return Ok(());
+        }
+        if !self.cfg().allow_remote {
+            return Err(Failure::bad(anyhow::anyhow!(
+                "refusing to listen on {addr} (from {}): it is not a loopback address, so other machines could reach it; listen on 127.0.0.1:{}, or pass --allow-remote (or set allow_remote = true) to expose it",
+                self.source_of("metrics"),
+                addr.port()
+            )));
+        }
+        eprintln!(
+            "warning: listening on {addr}, which other machines can reach (allowed by {})",
+            self.source_of("allow_remote")
+        );
+        Ok(())
+    }
+
+    /// The flag advice library errors leave to the CLI, appended to the printed error.
+    fn advice(&self, e: &anyhow::Error) -> String {
+        let registry =
+            e.downcast_ref::<RegistryError>()
+                .or_else(|| match e.downcast_ref::<ProviderError>() {
+                    Some(ProviderError::Registry(r)) => Some(r),
+                    _ => None,
+                });
+        match registry {
+            Some(RegistryError::Shadows { .. }) => {
+                "; pass --override to use it instead of the built-in".to_string()
+            }
+            Some(RegistryError::PinMismatch { id, actual, .. }) => {
+                let key = format!("adapters.{id}.sha256");
+                format!(
+                    "; if you trust this file, set the pin `{key}` (from {}) to {actual}, e.g. --adapter-sha256 {id}={actual}",
+                    self.source_of(&key)
+                )
+            }
+            _ => String::new(),
+        }
     }
 }
 
@@ -342,14 +419,13 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let server = match (&cli.command, cli.global.metrics) {
-            (Command::Serve, addr) => {
-                Some(addr.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 9184))))
-            }
-            (_, addr) => addr,
+        let server = match &cli.command {
+            Command::Serve => Some(global.cfg().metrics.unwrap_or(SERVE_ADDR)),
+            _ => global.cfg().metrics,
         };
         let _server = match server {
             Some(addr) => {
+                global.check_listen(addr)?;
                 let s = seamless::metrics::serve(addr).await.map_err(Failure::bad)?;
                 if !cli.global.quiet {
                     eprintln!("metrics: http://{}/metrics", s.addr());
@@ -378,12 +454,16 @@ pub fn main() -> ExitCode {
                 print!("{}", global.loaded.show());
                 Ok(())
             }
+            Command::Config(ConfigCommand::Keys) => {
+                print!("{}", seamless::config::keys::markdown_table());
+                Ok(())
+            }
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {:#}", f.error);
+            eprintln!("error: {:#}{}", f.error, global.advice(&f.error));
             ExitCode::from(f.code)
         }
     }

@@ -34,9 +34,15 @@ impl ComponentCache {
         self.dir.as_deref()
     }
 
+    /// The SHA-256 of a component's bytes in lowercase hex: the cache's key, what
+    /// `seamless adapters inspect` prints and what an adapter pin (`adapters.<id>.sha256`) holds.
+    pub fn sha256_hex(wasm: &[u8]) -> String {
+        hex::encode(Sha256::digest(wasm))
+    }
+
     /// The cache file a component would use.
     pub fn path_for(&self, wasm: &[u8]) -> Option<PathBuf> {
-        let digest = hex::encode(Sha256::digest(wasm));
+        let digest = Self::sha256_hex(wasm);
         self.dir
             .as_ref()
             .map(|d| d.join(format!("{}-{}.cwasm", &digest[..32], self.engine_key)))

@@ -153,7 +153,7 @@ pub struct Fetched {
 }
 
 /// Per-exchange rate-limit overrides (from configuration).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct LimitOverride {
     pub budget: Option<u32>,
     pub window_ms: Option<u64>,

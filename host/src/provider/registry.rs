@@ -1,7 +1,12 @@
 //! Which adapter serves which exchange: built-in adapter components found in the
-//! adapter folders (`{id}_adapter.wasm`), third-party components given by path, and the
-//! user's base-URL overrides (e.g. `binance=http://127.0.0.1:8080`). Components are
-//! loaded lazily, once per process.
+//! adapter folders (`{id}_adapter.wasm`), third-party components given by path, the
+//! user's base-URL overrides (e.g. `binance=http://127.0.0.1:8080`) and SHA-256 pins.
+//! Components are loaded lazily, once per process.
+//!
+//! A pin (`exchange id → sha256`) refuses any component serving that exchange whose bytes
+//! hash differently: a built-in file is checked before it is compiled (its id is in its
+//! name); a third-party file declares its id by running `info` in the sandbox, so it is
+//! checked right after loading, before it plans or parses anything.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use thiserror::Error;
 
-use crate::components::{Adapter, ComponentError, ComponentHost};
+use crate::components::{Adapter, ComponentCache, ComponentError, ComponentHost};
 use crate::net::BaseMap;
 
 /// An exchange ready to use: its adapter and where its requests really go.
@@ -29,12 +34,21 @@ pub enum RegistryError {
         dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
     NoAdapters { dirs: Vec<PathBuf> },
-    #[error("bad --exchange-url '{0}': use EXCHANGE=URL, e.g. binance=http://127.0.0.1:8080")]
+    #[error("bad base-URL override '{0}': use EXCHANGE=URL, e.g. binance=http://127.0.0.1:8080")]
     BadOverride(String),
     #[error(
-        "{path} declares exchange id '{id}', which a built-in adapter already has; pass --override to use it instead of the built-in"
+        "{path} declares exchange id '{id}', which a built-in adapter already has; it is used only when shadowing built-ins is allowed"
     )]
     Shadows { id: String, path: PathBuf },
+    #[error(
+        "refusing adapter component {path} for exchange '{id}': pinned sha256 {expected}, but the file's sha256 is {actual} (check where the file came from)"
+    )]
+    PinMismatch {
+        id: String,
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
     #[error(transparent)]
     Component(#[from] ComponentError),
 }
@@ -55,6 +69,7 @@ pub struct AdapterRegistry {
     dirs: Vec<PathBuf>,
     extra: Vec<PathBuf>,
     overrides: BTreeMap<String, String>,
+    pins: BTreeMap<String, String>,
     allow_shadowing: bool,
     loaded: Mutex<BTreeMap<String, Exchange>>,
 }
@@ -67,6 +82,7 @@ impl AdapterRegistry {
             dirs,
             extra,
             overrides: BTreeMap::new(),
+            pins: BTreeMap::new(),
             allow_shadowing: false,
             loaded: Mutex::new(BTreeMap::new()),
         }
@@ -94,7 +110,14 @@ impl AdapterRegistry {
         dirs
     }
 
-    /// Let third-party adapters replace built-in ones with the same id (`--override`).
+    /// Refuse any component serving exchange `id` unless its bytes have this SHA-256
+    /// (hex, either case).
+    pub fn pin_sha256(&mut self, id: &str, sha256_hex: &str) {
+        self.pins
+            .insert(id.to_string(), sha256_hex.to_ascii_lowercase());
+    }
+
+    /// Let third-party adapters replace built-in ones with the same id.
     pub fn allow_shadowing(&mut self, yes: bool) {
         self.allow_shadowing = yes;
     }
@@ -139,8 +162,36 @@ impl AdapterRegistry {
         Ok(out)
     }
 
+    /// Load a component file, checking it against the pin of `id` (when known from the file
+    /// name) before compiling it and against the pin of the id it declares after.
+    fn load_file(&self, path: &Path, id: Option<&str>) -> Result<Adapter, RegistryError> {
+        let wasm = std::fs::read(path).map_err(|source| ComponentError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let actual = ComponentCache::sha256_hex(&wasm);
+        if let Some(id) = id {
+            self.check_pin(id, path, &actual)?;
+        }
+        let adapter = self.host.load_adapter(&path.display().to_string(), &wasm)?;
+        self.check_pin(&adapter.info().id, path, &actual)?;
+        Ok(adapter)
+    }
+
+    fn check_pin(&self, id: &str, path: &Path, actual: &str) -> Result<(), RegistryError> {
+        match self.pins.get(id) {
+            Some(expected) if expected != actual => Err(RegistryError::PinMismatch {
+                id: id.to_string(),
+                path: path.to_path_buf(),
+                expected: expected.clone(),
+                actual: actual.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn load_extra(&self, path: &Path) -> Result<Exchange, RegistryError> {
-        let adapter = self.host.load_adapter_file(path)?;
+        let adapter = self.load_file(path, None)?;
         let id = adapter.info().id.clone();
         if !self.allow_shadowing && self.builtin_files().contains_key(&id) {
             return Err(RegistryError::Shadows {
@@ -214,7 +265,7 @@ impl AdapterRegistry {
                 available,
             });
         };
-        let adapter = self.host.load_adapter_file(path)?;
+        let adapter = self.load_file(path, Some(id))?;
         Ok(self.remember(adapter))
     }
 }
