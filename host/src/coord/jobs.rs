@@ -195,7 +195,8 @@ pub struct QueueStatus {
     pub failed: Vec<FailedJob>,
 }
 
-/// `XADD` the job field of each ARGV. KEYS: queue. Returns the queue's length.
+/// Create the group unless it exists, then `XADD` the job of each ARGV[2..]. KEYS: queue.
+/// ARGV: group, jobs. Returns the queue's length.
 static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -400,11 +401,6 @@ return cjson.encode(out)
     )
 });
 
-/// Whether a Redis error says the group (or its stream) does not exist.
-fn is_no_group(e: &CoordError) -> bool {
-    matches!(e, CoordError::Redis { reason, .. } if reason.contains("NOGROUP"))
-}
-
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -415,22 +411,16 @@ fn now_ms() -> i64 {
 impl Cluster {
     /// Create the consumer group (and the stream) unless they exist.
     pub async fn ensure_job_group(&self) -> Result<(), CoordError> {
-        let r = self
-            .run(|mut c| async move {
-                redis::cmd("XGROUP")
-                    .arg("CREATE")
-                    .arg(QUEUE_KEY)
-                    .arg(GROUP)
-                    .arg("0")
-                    .arg("MKSTREAM")
-                    .query_async::<()>(&mut c)
-                    .await
-            })
-            .await;
-        match r {
-            Err(CoordError::Redis { reason, .. }) if reason.contains("BUSYGROUP") => Ok(()),
-            r => r,
-        }
+        // In a script: a `BUSYGROUP` error answer would read as an outage to the driver.
+        self.run(|mut c| async move {
+            ENQUEUE
+                .key(QUEUE_KEY)
+                .arg(GROUP)
+                .invoke_async::<u64>(&mut c)
+                .await
+        })
+        .await
+        .map(|_| ())
     }
 
     /// Append `jobs` to the queue; returns the number of jobs in it after (waiting or running).
@@ -756,8 +746,9 @@ impl JobReader {
                 claimed: false,
             })),
             Err(e) => {
+                let no_group = e.code() == Some("NOGROUP");
                 let e = self.cluster.classify(e);
-                if is_no_group(&e) {
+                if no_group {
                     // Redis lost the group (restarted empty) or it was never made.
                     self.cluster.ensure_job_group().await?;
                     return Ok(None);

@@ -212,11 +212,20 @@ fn worker_id() -> String {
 }
 
 /// Whether a driver error means "Redis is not usable right now" (as opposed to an answer).
+/// Error answers with a code the driver does not know (`BUSYGROUP`, `NOGROUP`, …) are
+/// answers too.
 fn is_outage(e: &redis::RedisError) -> bool {
-    !matches!(e.kind(), ErrorKind::Server(k) if !matches!(
-        k,
-        ServerErrorKind::BusyLoading | ServerErrorKind::MasterDown | ServerErrorKind::TryAgain | ServerErrorKind::ClusterDown
-    ))
+    match e.kind() {
+        ErrorKind::Server(k) => matches!(
+            k,
+            ServerErrorKind::BusyLoading
+                | ServerErrorKind::MasterDown
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::ClusterDown
+        ),
+        ErrorKind::Extension => e.code().is_none(),
+        _ => true,
+    }
 }
 
 impl Cluster {
