@@ -11,6 +11,7 @@ mod backfill_cli;
 mod cli;
 mod cluster;
 mod fetch;
+mod fuzz;
 mod live;
 mod provider;
 mod questdb;
