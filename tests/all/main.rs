@@ -16,6 +16,7 @@ mod live;
 mod provider;
 mod questdb;
 mod sandbox;
+mod soak;
 mod strategy;
 mod support;
 mod venues_a;
