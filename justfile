@@ -25,6 +25,23 @@ demo: guests
 test: guests
     scripts/test.sh
 
+# Covers every adapter's parse and live-parse through the real component and the config loader
+# (tests/all/fuzz.rs), the time, node-id and timeframe parsers (host/src/domain), and the
+# adapter kit's JSON scanner and number parser (seamless-adapter-kit).
+# Property tests ("fuzzing"), `cases` per property instead of the suite's bounded run.
+fuzz cases="20000": guests
+    PROPTEST_CASES={{cases}} cargo test -p seamless --lib domain::
+    PROPTEST_CASES={{cases}} cargo test -p seamless-adapter-kit
+    PROPTEST_CASES={{cases}} cargo test -p seamless --test all fuzz:: -- --nocapture
+
+# Workers and live followers under 429/418/503, bad bodies, WebSocket drops, Redis and QuestDB
+# restarts and a kill -9 (tests/all/soak.rs; it starts its own Redis and QuestDB); prints the
+# faults survived (docs/reliability.md keeps a copy).
+# Chaos soak with a fault phase of `secs` seconds; every stored series must equal the truth.
+soak secs="240": guests
+    @ls "${QUESTDB_CACHE:-$HOME/.cache/seamless/questdb}"/questdb-*.jar >/dev/null 2>&1 || { scripts/services.sh up questdb && scripts/services.sh down questdb; }
+    SEAMLESS_SOAK_SECS={{secs}} cargo test -p seamless --test all soak:: -- --nocapture
+
 # Real services as local processes (QuestDB jar from Maven Central, Debian's redis-server).
 services-up:
     scripts/services.sh up all

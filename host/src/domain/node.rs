@@ -125,4 +125,46 @@ mod tests {
         let e = "ohlcv:binance:BTC/USDT:7m".parse::<NodeId>().unwrap_err();
         assert!(e.to_string().contains("'7m'"), "{e}");
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn node_text() -> impl Strategy<Value = String> {
+            (
+                "[a-z0-9_-]{1,12}",
+                "[A-Z0-9]{1,8}",
+                "[A-Z0-9]{1,8}",
+                proptest::option::of("[A-Z0-9]{1,6}"),
+                proptest::sample::select(Timeframe::names()),
+            )
+                .prop_map(|(ex, base, quote, settle, tf)| match settle {
+                    Some(s) => format!("ohlcv:{ex}:{base}/{quote}:{s}:{tf}"),
+                    None => format!("ohlcv:{ex}:{base}/{quote}:{tf}"),
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn printed_ids_read_back(s in node_text()) {
+                let n: NodeId = s.parse().unwrap();
+                prop_assert_eq!(n.to_string(), s);
+            }
+
+            #[test]
+            fn any_text_is_an_id_or_an_error(s in any::<String>()) {
+                if let Ok(n) = s.parse::<NodeId>() {
+                    prop_assert_eq!(n.to_string().parse::<NodeId>(), Ok(n));
+                }
+            }
+
+            #[test]
+            fn near_misses_are_errors_not_panics(s in "(ohlcv)?:?[a-zA-Z0-9/:_ -]{0,30}") {
+                if let Ok(n) = s.parse::<NodeId>() {
+                    prop_assert_eq!(n.to_string().parse::<NodeId>(), Ok(n));
+                }
+            }
+        }
+    }
 }

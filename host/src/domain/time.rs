@@ -50,7 +50,10 @@ pub fn parse_time(s: &str, now: i64) -> Result<i64, TimeParseError> {
             "w" => 7 * 86_400_000,
             _ => return Err(err()),
         };
-        return n.checked_mul(unit_ms).map(|d| now - d).ok_or_else(err);
+        return n
+            .checked_mul(unit_ms)
+            .and_then(|d| now.checked_sub(d))
+            .ok_or_else(err);
     }
     if t.chars().all(|c| c.is_ascii_digit()) {
         let n: i64 = t.parse().map_err(|_| err())?;
@@ -112,5 +115,55 @@ mod tests {
     fn format() {
         assert_eq!(format_ms(JAN1), "2024-01-01T00:00:00Z");
         assert_eq!(format_ms(JAN1 + 5), "2024-01-01T00:00:00.005Z");
+    }
+
+    #[test]
+    fn relative_time_past_the_range_is_an_error() {
+        // `now - d` overflowed here (a panic in debug builds, a wrapped time in release).
+        assert!(parse_time("--9223372036854775s", JAN1).is_err());
+    }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// 0001-01-01 .. 9999-12-31: the years an ISO-8601 time prints with four digits.
+        const YEAR_1: i64 = -62_135_596_800_000;
+        const YEAR_9999: i64 = 253_402_300_799_999;
+
+        proptest! {
+            #[test]
+            fn any_text_is_a_time_or_an_error_naming_it(s in any::<String>(), now in -(1i64 << 52)..(1i64 << 52)) {
+                if let Err(e) = parse_time(&s, now) {
+                    prop_assert_eq!(e.0, s);
+                }
+            }
+
+            #[test]
+            fn relative_forms_never_overflow(n in any::<i64>(), unit in "[smhdwx]", sign in "-{1,2}", now in any::<i64>()) {
+                let _ = parse_time(&format!("{sign}{n}{unit}"), now);
+            }
+
+            #[test]
+            fn digits_never_overflow(s in "[0-9]{1,25}", now in any::<i64>()) {
+                let _ = parse_time(&s, now);
+            }
+
+            #[test]
+            fn printed_times_read_back(ms in YEAR_1..YEAR_9999) {
+                prop_assert_eq!(parse_time(&format_ms(ms), 0), Ok(ms));
+            }
+
+            #[test]
+            fn epoch_millis_read_back(ms in 100_000_000_000i64..9_999_999_999_999) {
+                prop_assert_eq!(parse_time(&ms.to_string(), 0), Ok(ms));
+            }
+
+            #[test]
+            fn any_instant_prints(ms in any::<i64>()) {
+                prop_assert!(!format_ms(ms).is_empty());
+            }
+        }
     }
 }

@@ -278,4 +278,48 @@ mod tests {
         assert_eq!(m.ceil(MIN), MIN);
         assert_eq!(m.slots(0, 10 * MIN), 10);
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// About ±285 000 years around the epoch for fixed timeframes; the calendar month
+        /// within chrono's years.
+        fn instant(tf: Timeframe) -> std::ops::Range<i64> {
+            match tf {
+                Timeframe::Mo1 => -8_000_000_000_000_000..8_000_000_000_000_000,
+                _ => -(1i64 << 53)..(1i64 << 53),
+            }
+        }
+
+        fn tf_and_instant() -> impl Strategy<Value = (Timeframe, i64)> {
+            proptest::sample::select(Timeframe::ALL.to_vec())
+                .prop_flat_map(|tf| (Just(tf), instant(tf)))
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_is_a_timeframe_or_an_error_naming_it(s in any::<String>()) {
+                match s.parse::<Timeframe>() {
+                    Ok(tf) => prop_assert_eq!(tf.as_str(), s),
+                    Err(e) => prop_assert_eq!(e.given, s),
+                }
+            }
+
+            #[test]
+            fn floor_next_and_ceil_bracket_the_instant((tf, t) in tf_and_instant()) {
+                let f = tf.floor(t);
+                prop_assert!(f <= t, "{tf}: floor({t}) = {f}");
+                prop_assert!(tf.is_aligned(f));
+                let n = tf.next(f);
+                prop_assert!(t < n, "{tf}: next(floor({t})) = {n}");
+                prop_assert!(tf.is_aligned(n));
+                let c = tf.ceil(t);
+                prop_assert!(c >= t && (c == f || c == n));
+                prop_assert_eq!(tf.back(n, 1), f);
+                prop_assert_eq!(tf.slots(f, n), 1);
+            }
+        }
+    }
 }
