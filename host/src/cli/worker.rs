@@ -24,7 +24,7 @@ use clap::Args;
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
 
-use seamless::coord::jobs::{DEAD_KEY, QUEUE_KEY};
+use seamless::coord::jobs::{DEAD_KEY, LEGACY_LIST_KEY, QUEUE_KEY};
 use seamless::coord::{Cluster, Delivery, Job, JobPolicy, Renewal};
 use seamless::domain::{NodeId, Window, format_ms};
 use seamless::provider::{BackfillOutcome, Provider, ProviderError};
@@ -399,7 +399,7 @@ pub async fn run(g: &Global, a: &WorkerArgs) -> Result<(), Failure> {
                 let moved = cluster.migrate_legacy_list().await?;
                 if moved > 0 && !g.quiet {
                     eprintln!(
-                        "moved {moved} job(s) from the old list seamless:jobs to the stream {QUEUE_KEY}"
+                        "moved {moved} job(s) from the old list {LEGACY_LIST_KEY} to the stream {QUEUE_KEY}"
                     );
                 }
                 cluster.ensure_job_group().await?;
