@@ -37,7 +37,7 @@ pub struct WorkerArgs {
     /// Jobs run at once; the chunks of each still run --concurrency at a time.
     #[arg(long, default_value_t = 1)]
     jobs: usize,
-    /// Exit after this many jobs (default: run until SIGTERM or SIGINT).
+    /// Exit after taking this many jobs (default: run until SIGTERM or SIGINT).
     #[arg(long)]
     max_jobs: Option<u64>,
     /// A job not renewed by its worker for this long (a killed worker) is claimed by another
@@ -264,7 +264,9 @@ impl Worker<'_> {
                     };
                     self.unhold(&d.id);
                     match self.cluster.release_job(&self.me, &d, &self.policy).await {
-                        Ok(_) => released += 1,
+                        Ok(true) => released += 1,
+                        // Claimed by another worker meanwhile.
+                        Ok(false) => {}
                         Err(err) => {
                             tracing::warn!(id = %d.id, error = %err, "cannot release an unfinished job; another worker claims it after its lease");
                             self.say(format!(
