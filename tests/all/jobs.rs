@@ -436,11 +436,17 @@ async fn a_job_failing_every_attempt_ends_in_the_dead_letters_with_its_last_erro
 
     // Leases: the holder renews; another consumer's renewal finds it taken.
     assert_eq!(
-        cluster.renew_jobs("w1", &[d.id.clone()]).await.unwrap(),
+        cluster
+            .renew_jobs("w1", std::slice::from_ref(&d.id))
+            .await
+            .unwrap(),
         vec![Renewal::Held]
     );
     assert_eq!(
-        cluster.renew_jobs("w2", &[d.id.clone()]).await.unwrap(),
+        cluster
+            .renew_jobs("w2", std::slice::from_ref(&d.id))
+            .await
+            .unwrap(),
         vec![Renewal::Taken("w1".into())]
     );
     // Not claimable while renewed.
@@ -515,7 +521,10 @@ async fn a_job_failing_every_attempt_ends_in_the_dead_letters_with_its_last_erro
         .unwrap();
     assert_eq!(dead, 1);
     assert_eq!(
-        cluster.renew_jobs("w5", &[d.id.clone()]).await.unwrap(),
+        cluster
+            .renew_jobs("w5", std::slice::from_ref(&d.id))
+            .await
+            .unwrap(),
         vec![Renewal::Gone]
     );
 }

@@ -7,7 +7,7 @@
 use clap::Args;
 use serde_json::json;
 
-use seamless::coord::jobs::{DEAD_KEY, QUEUE_KEY};
+use seamless::coord::jobs::{DEAD_KEY, LEGACY_LIST_KEY, QUEUE_KEY};
 use seamless::coord::{Job, QueueStatus};
 use seamless::domain::format_ms;
 
@@ -79,7 +79,9 @@ pub async fn run(g: &Global, a: &JobsArgs) -> Result<(), Failure> {
         .await
         .map_err(Failure::runtime)?;
     if moved > 0 && !g.quiet {
-        eprintln!("moved {moved} job(s) from the old list seamless:jobs to the stream {QUEUE_KEY}");
+        eprintln!(
+            "moved {moved} job(s) from the old list {LEGACY_LIST_KEY} to the stream {QUEUE_KEY}"
+        );
     }
     let s = cluster
         .queue_status(a.limit)

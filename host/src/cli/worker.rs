@@ -24,7 +24,7 @@ use clap::Args;
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
 
-use seamless::coord::jobs::{DEAD_KEY, QUEUE_KEY};
+use seamless::coord::jobs::{DEAD_KEY, LEGACY_LIST_KEY, QUEUE_KEY};
 use seamless::coord::{Cluster, Delivery, Job, JobPolicy, Renewal};
 use seamless::domain::{NodeId, Window, format_ms};
 use seamless::provider::{BackfillOutcome, Provider, ProviderError};
@@ -37,7 +37,7 @@ pub struct WorkerArgs {
     /// Jobs run at once; the chunks of each still run --concurrency at a time.
     #[arg(long, default_value_t = 1)]
     jobs: usize,
-    /// Exit after this many jobs (default: run until SIGTERM or SIGINT).
+    /// Exit after taking this many jobs (default: run until SIGTERM or SIGINT).
     #[arg(long)]
     max_jobs: Option<u64>,
     /// A job not renewed by its worker for this long (a killed worker) is claimed by another
@@ -264,7 +264,9 @@ impl Worker<'_> {
                     };
                     self.unhold(&d.id);
                     match self.cluster.release_job(&self.me, &d, &self.policy).await {
-                        Ok(_) => released += 1,
+                        Ok(true) => released += 1,
+                        // Claimed by another worker meanwhile.
+                        Ok(false) => {}
                         Err(err) => {
                             tracing::warn!(id = %d.id, error = %err, "cannot release an unfinished job; another worker claims it after its lease");
                             self.say(format!(
@@ -399,7 +401,7 @@ pub async fn run(g: &Global, a: &WorkerArgs) -> Result<(), Failure> {
                 let moved = cluster.migrate_legacy_list().await?;
                 if moved > 0 && !g.quiet {
                     eprintln!(
-                        "moved {moved} job(s) from the old list seamless:jobs to the stream {QUEUE_KEY}"
+                        "moved {moved} job(s) from the old list {LEGACY_LIST_KEY} to the stream {QUEUE_KEY}"
                     );
                 }
                 cluster.ensure_job_group().await?;
