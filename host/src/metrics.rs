@@ -519,7 +519,7 @@ mod tests {
             &text,
             r#"seamless_candles_fetched_total{node_id="ohlcv:t-gauges:BTC/USDT:1m"} 1500"#,
         );
-        assert!(text.contains("# HELP coverage_ratio "), "{text}");
+        assert!(text.contains("# HELP seamless_coverage_ratio "), "{text}");
     }
 
     #[test]
