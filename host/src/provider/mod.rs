@@ -4,7 +4,7 @@
 //! downgrades, conformance, fingerprint).
 //!
 //! The provider serves **closed history only**; it knows nothing of live feeds. The live
-//! phase of a `seamless` fetch sits on top of it ([`crate::live::fetch_with_live`]).
+//! phase of a `seamless` fetch sits on top of it (the live layer's `fetch_with_live`).
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -184,7 +184,7 @@ pub struct Fetched {
     /// The background backfill of a `partial-fill` fetch, if one was started.
     pub background: Option<tokio::task::JoinHandle<BackfillOutcome>>,
     /// The forming candle from the live feed (asked for with `include_forming`, added
-    /// by [`crate::live::fetch_with_live`]); it is not in `candles`, not stored and not
+    /// by the live layer's `fetch_with_live`); it is not in `candles`, not stored and not
     /// in the fingerprint.
     pub forming: Option<Candle>,
 }

@@ -19,7 +19,7 @@ pub enum Strategy {
     PartialFill,
     /// Storage, then backfill, then the live phase (the default). The provider serves
     /// the closed part like `AutoBackfill`; the live phase is added on top by
-    /// [`crate::live::fetch_with_live`].
+    /// the live layer's `fetch_with_live`.
     #[default]
     Seamless,
 }
@@ -123,7 +123,7 @@ pub struct FetchOptions {
     pub sla: Sla,
     /// With the `seamless` strategy and a window reaching the present: also serve the
     /// forming candle from the live feed (in [`super::Fetched::forming`], never stored;
-    /// read by [`crate::live::fetch_with_live`], not by the provider).
+    /// read by the live layer's `fetch_with_live`, not by the provider).
     pub include_forming: bool,
 }
 

@@ -65,7 +65,7 @@ impl Provider {
     ///
     /// The provider serves closed candles only: the `seamless` strategy backfills here
     /// like `auto-backfill`, and its live phase (candles closed since, the forming
-    /// candle) is added on top by [`crate::live::fetch_with_live`].
+    /// candle) is added on top by the live layer's `fetch_with_live`.
     #[tracing::instrument(skip_all, fields(exchange = %node.exchange, symbol = %node.symbol, timeframe = %node.timeframe))]
     pub async fn fetch(
         &self,
