@@ -10,6 +10,7 @@ pub mod config;
 pub mod coord;
 pub mod domain;
 pub mod export;
+pub mod gateway;
 pub mod live;
 pub mod metrics;
 pub mod net;

@@ -7,19 +7,20 @@
 //!
 //! # Metrics
 //!
-//! Node ids are `ohlcv:{exchange}:{symbol}:{timeframe}` (e.g. `ohlcv:binance:BTC/USDT:1m`);
-//! `key` is a rate-limit key (an exchange id, optionally with an account).
+//! Every name starts with `seamless_`. Node ids are `ohlcv:{exchange}:{symbol}:{timeframe}`
+//! (e.g. `ohlcv:binance:BTC/USDT:1m`); `key` is a rate-limit key (an exchange id, optionally
+//! with an account).
 //!
 //! | name | kind | labels | meaning |
 //! | --- | --- | --- | --- |
 //! | `seamless_sla_deadline_seconds` | histogram | `node_id`, `phase` | time spent in one phase of a fetch (`storage`, `backfill`, `live`, `total`), compared by the provider with that phase's SLA budget |
 //! | `seamless_conformance_flag_total` | counter | `node_id`, `interval`, `flag_type` | candles flagged by the conformance check of a served frame (`flag_type`: duplicate, off-grid, unclosed, ohlc, gap, ...) |
-//! | `backfill_jobs_in_progress` | gauge | `exchange` | backfill jobs currently running against an exchange |
-//! | `backfill_retry_total` | counter | `node_id`, `reason` | retried backfill requests, by reason (timeout, 5xx, rate-limited, malformed, ...) |
-//! | `backfill_failure_total` | counter | `node_id` | backfill jobs that ended in an error |
-//! | `backfill_last_timestamp` | gauge | `node_id` | open time of the newest stored candle, in seconds since the Unix epoch |
-//! | `coverage_ratio` | gauge | `node_id` | share (0..=1) of the last requested window that the store covers |
-//! | `live_staleness_seconds` | gauge | `node_id` | age of the newest live data for the series |
+//! | `seamless_backfill_jobs_in_progress` | gauge | `exchange` | backfill jobs currently running against an exchange |
+//! | `seamless_backfill_retry_total` | counter | `node_id`, `reason` | retried backfill requests, by reason (timeout, 5xx, rate-limited, malformed, ...) |
+//! | `seamless_backfill_failure_total` | counter | `node_id` | backfill jobs that ended in an error |
+//! | `seamless_backfill_last_timestamp` | gauge | `node_id` | open time of the newest stored candle, in seconds since the Unix epoch |
+//! | `seamless_coverage_ratio` | gauge | `node_id` | share (0..=1) of the last requested window that the store covers |
+//! | `seamless_live_staleness_seconds` | gauge | `node_id` | age of the newest live data for the series |
 //! | `seamless_ratelimit_tokens_available` | gauge | `key` | request budget (tokens / weight) left for the key |
 //! | `seamless_ratelimit_waits_total` | counter | `key` | requests that had to wait for the rate limiter |
 //! | `seamless_ratelimit_wait_seconds` | histogram | `key` | how long those requests waited |
@@ -61,12 +62,12 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 const SLA_DEADLINE_SECONDS: &str = "seamless_sla_deadline_seconds";
 const CONFORMANCE_FLAG_TOTAL: &str = "seamless_conformance_flag_total";
-const BACKFILL_JOBS_IN_PROGRESS: &str = "backfill_jobs_in_progress";
-const BACKFILL_RETRY_TOTAL: &str = "backfill_retry_total";
-const BACKFILL_FAILURE_TOTAL: &str = "backfill_failure_total";
-const BACKFILL_LAST_TIMESTAMP: &str = "backfill_last_timestamp";
-const COVERAGE_RATIO: &str = "coverage_ratio";
-const LIVE_STALENESS_SECONDS: &str = "live_staleness_seconds";
+const BACKFILL_JOBS_IN_PROGRESS: &str = "seamless_backfill_jobs_in_progress";
+const BACKFILL_RETRY_TOTAL: &str = "seamless_backfill_retry_total";
+const BACKFILL_FAILURE_TOTAL: &str = "seamless_backfill_failure_total";
+const BACKFILL_LAST_TIMESTAMP: &str = "seamless_backfill_last_timestamp";
+const COVERAGE_RATIO: &str = "seamless_coverage_ratio";
+const LIVE_STALENESS_SECONDS: &str = "seamless_live_staleness_seconds";
 const RATELIMIT_TOKENS_AVAILABLE: &str = "seamless_ratelimit_tokens_available";
 const RATELIMIT_WAITS_TOTAL: &str = "seamless_ratelimit_waits_total";
 const RATELIMIT_WAIT_SECONDS: &str = "seamless_ratelimit_wait_seconds";
@@ -488,27 +489,27 @@ mod tests {
         let text = render();
         assert_has(
             &text,
-            r#"coverage_ratio{node_id="ohlcv:binance:BTC/USDT:1m"} 0.5"#,
+            r#"seamless_coverage_ratio{node_id="ohlcv:binance:BTC/USDT:1m"} 0.5"#,
         );
         assert_has(
             &text,
-            r#"live_staleness_seconds{node_id="ohlcv:t-gauges:BTC/USDT:1m"} 2.5"#,
+            r#"seamless_live_staleness_seconds{node_id="ohlcv:t-gauges:BTC/USDT:1m"} 2.5"#,
         );
         assert_has(
             &text,
-            r#"backfill_last_timestamp{node_id="ohlcv:t-gauges:ETH/USDT:1m"} 1700000060"#,
+            r#"seamless_backfill_last_timestamp{node_id="ohlcv:t-gauges:ETH/USDT:1m"} 1700000060"#,
         );
         assert_has(
             &text,
-            r#"backfill_jobs_in_progress{exchange="t-gauges-ex"} 1"#,
+            r#"seamless_backfill_jobs_in_progress{exchange="t-gauges-ex"} 1"#,
         );
         assert_has(
             &text,
-            r#"backfill_retry_total{node_id="ohlcv:t-gauges:BTC/USDT:1m",reason="timeout"} 2"#,
+            r#"seamless_backfill_retry_total{node_id="ohlcv:t-gauges:BTC/USDT:1m",reason="timeout"} 2"#,
         );
         assert_has(
             &text,
-            r#"backfill_failure_total{node_id="ohlcv:t-gauges:BTC/USDT:1m"} 1"#,
+            r#"seamless_backfill_failure_total{node_id="ohlcv:t-gauges:BTC/USDT:1m"} 1"#,
         );
         assert_has(
             &text,
@@ -518,7 +519,7 @@ mod tests {
             &text,
             r#"seamless_candles_fetched_total{node_id="ohlcv:t-gauges:BTC/USDT:1m"} 1500"#,
         );
-        assert!(text.contains("# HELP coverage_ratio "), "{text}");
+        assert!(text.contains("# HELP seamless_coverage_ratio "), "{text}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use exchange_sim::{SimConfig, Simulator};
+use exchange_sim::{Faults, SimConfig, Simulator};
 use seamless::domain::{Candle, Clock, NodeId, Window};
 use seamless::live::{
     FeedEvent, FeedOptions, FeedSource, LiveFeed, LiveSession, LiveUpdate, SessionOptions,
@@ -424,7 +424,7 @@ async fn session_under_a_flapping_websocket_stays_exact() {
 /// closed candles from storage and backfill, then the forming candle from the live feed
 /// with `--include-forming`, marked, and never stored.
 #[tokio::test(flavor = "multi_thread")]
-async fn cli_fetch_includes_the_forming_candle_from_the_live_overlay() {
+async fn cli_fetch_includes_the_forming_candle_from_the_live_phase() {
     let sim = Simulator::start(SimConfig::default().with_ws_update_ms(50))
         .await
         .unwrap();
@@ -536,4 +536,78 @@ async fn polls_are_rate_limited_with_the_exchanges_budget() {
     // Burst (half the budget) plus one second of refill, with slack for timing.
     assert!((5..=40).contains(&sent), "{sent} polls in one second");
     assert_eq!(sim.status_count(429), 0);
+}
+
+/// A poll answered 429 (or 418) with `Retry-After: 1` pauses the whole exchange key for
+/// that long, not only the feed that got it: a backfill of another symbol through the
+/// same provider (same key) sends nothing until the pause is over. The 418 case also
+/// shows the answer's `Retry-After` is honoured rather than the limiter's 2-minute
+/// default for a ban without one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limited_poll_pauses_the_whole_exchange_key_for_its_retry_after() {
+    let cases = [
+        (
+            429,
+            Faults {
+                rate_limit_every_n: Some(2),
+                ..Faults::default()
+            },
+        ),
+        (
+            418,
+            Faults {
+                ban_every_n: Some(2),
+                ..Faults::default()
+            },
+        ),
+    ];
+    for (status, faults) in cases {
+        let (sim, p, _dir) = setup(fast()).await;
+        // The second candle request is refused with `Retry-After: 1`.
+        sim.set_faults(faults);
+        let opts = FeedOptions {
+            force_poll: true,
+            poll_interval: Some(Duration::from_millis(20)),
+            ..feed_opts()
+        };
+        let (feed, mut rx) = LiveFeed::for_provider(&p, &node(), opts).unwrap();
+        // The feed reports the outage once the gateway has paused the key.
+        loop {
+            if let FeedEvent::Disconnected { reason } = recv(&mut rx).await {
+                assert!(reason.contains("rate limited"), "{status}: {reason}");
+                break;
+            }
+        }
+        let paused_at = Instant::now();
+        sim.set_faults(Faults::default());
+        let before = sim.requests(crate::support::KLINES);
+        assert_eq!(sim.status_count(status), 1);
+
+        // Another user of the key: a backfill of ETH/USDT through the same provider.
+        let eth: NodeId = "ohlcv:binance:ETH/USDT:1m".parse().unwrap();
+        let end = node().timeframe.floor(p.now());
+        let w = Window::new(end - 5 * MIN, end).unwrap();
+        let p2 = p.clone();
+        let backfill = tokio::spawn(async move { p2.backfill(&eth, w, None).await });
+
+        // The next candle request (the backfill's or the feed's) waits for the pause.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sim.requests(crate::support::KLINES) == before {
+            assert!(
+                Instant::now() < deadline,
+                "{status}: no request within 10 s of a 1 s pause"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let gap = paused_at.elapsed();
+        assert!(
+            gap >= Duration::from_millis(900),
+            "{status}: a request was sent {gap:?} into a 1 s pause of the key"
+        );
+        let outcome = backfill.await.unwrap().unwrap();
+        assert!(outcome.errors.is_empty(), "{status}: {:?}", outcome.errors);
+        assert_eq!(outcome.stats.candles, 5);
+        feed.stop().await;
+        eprintln!("{status}: the key resumed {gap:?} after the pause began");
+    }
 }

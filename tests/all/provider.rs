@@ -86,7 +86,7 @@ async fn gaps_at_both_ends_and_in_the_middle_are_fetched_exactly(kind: StoreKind
     let text = seamless::metrics::render();
     let id = r#"node_id="ohlcv:binance:BTC/USDT:1m""#;
     assert!(
-        text.contains(&format!("coverage_ratio{{{id}}} 1")),
+        text.contains(&format!("seamless_coverage_ratio{{{id}}} 1")),
         "{text}"
     );
     assert!(
@@ -121,7 +121,7 @@ async fn fail_fast_serves_storage_only_and_names_the_missing_ranges(kind: StoreK
         e => panic!("expected Incomplete, got {e}"),
     }
     assert!(err.is_incomplete());
-    assert!(err.to_string().contains("--partial-ok"), "{err}");
+    assert!(err.to_string().contains("`partial_ok`"), "{err}");
     assert_eq!(sim.requests(KLINES), 0, "fail-fast never fetches");
     let got = p
         .fetch(

@@ -305,7 +305,10 @@ async fn a_misbehaving_strategy_stops_the_run_naming_the_call_and_candles() {
             "{mode}: names the candle times: {e}"
         );
         assert!(e.contains(expect), "{mode}: says what happened: {e}");
-        assert!(e.contains("--on-error skip"), "{mode}: says the fix: {e}");
+        assert!(
+            e.contains("`on_error` to skip"),
+            "{mode}: says the fix: {e}"
+        );
         sim.shutdown().await;
     }
 }

@@ -55,7 +55,8 @@ pub async fn run(g: &Global, args: &FetchArgs) -> Result<(), Failure> {
             "--include-forming needs the live phase: use --strategy seamless (the default)"
         )));
     }
-    let fetched = provider.fetch(&node, window, &opts).await?;
+    // Closed history through the provider, then (seamless) the live phase on top.
+    let fetched = seamless::live::fetch_with_live(&provider, &node, window, &opts).await?;
     if args.format == Format::Parquet {
         let Some(path) = &args.output else {
             return Err(Failure::bad(anyhow::anyhow!(

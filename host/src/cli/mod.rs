@@ -3,6 +3,7 @@
 //! 0 success, 1 runtime failure, 2 bad input, 3 incomplete data.
 
 mod adapters;
+mod advice;
 mod backfill;
 mod coverage;
 mod fetch;
@@ -233,7 +234,7 @@ impl From<ProviderError> for Failure {
         };
         Failure {
             code,
-            error: e.into(),
+            error: advice::provider_error(e),
         }
     }
 }

@@ -102,6 +102,7 @@ impl From<RunError> for Failure {
                     error: f.error.context(format!("input {node}")),
                 }
             }
+            RunError::Failed(f) => Failure::runtime(super::advice::strategy_failure(*f)),
             e if e.is_bad_input() => Failure::bad(e),
             e => Failure::runtime(e),
         }

@@ -10,6 +10,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use super::sandbox::{self, GuestState};
 use super::{ComponentError, ComponentHost};
 use crate::domain::{Candle, NodeId, Window};
+use crate::net::{HttpRequest, HttpResponse, url_within};
 
 pub(super) mod bindings {
     //! Generated bindings of world `exchange-adapter` (also the `types`/`log` shared
@@ -47,33 +48,6 @@ pub(super) fn linker(engine: &wasmtime::Engine) -> Result<Linker<GuestState>, Co
     bindings::ExchangeAdapter::add_to_linker::<_, HasSelf<GuestState>>(&mut linker, |s| s)
         .map_err(err)?;
     Ok(linker)
-}
-
-/// An HTTP request an adapter wants sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpRequest {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<Vec<u8>>,
-}
-
-/// The response the host received.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl HttpResponse {
-    /// First header with this name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 /// Rate-limit facts declared by an adapter.
@@ -597,36 +571,4 @@ fn check_info(label: &str, i: wit::AdapterInfo) -> Result<AdapterInfo, Component
             used_weight_header: i.rate_limit.used_weight_header,
         },
     })
-}
-
-/// True when `url` starts with `base` at a path boundary.
-pub(crate) fn url_within(url: &str, base: &str) -> bool {
-    let base = base.trim_end_matches('/');
-    url.strip_prefix(base)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::url_within;
-
-    #[test]
-    fn url_boundary() {
-        assert!(url_within(
-            "https://api.binance.com/api/v3/klines?x=1",
-            "https://api.binance.com"
-        ));
-        assert!(url_within(
-            "https://api.binance.com",
-            "https://api.binance.com/"
-        ));
-        assert!(!url_within(
-            "https://api.binance.com.evil.io/x",
-            "https://api.binance.com"
-        ));
-        assert!(!url_within(
-            "http://evil.invalid/steal",
-            "https://api.binance.com"
-        ));
-    }
 }

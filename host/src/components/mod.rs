@@ -19,11 +19,9 @@ use thiserror::Error;
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-pub(crate) use adapter::url_within;
-pub use adapter::{
-    Adapter, AdapterError, AdapterInfo, HttpRequest, HttpResponse, LiveCandle, LivePlan, Page,
-    RateLimitHint,
-};
+/// The HTTP wire types of the adapter API (defined in [`crate::net`]).
+pub use crate::net::{HttpRequest, HttpResponse};
+pub use adapter::{Adapter, AdapterError, AdapterInfo, LiveCandle, LivePlan, Page, RateLimitHint};
 pub use cache::ComponentCache;
 pub use sandbox::TrapKind;
 pub use strategy::{

@@ -1,5 +1,6 @@
-//! Live candles: the feed (WebSocket or REST polling through the adapter, [`feed`]) and
-//! the handoff from stored history to live data ([`session`]).
+//! Live candles, on top of the provider's closed history: the feed (WebSocket, or REST
+//! polling through the [`crate::gateway`], [`feed`]), the handoff from stored history to
+//! live data ([`session`]), and the live phase of a `seamless` fetch ([`fetch_with_live`]).
 //!
 //! ```no_run
 //! # async fn demo(provider: seamless::provider::Provider) -> anyhow::Result<()> {
@@ -17,14 +18,14 @@
 //! ```
 
 pub mod feed;
-mod overlay;
+mod fetch;
 pub mod session;
 
-pub(crate) use overlay::overlay;
+pub use fetch::fetch_with_live;
 
 pub use feed::{
     FeedCounters, FeedEvent, FeedHandle, FeedOptions, FeedSource, LiveFeed, default_poll_interval,
 };
 pub use session::{
-    LiveError, LiveSession, LiveUpdate, Overlay, SessionOptions, SessionStats, SessionSummary,
+    LiveError, LiveSession, LiveState, LiveUpdate, SessionOptions, SessionStats, SessionSummary,
 };

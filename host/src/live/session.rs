@@ -2,8 +2,8 @@
 //!
 //! A [`LiveSession`] connects the live feed **first**, so nothing the exchange sends while
 //! history is being filled in is lost, then:
-//! - keeps the forming candle in memory only, in an [`Overlay`] others can read; a forming
-//!   candle is never stored;
+//! - keeps the forming candle in memory only, in a [`LiveState`] others can read; a
+//!   forming candle is never stored;
 //! - on the first candle of the feed (open time `F`), backfills the seam `[from, F)`
 //!   through the provider's REST path ([`Provider::backfill`]: only what the ledger lacks,
 //!   only candles closed by the provider's clock);
@@ -82,7 +82,7 @@ pub enum LiveUpdate {
 
 /// The live state of a series, readable while the session runs.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Overlay {
+pub struct LiveState {
     /// The forming candle, if the feed sent one after the newest closed candle.
     pub forming: Option<Candle>,
     /// The newest closed candle emitted.
@@ -152,7 +152,7 @@ pub struct SessionSummary {
 #[derive(Debug)]
 pub struct LiveSession {
     node: NodeId,
-    overlay: Arc<RwLock<Overlay>>,
+    state: Arc<RwLock<LiveState>>,
     stats: Arc<Mutex<SessionStats>>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<Result<FeedCounters, LiveError>>>,
@@ -176,19 +176,18 @@ impl LiveSession {
                 detail: e.to_string(),
             })??;
         // The feed first: frames sent while history is filled in wait in its channel.
-        let limiter = provider.limiter(&exchange);
-        let (feed, events) = LiveFeed::spawn_limited(
+        // Its polls take the provider's road to the exchange (client, limiter, pauses).
+        let (feed, events) = LiveFeed::spawn_on(
             node.clone(),
-            exchange,
+            provider.route(&exchange),
             provider.clock().clone(),
             opts.feed.clone(),
-            Some(limiter),
         );
         let tf = node.timeframe;
         let from = tf.floor(from);
         let (updates_tx, updates) = mpsc::channel(opts.updates_capacity.max(1));
         let (stop, stop_rx) = watch::channel(false);
-        let overlay = Arc::new(RwLock::new(Overlay::default()));
+        let state = Arc::new(RwLock::new(LiveState::default()));
         let stats = Arc::new(Mutex::new(SessionStats {
             end: from,
             ..SessionStats::default()
@@ -221,7 +220,7 @@ impl LiveSession {
             not_before: None,
             failures: 0,
             wake: None,
-            overlay: overlay.clone(),
+            state: state.clone(),
             stats: stats.clone(),
             updates: updates_tx,
         };
@@ -229,7 +228,7 @@ impl LiveSession {
         Ok((
             LiveSession {
                 node,
-                overlay,
+                state,
                 stats,
                 stop,
                 task: Some(task),
@@ -243,14 +242,14 @@ impl LiveSession {
         &self.node
     }
 
-    /// The shared overlay (forming candle, newest closed candle, connection state).
-    pub fn overlay(&self) -> Arc<RwLock<Overlay>> {
-        self.overlay.clone()
+    /// The shared live state (forming candle, newest closed candle, connection state).
+    pub fn live_state(&self) -> Arc<RwLock<LiveState>> {
+        self.state.clone()
     }
 
-    /// A copy of the overlay now.
-    pub fn snapshot(&self) -> Overlay {
-        self.overlay
+    /// A copy of the live state now.
+    pub fn snapshot(&self) -> LiveState {
+        self.state
             .read()
             .map(|o| o.clone())
             .unwrap_or_else(|p| p.into_inner().clone())
@@ -393,7 +392,7 @@ struct Run {
     failures: u32,
     /// When the loop must look again even without an event.
     wake: Option<Instant>,
-    overlay: Arc<RwLock<Overlay>>,
+    state: Arc<RwLock<LiveState>>,
     stats: Arc<Mutex<SessionStats>>,
     updates: mpsc::Sender<LiveUpdate>,
 }
@@ -449,8 +448,8 @@ impl Run {
         f(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
-    fn set_overlay(&self, f: impl FnOnce(&mut Overlay)) {
-        f(&mut self.overlay.write().unwrap_or_else(|p| p.into_inner()));
+    fn set_state(&self, f: impl FnOnce(&mut LiveState)) {
+        f(&mut self.state.write().unwrap_or_else(|p| p.into_inner()));
     }
 
     async fn emit(&self, u: LiveUpdate) {
@@ -461,7 +460,7 @@ impl Run {
     async fn emit_closed(&mut self, c: Candle) {
         self.cursor = self.tf.next(c.open_time);
         let end = self.cursor;
-        self.set_overlay(|o| o.last_closed = Some(c));
+        self.set_state(|o| o.last_closed = Some(c));
         self.stat(|s| {
             s.closed_emitted += 1;
             s.end = end;
@@ -475,11 +474,11 @@ impl Run {
         match ev {
             FeedEvent::Connected { source } => {
                 self.eager = true;
-                self.set_overlay(|o| o.connected = true);
+                self.set_state(|o| o.connected = true);
                 self.emit(LiveUpdate::Connected { source }).await;
             }
             FeedEvent::Disconnected { reason } => {
-                self.set_overlay(|o| o.connected = false);
+                self.set_state(|o| o.connected = false);
                 self.stat(|s| s.disconnects += 1);
                 self.emit(LiveUpdate::Disconnected { reason }).await;
             }
@@ -505,7 +504,7 @@ impl Run {
                 if self.forming.is_none_or(|(o, _)| o != open) {
                     self.forming = Some((open, Instant::now()));
                 }
-                self.set_overlay(|o| o.forming = Some(candle));
+                self.set_state(|o| o.forming = Some(candle));
                 self.emit(LiveUpdate::Forming(candle)).await;
             }
             FeedEvent::Candle {
@@ -525,7 +524,7 @@ impl Run {
                 self.unconfirmed.insert(open, candle);
                 if self.forming.is_some_and(|(o, _)| o <= open) {
                     self.forming = None;
-                    self.set_overlay(|o| {
+                    self.set_state(|o| {
                         if o.forming.is_some_and(|f| f.open_time <= open) {
                             o.forming = None;
                         }

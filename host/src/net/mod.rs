@@ -1,25 +1,27 @@
 //! The host's HTTP side: one pooled reqwest client that performs every request an
 //! adapter describes, the map from an adapter's declared base URLs to the URLs the user
-//! chose (e.g. a local simulator), and the retry/backoff policy.
+//! chose (e.g. a local simulator), the retry/backoff policy, and the wire types
+//! ([`wire`]) every layer shares.
 //!
 //! Adapters never open sockets; they only produce [`HttpRequest`]s, which the host
-//! checks against the adapter's declared bases before they get here.
+//! checks against the adapter's declared bases before they get here. This module knows
+//! nothing of components: [`crate::gateway`] joins the two.
 
 mod retry;
+pub mod wire;
 
 use std::time::Duration;
 
 use thiserror::Error;
 
 pub use retry::RetryPolicy;
-
-use crate::components::{HttpRequest, HttpResponse};
+pub use wire::{HttpRequest, HttpResponse, url_within};
 
 /// Failures below HTTP: the request could not be sent or no complete answer came back.
 #[derive(Debug, Error)]
 pub enum NetError {
     #[error(
-        "cannot reach {url}: {detail}; check the exchange URL (--exchange-url) and that the exchange is up"
+        "cannot reach {url}: {detail}; check the exchange's base URL (its `exchange_urls` override) and that the exchange is up"
     )]
     Connect { url: String, detail: String },
     #[error("no answer from {url} within {timeout_ms} ms")]
@@ -43,7 +45,9 @@ pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The shared HTTP client.
+/// The shared HTTP client: one connection pool, cheap to clone (clones share it). The
+/// timeout is per request, so one client serves callers with different patience
+/// ([`HttpClient::with_timeout`]).
 #[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
@@ -55,7 +59,6 @@ impl HttpClient {
     pub fn new(timeout: Duration) -> Self {
         install_crypto();
         let client = reqwest::Client::builder()
-            .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .pool_max_idle_per_host(16)
             .tcp_nodelay(true)
@@ -65,6 +68,19 @@ impl HttpClient {
         HttpClient { client, timeout }
     }
 
+    /// The same client (same connection pool) with another per-request timeout.
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        HttpClient {
+            client: self.client.clone(),
+            timeout,
+        }
+    }
+
+    /// The per-request timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Send `req` to `url` (the request's URL after base mapping).
     pub async fn send(&self, req: &HttpRequest, url: &str) -> Result<HttpResponse, NetError> {
         let method =
@@ -72,7 +88,7 @@ impl HttpClient {
                 url: url.to_string(),
                 detail: format!("method '{}'", req.method),
             })?;
-        let mut rb = self.client.request(method, url);
+        let mut rb = self.client.request(method, url).timeout(self.timeout);
         for (k, v) in &req.headers {
             rb = rb.header(k.as_str(), v.as_str());
         }
@@ -148,7 +164,7 @@ impl BaseMap {
     /// The URL to send: the declared base replaced by its mapping, if any.
     pub fn rewrite(&self, url: &str) -> String {
         for (d, a) in &self.pairs {
-            if crate::components::url_within(url, d) {
+            if url_within(url, d) {
                 return format!("{a}{}", &url[d.len()..]);
             }
         }

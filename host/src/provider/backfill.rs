@@ -10,10 +10,12 @@
 //! once its last page is parsed, and at most twice the concurrency in parsed pages per
 //! exchange wait for the store.
 //!
-//! Every request waits for the exchange key's rate limiter; transient failures
-//! (timeouts, 5xx, 429/418, truncated bodies) are retried with backoff, honouring the
-//! exchange's wait; other errors are permanent and carry the exchange's own message. A
-//! page that does not advance ends its chunk. Completed pages are never thrown away.
+//! Every request goes through the [`crate::gateway`] (the exchange key's rate limiter,
+//! the shared client, pauses on 429/418 and `rate-limited`); failures it classifies as
+//! transient (timeouts, 5xx, 429/418, truncated bodies) are retried here with backoff,
+//! honouring the exchange's wait; other errors are permanent and carry the exchange's
+//! own message. A page that does not advance ends its chunk. Completed pages are never
+//! thrown away.
 //!
 //! In cluster mode ([`Provider::with_cluster`]) single-flight extends across processes: a
 //! chunk is fetched under a Redis lease on (node id, chunk index), taken after the
@@ -27,14 +29,15 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
 
 use super::{Exchange, Provider, ProviderError};
-use crate::components::{Adapter, AdapterError, HttpRequest, HttpResponse, Page};
+use crate::components::Page;
 use crate::domain::{Candle, NodeId, RangeSet, Timeframe, Window};
-use crate::ratelimit::{KeyLimiter, LimitSpec};
+use crate::gateway::{GatewayError, Route};
+use crate::net::HttpRequest;
 use crate::store::CandleStore;
 
 /// Counters of a backfill.
@@ -107,16 +110,6 @@ pub fn chunks(tf: Timeframe, per_page: u32, ranges: &RangeSet) -> Vec<(i64, Wind
     out
 }
 
-async fn guest<R: Send + 'static>(
-    adapter: &Arc<Adapter>,
-    f: impl FnOnce(&Adapter) -> R + Send + 'static,
-) -> Result<R, ProviderError> {
-    let a = adapter.clone();
-    tokio::task::spawn_blocking(move || f(&a))
-        .await
-        .map_err(|e| ProviderError::Task(e.to_string()))
-}
-
 /// The result of a page's write task.
 async fn join_write(
     h: tokio::task::JoinHandle<Result<(), ProviderError>>,
@@ -128,27 +121,27 @@ async fn join_write(
 /// chunk's lease.
 const LEASE_POLL: (Duration, Duration) = (Duration::from_millis(100), Duration::from_millis(500));
 
-fn retry_after(resp: &HttpResponse) -> Option<Duration> {
-    resp.header("retry-after")
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|s| Duration::from_secs_f64(s.max(0.0)))
+/// A permanent gateway failure as the provider reports it.
+fn permanent(node_id: String, e: GatewayError) -> ProviderError {
+    match e {
+        GatewayError::Net(error) => ProviderError::Net {
+            node: node_id,
+            error,
+        },
+        GatewayError::Adapter { error, .. } => ProviderError::Exchange {
+            node: node_id,
+            error,
+        },
+        GatewayError::Component(e) => ProviderError::Component(e),
+        GatewayError::Task(e) => ProviderError::Task(e),
+        // Transient failures that ran out of attempts are reported as `Exhausted`.
+        e @ (GatewayError::Server { .. } | GatewayError::RateLimited { .. }) => {
+            ProviderError::Task(e.to_string())
+        }
+    }
 }
 
 impl Provider {
-    /// The rate limiter of `ex`'s key (shared with every backfill and live poll).
-    pub(crate) fn limiter(&self, ex: &Exchange) -> Arc<KeyLimiter> {
-        let info = ex.adapter.info();
-        let o = self.limits.get(&info.id).cloned().unwrap_or_default();
-        self.limiters.get(&info.id, || LimitSpec {
-            budget: o.budget.unwrap_or(info.rate_limit.budget_per_minute),
-            window: Duration::from_millis(o.window_ms.unwrap_or(60_000)),
-            weight: o.weight.unwrap_or(info.rate_limit.request_weight),
-            used_weight_header: info.rate_limit.used_weight_header.clone(),
-            share: o.share,
-            disabled: o.disabled.unwrap_or(false),
-        })
-    }
-
     fn permits(&self, exchange: &str) -> Arc<Semaphore> {
         let mut p = self
             .flights
@@ -398,16 +391,17 @@ impl Provider {
         let node_id = node.to_string();
         crate::metrics::backfill_job_started(&node.exchange);
         let mut writing: Option<tokio::task::JoinHandle<Result<(), ProviderError>>> = None;
+        let route = self.route(ex);
         let result = async {
             let limit = ex.adapter.info().max_candles_per_request;
-            let n = node.clone();
-            let mut req = guest(&ex.adapter, move |a| a.plan(&n, w, limit))
-                .await??
-                .map_err(|error| ProviderError::Exchange { node: node_id.clone(), error })?;
+            let mut req = route
+                .plan(node, w, limit)
+                .await
+                .map_err(|e| permanent(node_id.clone(), e))?;
             let mut reach: Option<(i64, i64)> = None; // lowest start, highest end proven
             let backlog = self.backlog(&node.exchange);
             loop {
-                let page = self.page_with_retry(ex, node, w, &req, stats).await?;
+                let page = self.page_with_retry(&route, node, w, &req, stats).await?;
                 stats.pages += 1;
                 let covered = page.covered;
                 let advanced = match reach {
@@ -482,74 +476,36 @@ impl Provider {
         result
     }
 
-    /// Send `req` (after the rate limiter) and parse the answer, retrying transient
-    /// failures.
+    /// Send `req` through the gateway and parse the answer, retrying the failures the
+    /// gateway classifies as transient (after a `rate-limited` answer the key is paused,
+    /// so the next attempt waits in the limiter rather than here).
     async fn page_with_retry(
         &self,
-        ex: &Exchange,
+        route: &Route,
         node: &NodeId,
         window: Window,
         req: &HttpRequest,
         stats: &mut BackfillStats,
     ) -> Result<Page, ProviderError> {
-        let url = ex.bases.rewrite(&req.url);
-        let limiter = self.limiter(ex);
         let node_id = node.to_string();
         let max = self.retry.max_attempts.max(1);
         let mut last = String::new();
         let mut unreachable = false;
         for attempt in 1..=max {
-            limiter.acquire().await;
             stats.requests += 1;
-            let sent = Instant::now();
-            let (wait, reason) = match self.http.send(req, &url).await {
-                Err(e) if e.is_transient() => {
-                    unreachable = matches!(e, crate::net::NetError::Connect { .. });
-                    last = e.to_string();
-                    (self.retry.backoff(attempt), "transport")
-                }
-                Err(error) => {
-                    return Err(ProviderError::Net {
-                        node: node_id,
-                        error,
-                    });
-                }
-                Ok(resp) => {
-                    unreachable = false;
-                    crate::metrics::http_request(
-                        &node.exchange,
-                        resp.status,
-                        sent.elapsed().as_secs_f64(),
-                    );
-                    limiter.observe(&resp, retry_after(&resp)).await;
-                    let status = resp.status;
-                    if status >= 500 {
-                        last = format!("HTTP {status} from {url}");
-                        (self.retry.backoff(attempt), "5xx")
-                    } else {
-                        let (n, r) = (node.clone(), req.clone());
-                        match guest(&ex.adapter, move |a| a.parse(&n, window, &r, resp)).await?? {
-                            Ok(page) => return Ok(page),
-                            Err(AdapterError::RateLimited { retry_after_ms }) => {
-                                last = format!(
-                                    "HTTP {status}: the exchange asks to wait {retry_after_ms} ms"
-                                );
-                                limiter.pause(Duration::from_millis(retry_after_ms)).await;
-                                (Duration::ZERO, "rate-limited")
-                            }
-                            Err(AdapterError::Malformed(d)) if status == 200 => {
-                                last = format!("malformed response: {d}");
-                                (self.retry.backoff(attempt), "malformed")
-                            }
-                            Err(error) => {
-                                return Err(ProviderError::Exchange {
-                                    node: node_id,
-                                    error,
-                                });
-                            }
-                        }
-                    }
-                }
+            let e = match route.fetch_page(node, window, req).await {
+                Ok(page) => return Ok(page),
+                Err(e) => e,
+            };
+            let Some(reason) = e.transient() else {
+                return Err(permanent(node_id, e));
+            };
+            unreachable = e.is_unreachable();
+            last = e.to_string();
+            let wait = if e.asked_wait().is_some() {
+                Duration::ZERO
+            } else {
+                self.retry.backoff(attempt)
             };
             if attempt < max {
                 crate::metrics::backfill_retry(&node_id, reason);

@@ -17,7 +17,9 @@ pub enum Strategy {
     AutoBackfill,
     /// Serve what storage has now; backfill the rest in the background; mark partial.
     PartialFill,
-    /// Storage, then backfill, then the live overlay (the default).
+    /// Storage, then backfill, then the live phase (the default). The provider serves
+    /// the closed part like `AutoBackfill`; the live phase is added on top by
+    /// the live layer's `fetch_with_live`.
     #[default]
     Seamless,
 }
@@ -120,7 +122,8 @@ pub struct FetchOptions {
     pub partial_ok: bool,
     pub sla: Sla,
     /// With the `seamless` strategy and a window reaching the present: also serve the
-    /// forming candle from the live feed (in [`super::Fetched::forming`], never stored).
+    /// forming candle from the live feed (in [`super::Fetched::forming`], never stored;
+    /// read by the live layer's `fetch_with_live`, not by the provider).
     pub include_forming: bool,
 }
 

@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter as Gcra};
 
 use self::redis::{Grant, SharedBucket};
-use crate::components::HttpResponse;
 use crate::coord::{Cluster, CoordError};
+use crate::net::HttpResponse;
 
 /// Limits for one key.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,7 +6,8 @@
 //! when it has closed by then (`open_time + timeframe <= horizon`), so a strategy on
 //! 1m candles cannot read the 1h candle that is still forming. Requests are served from
 //! the candles the run already loaded; anything older goes through the provider (from
-//! storage, backfilling if the run's availability strategy allows it).
+//! storage, backfilling if the run's availability strategy allows it; the provider
+//! serves closed history only, so no strategy needs rewriting here).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -17,16 +18,6 @@ use crate::provider::{FetchOptions, Provider, Strategy};
 
 /// Most candles one history call may return.
 pub const MAX_HISTORY_ROWS: usize = 1_000_000;
-
-/// History is closed candles: `seamless` loads like `auto-backfill` (no live phase; a
-/// run's live continuation is `--live`'s job).
-pub(super) fn closed_only(strategy: Strategy) -> Strategy {
-    if strategy == Strategy::Seamless {
-        Strategy::AutoBackfill
-    } else {
-        strategy
-    }
-}
 
 /// One input's loaded series.
 pub(super) struct Loaded {
@@ -83,7 +74,7 @@ impl RunHistory {
         strategy: Strategy,
     ) -> Result<Vec<Candle>, String> {
         let opts = FetchOptions {
-            strategy: closed_only(strategy),
+            strategy,
             partial_ok: true,
             ..self.fetch.clone()
         };

@@ -52,7 +52,7 @@ impl std::str::FromStr for OnError {
         match s {
             "stop" => Ok(OnError::Stop),
             "skip" => Ok(OnError::Skip),
-            _ => Err(format!("unknown --on-error {s:?}: use stop or skip")),
+            _ => Err(format!("unknown on-error mode {s:?}: use stop or skip")),
         }
     }
 }
@@ -153,7 +153,7 @@ pub enum RunError {
 #[derive(Debug, Error)]
 #[error(
     "strategy {strategy} failed in `{call}` on {node} candles {first}..={last}: {detail}{}",
-    if *skippable { "; pass --on-error skip to continue with the next batch" } else { "" }
+    if *skippable { format!("; {} to continue with the next batch", Self::SKIP_REMEDY) } else { String::new() }
 )]
 pub struct StrategyFailure {
     pub strategy: String,
@@ -163,6 +163,12 @@ pub struct StrategyFailure {
     pub last: String,
     pub detail: String,
     pub skippable: bool,
+}
+
+impl StrategyFailure {
+    /// How a skippable failure names its remedy ([`RunOptions::on_error`] =
+    /// [`OnError::Skip`]); a front end may say it its own way (the CLI names its flag).
+    pub const SKIP_REMEDY: &'static str = "set `on_error` to skip";
 }
 
 impl RunError {
@@ -203,7 +209,7 @@ pub struct SignalRecord {
     pub signal: Signal,
 }
 
-/// A batch dropped under `--on-error skip`.
+/// A batch dropped under [`OnError::Skip`].
 #[derive(Debug, Clone, Serialize)]
 pub struct Skipped {
     pub node: String,
@@ -222,7 +228,7 @@ pub struct RunReport {
     pub skipped: Vec<Skipped>,
     /// Run-window candles delivered (warm-up excluded), live ones included.
     pub candles: usize,
-    /// Of `candles`, those that arrived live (`--live`).
+    /// Of `candles`, those that arrived live ([`RunOptions::live`]).
     pub live_candles: usize,
     pub batches: usize,
     /// Time spent loading inputs through the provider.
@@ -336,13 +342,10 @@ impl Runner {
             // Closed data ends here (taken before the fetch, so everything before it is
             // in the fetched frame; a live run continues from it).
             let loaded_end = self.provider.closed_end(&node, window).max(window.start);
-            let fetch = FetchOptions {
-                strategy: history::closed_only(self.opts.fetch.strategy),
-                ..self.opts.fetch.clone()
-            };
+            // Closed history only: a live run continues through live sessions below.
             let fetched = self
                 .runtime
-                .block_on(self.provider.fetch(&node, whole, &fetch))
+                .block_on(self.provider.fetch(&node, whole, &self.opts.fetch))
                 .map_err(|source| RunError::Provider {
                     node: node.to_string(),
                     source,
