@@ -364,7 +364,8 @@ impl Global {
             Some(RegistryError::Shadows { .. }) => {
                 "; pass --override to use it instead of the built-in".to_string()
             }
-            Some(RegistryError::PinMismatch { id, actual, .. }) => {
+            Some(RegistryError::PinMismatch(m)) => {
+                let (id, actual) = (&m.id, &m.actual);
                 let key = format!("adapters.{id}.sha256");
                 format!(
                     "; if you trust this file, set the pin `{key}` (from {}) to {actual}, e.g. --adapter-sha256 {id}={actual}",

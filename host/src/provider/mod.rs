@@ -37,7 +37,7 @@ pub use backfill::{BackfillOutcome, BackfillStats, Progress, chunk_grid, chunks}
 pub use conformance::ConformanceReport;
 pub use metadata::{Downgrade, LiveMeta, Metadata, fingerprint};
 pub use options::{FetchOptions, OnViolation, Phase, Sla, Strategy};
-pub use registry::{AdapterRegistry, Exchange, RegistryError};
+pub use registry::{AdapterRegistry, Exchange, PinMismatch, RegistryError};
 
 use crate::components::{AdapterError, ComponentError};
 use crate::domain::{Candle, NodeId, RangeSet, Window, format_ms};
