@@ -1,6 +1,8 @@
 //! The `seamless` command line: argument parsing (clap), the shared setup (store,
-//! component host, adapters, exchange URL overrides) and exit codes:
-//! 0 success, 1 runtime failure, 2 bad input, 3 incomplete data.
+//! component host, adapters, exchange URL overrides, adapter pins), the loopback-only rule
+//! for listening sockets, the flag advice added to library errors, and exit codes:
+//! 0 success, 1 runtime failure, 2 bad input, 3 incomplete data. Flags that set config
+//! keys are applied through the key table (`seamless::config::KEYS` names each key's flag).
 
 mod adapters;
 mod advice;
@@ -79,7 +81,8 @@ struct GlobalArgs {
     /// Log filter (error, warn, info, debug, trace, or a tracing directive; default warn).
     #[arg(long, global = true)]
     log: Option<String>,
-    /// Expose Prometheus metrics on this address (e.g. 127.0.0.1:9184) while the command runs.
+    /// Expose Prometheus metrics on this address (e.g. 127.0.0.1:9184) while the command runs;
+    /// a non-loopback address needs --allow-remote.
     #[arg(long, global = true, value_name = "ADDR")]
     metrics: Option<String>,
     /// Let --metrics and `serve` listen on a non-loopback address (prints a warning).
@@ -368,7 +371,8 @@ impl Global {
             Some(RegistryError::Shadows { .. }) => {
                 "; pass --override to use it instead of the built-in".to_string()
             }
-            Some(RegistryError::PinMismatch { id, actual, .. }) => {
+            Some(RegistryError::PinMismatch(m)) => {
+                let (id, actual) = (&m.id, &m.actual);
                 let key = format!("adapters.{id}.sha256");
                 format!(
                     "; if you trust this file, set the pin `{key}` (from {}) to {actual}, e.g. --adapter-sha256 {id}={actual}",

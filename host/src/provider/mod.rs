@@ -42,7 +42,7 @@ pub use backfill::{BackfillOutcome, BackfillStats, Progress, chunk_grid, chunks}
 pub use conformance::ConformanceReport;
 pub use metadata::{Downgrade, LiveMeta, Metadata, fingerprint};
 pub use options::{FetchOptions, OnViolation, Phase, Sla, Strategy};
-pub use registry::{AdapterRegistry, Exchange, RegistryError};
+pub use registry::{AdapterRegistry, Exchange, PinMismatch, RegistryError};
 
 pub use crate::gateway::LimitOverride;
 

@@ -24,6 +24,19 @@ pub struct Exchange {
     pub bases: BaseMap,
 }
 
+/// A component whose bytes do not hash to the SHA-256 pinned for its exchange.
+#[derive(Debug)]
+pub struct PinMismatch {
+    /// The exchange id.
+    pub id: String,
+    /// The component file.
+    pub path: PathBuf,
+    /// The pinned SHA-256 (lowercase hex).
+    pub expected: String,
+    /// The file's SHA-256 (lowercase hex).
+    pub actual: String,
+}
+
 /// Why an exchange could not be had.
 #[derive(Debug, Error)]
 pub enum RegistryError {
@@ -41,14 +54,10 @@ pub enum RegistryError {
     )]
     Shadows { id: String, path: PathBuf },
     #[error(
-        "refusing adapter component {path} for exchange '{id}': pinned sha256 {expected}, but the file's sha256 is {actual} (check where the file came from)"
+        "refusing adapter component {} for exchange '{}': pinned sha256 {}, but the file's sha256 is {} (check where the file came from)",
+        .0.path.display(), .0.id, .0.expected, .0.actual
     )]
-    PinMismatch {
-        id: String,
-        path: PathBuf,
-        expected: String,
-        actual: String,
-    },
+    PinMismatch(Box<PinMismatch>),
     #[error(transparent)]
     Component(#[from] ComponentError),
 }
@@ -180,12 +189,14 @@ impl AdapterRegistry {
 
     fn check_pin(&self, id: &str, path: &Path, actual: &str) -> Result<(), RegistryError> {
         match self.pins.get(id) {
-            Some(expected) if expected != actual => Err(RegistryError::PinMismatch {
-                id: id.to_string(),
-                path: path.to_path_buf(),
-                expected: expected.clone(),
-                actual: actual.to_string(),
-            }),
+            Some(expected) if expected != actual => {
+                Err(RegistryError::PinMismatch(Box::new(PinMismatch {
+                    id: id.to_string(),
+                    path: path.to_path_buf(),
+                    expected: expected.clone(),
+                    actual: actual.to_string(),
+                })))
+            }
             _ => Ok(()),
         }
     }
