@@ -12,6 +12,7 @@ mod cli;
 mod cluster;
 mod fetch;
 mod fuzz;
+mod jobs;
 mod live;
 mod provider;
 mod questdb;

@@ -37,7 +37,8 @@ pub struct BackfillArgs {
     /// The last N days up to --end, instead of --start.
     #[arg(long)]
     days: Option<u32>,
-    /// Push one job per node to the Redis queue (for `seamless worker`) instead of running it.
+    /// Add one job per node to the Redis job stream (for `seamless worker`; `seamless jobs`
+    /// lists them) instead of running it.
     #[arg(long)]
     enqueue: bool,
 }

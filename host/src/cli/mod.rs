@@ -6,6 +6,7 @@ mod adapters;
 mod backfill;
 mod coverage;
 mod fetch;
+mod jobs;
 mod live;
 mod output;
 mod run;
@@ -155,6 +156,8 @@ enum Command {
     Serve,
     /// Take backfill jobs from Redis (--redis; `backfill --enqueue` adds them) until SIGTERM/SIGINT.
     Worker(worker::WorkerArgs),
+    /// List the cluster's backfill jobs: pending, running (by worker) and failed (--redis).
+    Jobs(jobs::JobsArgs),
     /// List, inspect and exercise adapter components.
     #[command(subcommand)]
     Adapters(adapters::AdaptersCommand),
@@ -369,6 +372,7 @@ pub fn main() -> ExitCode {
             Command::Run(args) => run::run(&global, args).await,
             Command::Live(args) => live::run(&global, args).await,
             Command::Worker(args) => worker::run(&global, args).await,
+            Command::Jobs(args) => jobs::run(&global, args).await,
             Command::Adapters(cmd) => adapters::run(&global, cmd).await,
             Command::Config(ConfigCommand::Show) => {
                 match &global.loaded.file {

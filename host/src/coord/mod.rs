@@ -11,7 +11,8 @@
 //!   [`crate::ratelimit`] (`ratelimit/redis.rs`) on top of this connection.
 //! - [`lease`]: single-flight across processes, a lease per (node id, chunk index) taken
 //!   with `SET NX PX`, renewed while the chunk is fetched, released at the end.
-//! - [`jobs`]: the backfill job queue (`seamless:jobs`) of `seamless worker`.
+//! - [`jobs`]: the backfill job queue of `seamless worker`: a Redis stream with a consumer
+//!   group, leases renewed by the running worker, claims of abandoned jobs, dead letters.
 //!
 //! Leases only save work: correctness comes from the store's coverage ledger (and the
 //! store's idempotent writes), so a lost lease, an expired lease or a Redis outage can cost a
@@ -33,7 +34,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisResult, ServerErrorKind};
 use thiserror::Error;
 
-pub use jobs::{JOBS_KEY, Job};
+pub use jobs::{Delivery, Job, JobPolicy, QueueStatus, Renewal};
 pub use lease::{Lease, LeaseAttempt};
 
 /// Why a coordination step could not be done.
@@ -211,11 +212,20 @@ fn worker_id() -> String {
 }
 
 /// Whether a driver error means "Redis is not usable right now" (as opposed to an answer).
+/// Error answers with a code the driver does not know (`BUSYGROUP`, `NOGROUP`, …) are
+/// answers too.
 fn is_outage(e: &redis::RedisError) -> bool {
-    !matches!(e.kind(), ErrorKind::Server(k) if !matches!(
-        k,
-        ServerErrorKind::BusyLoading | ServerErrorKind::MasterDown | ServerErrorKind::TryAgain | ServerErrorKind::ClusterDown
-    ))
+    match e.kind() {
+        ErrorKind::Server(k) => matches!(
+            k,
+            ServerErrorKind::BusyLoading
+                | ServerErrorKind::MasterDown
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::ClusterDown
+        ),
+        ErrorKind::Extension => e.code().is_none(),
+        _ => true,
+    }
 }
 
 impl Cluster {
@@ -398,7 +408,7 @@ impl Cluster {
         }
     }
 
-    /// A dedicated connection for blocking commands (BLPOP), answering within `wait` plus
+    /// A dedicated connection for blocking commands (XREADGROUP … BLOCK), answering within `wait` plus
     /// the timeout.
     pub(crate) async fn blocking_conn(
         &self,
