@@ -11,8 +11,9 @@
 //!
 //! Bounded by default (proptest's 256 cases per property, a few seconds each); set
 //! `PROPTEST_CASES` for longer runs (`just fuzz`). A failing case is written to
-//! `tests/all/proptest-regressions/fuzz.txt` (commit it); inputs that once failed are also kept
-//! as files under `tests/fixtures/fuzz/` and replayed by [`recorded_crashers_stay_fixed`].
+//! `tests/all/proptest-regressions/fuzz.txt` (commit it). Files under `tests/fixtures/fuzz/`
+//! (hand-written hard cases: deep nesting, out-of-range numbers, a lone surrogate; add any
+//! input that once broke a property) are replayed by [`recorded_hard_inputs_stay_handled`].
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -372,13 +373,16 @@ fn apply(m: &Mutation, body: &[u8]) -> Vec<u8> {
 }
 
 /// What one guest call gave, for the tallies printed at the end of a run.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct Tally {
     /// Calls answered with candles (possibly none) that pass the contract.
     answers: u64,
     candles: u64,
     adapter_errors: u64,
     contract_refusals: u64,
+    /// The first contract refusal of each call site (the adapter and call), to report
+    /// what the adapters let through.
+    first_refusals: std::collections::BTreeMap<String, String>,
 }
 
 /// The property of one guest call: quick, no trap, and a page (or candles) that passes
@@ -403,7 +407,14 @@ fn judge<T>(
             Err(e) => return Err(TestCaseError::fail(format!("{what}: {e}"))),
         },
         Ok(Err(_)) => tally.adapter_errors += 1,
-        Err(ComponentError::Contract { .. }) => tally.contract_refusals += 1,
+        Err(e @ ComponentError::Contract { .. }) => {
+            tally.contract_refusals += 1;
+            let site = what.split(" (").next().unwrap_or(what).to_string();
+            tally
+                .first_refusals
+                .entry(site)
+                .or_insert_with(|| e.to_string());
+        }
         Err(e) => return Err(TestCaseError::fail(format!("{what}: {e}"))),
     }
     Ok(())
@@ -540,6 +551,9 @@ fn print_tally(what: &str, t: &Tally) {
         "{what}: {} answers with {} candles, {} adapter errors, {} contract refusals",
         t.answers, t.candles, t.adapter_errors, t.contract_refusals
     );
+    for (site, e) in &t.first_refusals {
+        eprintln!("  first refusal of {site}: {e}");
+    }
 }
 
 #[test]
@@ -609,9 +623,9 @@ fn every_adapter_live_parses_mutated_frames_safely() {
 }
 
 #[test]
-fn recorded_crashers_stay_fixed() {
-    // Every file under tests/fixtures/fuzz/ is a body (or frame) that once broke a property:
-    // replayed through every adapter's parse (on each of its seeds) and live-parse.
+fn recorded_hard_inputs_stay_handled() {
+    // Every file under tests/fixtures/fuzz/, replayed through every adapter's parse (on each
+    // of its seeds) and live-parse.
     let dir = fixtures().join("fuzz");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())

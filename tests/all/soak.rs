@@ -443,7 +443,7 @@ async fn wait_backfilled(store: &AnyStore, waves: i64, limit: Duration, env: &En
             return;
         }
         if t.elapsed() > limit {
-            let logs: Vec<String> = (0..2 * WORKERS)
+            let logs: Vec<String> = (0..WORKERS + 64)
                 .map(|i| env.read(&format!("worker{i}.log")))
                 .collect();
             panic!(
@@ -529,8 +529,10 @@ async fn soak_every_series_equals_the_truth_after_the_faults() {
     let mut waves = 0i64;
     let (mut redis_restarts, mut questdb_restarts, mut kills, mut ws_dropped) =
         (0u64, 0u64, 0u64, 0u64);
-    let mut killed_mid_job = false;
-    let mut events: Vec<(f64, &str)> = vec![
+    let mut kills_in_job = 0u64;
+    // One cycle per started minute of the run: seven waves of jobs, two WebSocket drops, a
+    // kill -9, a Redis restart and a QuestDB restart.
+    const CYCLE: [(f64, &str); 11] = [
         (0.02, "wave"),
         (0.15, "wave"),
         (0.16, "kill"),
@@ -543,6 +545,14 @@ async fn soak_every_series_equals_the_truth_after_the_faults() {
         (0.7, "ws-drop"),
         (0.75, "wave"),
     ];
+    let cycles = secs.div_ceil(60).max(1);
+    let mut events: Vec<(f64, &str)> = (0..cycles)
+        .flat_map(|c| {
+            CYCLE
+                .iter()
+                .map(move |(f, what)| ((c as f64 + f) / cycles as f64, *what))
+        })
+        .collect();
     events.reverse();
     while let Some((f, what)) = events.pop() {
         let due = at(f);
@@ -561,10 +571,11 @@ async fn soak_every_series_equals_the_truth_after_the_faults() {
                 // first one after 10 s without any.
                 let t = Instant::now();
                 let mut victim = 0;
+                let mut in_job = false;
                 'find: while t.elapsed() < Duration::from_secs(10) {
                     for (i, w) in workers.iter().enumerate() {
                         if holds_a_lease(&env.redis_url, w.id().unwrap()).await {
-                            (victim, killed_mid_job) = (i, true);
+                            (victim, in_job) = (i, true);
                             break 'find;
                         }
                     }
@@ -573,7 +584,9 @@ async fn soak_every_series_equals_the_truth_after_the_faults() {
                 workers[victim].start_kill().unwrap(); // SIGKILL
                 workers[victim].wait().await.unwrap();
                 kills += 1;
-                workers[victim] = env.worker(WORKERS + victim);
+                kills_in_job += u64::from(in_job);
+                // The replacement logs to a file of its own.
+                workers[victim] = env.worker(WORKERS + kills as usize);
             }
             "redis" => {
                 redis.down();
@@ -716,13 +729,8 @@ async fn soak_every_series_equals_the_truth_after_the_faults() {
          | WebSocket drops (every 40th frame and dropped by the run) | {} |\n\
          | Redis restart | {redis_restarts} |\n\
          | QuestDB restart | {questdb_restarts} |\n\
-         | kill -9 of a worker{} | {kills} |\n",
+         | kill -9 of a worker ({kills_in_job} inside a job) | {kills} |\n",
         (ws_connections.saturating_sub(starts)).max(ws_dropped),
-        if killed_mid_job {
-            " (inside a job)"
-        } else {
-            ""
-        },
     );
     eprintln!(
         "\nsoak: {secs} s of faults ({:.0} s in all, {:.0} s setup); {requests} candle requests in the fault phase \
