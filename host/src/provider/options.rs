@@ -57,7 +57,58 @@ impl FromStr for Strategy {
 }
 
 /// What to do when an SLA budget is broken (defined with the configuration keys).
-pub use crate::config::OnViolation;
+/// What an SLA breach does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnViolation {
+    /// Error naming the phase, the elapsed time and the budget.
+    #[default]
+    FailFast,
+    /// Return what is ready, marked downgraded.
+    PartialFill,
+    /// Return nothing new, marked held.
+    Hold,
+}
+
+impl OnViolation {
+    /// Every policy, in documentation order.
+    pub const ALL: [OnViolation; 3] = [
+        OnViolation::FailFast,
+        OnViolation::PartialFill,
+        OnViolation::Hold,
+    ];
+
+    /// The kebab-case name (`fail-fast`, `partial-fill`, `hold`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnViolation::FailFast => "fail-fast",
+            OnViolation::PartialFill => "partial-fill",
+            OnViolation::Hold => "hold",
+        }
+    }
+}
+
+impl fmt::Display for OnViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An unknown `on_violation` name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown on_violation {0:?}: use one of fail-fast, partial-fill, hold")]
+pub struct ParseOnViolationError(pub String);
+
+impl FromStr for OnViolation {
+    type Err = ParseOnViolationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        OnViolation::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(t) || v.as_str().replace('-', "_") == t)
+            .ok_or_else(|| ParseOnViolationError(s.to_string()))
+    }
+}
 
 /// A phase of serving a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
