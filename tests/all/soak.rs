@@ -9,13 +9,11 @@
 //! longer). The soak prints the faults survived as a Markdown table (`docs/reliability.md`
 //! keeps a copy with the command).
 //!
-//! What the soak does besides injecting faults, as an operator would:
-//! - a worker killed with -9 is replaced by a new one; a `live` process that exits (its store
-//!   write failed while QuestDB was down) is started again with the same `--from`;
-//! - after the fault phase, every job is enqueued once more (`backfill --enqueue` resumes from
-//!   the ledger): the requests that pass takes are printed as "pages left to the resume
-//!   pass" (chunks whose job died with the killed worker, or whose write failed while
-//!   QuestDB was down).
+//! What the soak does besides injecting faults, as an operator would: a worker killed with -9
+//! is replaced by a new one; a `live` process that exits (none has so far) is started again
+//! with the same `--from`. Nothing else: after the fault phase the job queue alone (a killed
+//! worker's job claimed by another once its 5 s lease runs out, a failed run run again) must
+//! finish every job, with none in the dead letters.
 //!
 //! Needs `redis-server`, Java 17+ and the QuestDB jar (`scripts/services.sh up questdb` fetches
 //! it; `SEAMLESS_TEST_QUESTDB_JAR` or `target/services/questdb/jar` names it).
@@ -297,7 +295,19 @@ impl Env {
     fn worker(&self, i: usize) -> tokio::process::Child {
         let r = self.redis_url.clone();
         self.command(
-            &["worker", "--jobs", "2", "--concurrency", "2", "--redis", &r],
+            &[
+                "worker",
+                "--jobs",
+                "2",
+                "--concurrency",
+                "2",
+                "--redis",
+                &r,
+                "--job-lease",
+                "5s",
+                "--max-attempts",
+                "10",
+            ],
             &format!("worker{i}.log"),
             None,
         )
@@ -453,6 +463,22 @@ async fn wait_backfilled(store: &AnyStore, waves: i64, limit: Duration, env: &En
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Entries in the job stream and in the dead-letter stream.
+async fn queue_lengths(redis_url: &str) -> (u64, u64) {
+    let client = redis::Client::open(redis_url.split('?').next().unwrap()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let mut len = async |key: &str| -> u64 {
+        redis::cmd("XLEN")
+            .arg(key)
+            .query_async(&mut c)
+            .await
+            .unwrap_or(0)
+    };
+    let queued = len(seamless::coord::jobs::QUEUE_KEY).await;
+    let dead = len(seamless::coord::jobs::DEAD_KEY).await;
+    (queued, dead)
 }
 
 /// The faults the simulator injected into candle requests `1..=n` of one fault sequence.
@@ -630,14 +656,22 @@ async fn soak_every_series_equals_the_truth_after_the_faults() {
     let live_end = seamless::domain::now_ms();
     let starts = live_starts.load(Ordering::Relaxed);
 
-    // The resume pass: every job once more; it fetches only what the ledger lacks.
-    let before_resume = sim.requests(KLINES);
-    for k in 0..waves {
-        env.enqueue(k).await;
-    }
+    // The queue alone finishes every job: a killed worker's job is claimed by another once
+    // its lease runs out, a failed run (a write while QuestDB was down) is run again.
+    let before_drain = sim.requests(KLINES);
     let store = AnyStore::open(&env.store_url).unwrap();
     wait_backfilled(&store, waves, Duration::from_secs(180), &env).await;
-    let resume_pages = sim.requests(KLINES) - before_resume;
+    let drain_pages = sim.requests(KLINES) - before_drain;
+    let (queued, dead) = queue_lengths(&env.redis_url).await;
+    assert_eq!(
+        dead,
+        0,
+        "jobs went to the dead letters; worker logs:\n{}",
+        (0..WORKERS + 64)
+            .map(|i| env.read(&format!("worker{i}.log")))
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    );
     for mut w in workers {
         if let Some(pid) = w.id() {
             signal(pid, "TERM");
@@ -735,7 +769,7 @@ async fn soak_every_series_equals_the_truth_after_the_faults() {
     eprintln!(
         "\nsoak: {secs} s of faults ({:.0} s in all, {:.0} s setup); {requests} candle requests in the fault phase \
          (simulator saw 429: {}, 418: {}, 503: {}); {ws_connections} WebSocket connections, {} live process starts; \
-         {waves} waves of {} jobs; pages left to the resume pass: {resume_pages}; {candles} candles checked, 0 lost, 0 duplicated\n\n{table}",
+         {waves} waves of {} jobs; pages fetched after the faults stopped: {drain_pages}; jobs left in the queue: {queued}, dead letters: {dead}; {candles} candles checked, 0 lost, 0 duplicated\n\n{table}",
         total.as_secs_f64(),
         setup.as_secs_f64(),
         observed.0,
