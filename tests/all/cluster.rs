@@ -30,7 +30,9 @@ fn base() -> i64 {
     (JAN1_2024 / CHUNK + 1) * CHUNK
 }
 
-/// `SEAMLESS_TEST_REDIS` with database `db`; fails (never skips) when it is not set.
+/// `SEAMLESS_TEST_REDIS` with database `db`; fails (never skips) when it is not set. Redis
+/// calls may take 2 s before a process counts Redis as down (the default 200 ms is a
+/// guess a loaded machine breaks: a worker would then fetch without its lease, twice).
 fn test_redis(db: u32) -> String {
     let url = std::env::var("SEAMLESS_TEST_REDIS").unwrap_or_else(|_| {
         panic!(
@@ -46,13 +48,17 @@ fn test_redis(db: u32) -> String {
         }
         _ => url,
     };
-    format!("{url}/{db}")
+    format!("{url}/{db}?timeout_ms=2000")
 }
 
 async fn redis_conn(url: &str) -> redis::aio::MultiplexedConnection {
+    // The test's own checks wait as long as a loaded machine needs.
+    let cfg = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(10)))
+        .set_response_timeout(Some(Duration::from_secs(10)));
     redis::Client::open(url)
         .unwrap()
-        .get_multiplexed_async_connection()
+        .get_multiplexed_async_connection_with_config(&cfg)
         .await
         .unwrap_or_else(|e| {
             panic!("cannot reach Redis at {url}: {e}; start it with `scripts/services.sh up redis`")
@@ -340,7 +346,7 @@ async fn three_workers_against_one_under_the_same_budget() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_workers_chunk_is_taken_over_after_its_lease_expires() {
-    let redis = format!("{}?lease_ms=4000", test_redis(13));
+    let redis = format!("{}&lease_ms=4000", test_redis(13));
     flush(&redis).await;
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     // Every request takes 5 s: A is still inside its chunks while B starts and sees them
@@ -819,7 +825,9 @@ async fn shared_bucket_keeps_three_workers_under_the_budget_and_is_fast() {
 #[tokio::test(flavor = "multi_thread")]
 async fn three_workers_share_one_questdb_and_fetch_every_page_once() {
     use seamless::store::CandleStore;
-    let redis = test_redis(12);
+    // Its own database: sharing one with a test that runs alongside lets that test's
+    // FLUSHDB drop this one's leases mid-run (and pages are fetched twice).
+    let redis = test_redis(15);
     flush(&redis).await;
     const BUDGET: u32 = 100;
     let base_url = std::env::var("SEAMLESS_TEST_QUESTDB")
