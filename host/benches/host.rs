@@ -613,7 +613,7 @@ fn bench_strategy(rt: &tokio::runtime::Runtime, cached_host: &ComponentHost) {
     let candles: Vec<seamless::domain::Candle> = sim
         .truth("BTC/USDT", "1m", JAN1_2022, JAN1_2022 + n * MIN)
         .into_iter()
-        .map(seamless::domain::Candle::from)
+        .map(sim_candle)
         .collect();
     assert_eq!(candles.len() as i64, n);
     let times: Vec<i64> = candles.iter().map(|c| c.open_time).collect();
@@ -844,7 +844,7 @@ fn bench_strategy(rt: &tokio::runtime::Runtime, cached_host: &ComponentHost) {
     let truth: Vec<seamless::domain::Candle> = sim
         .truth("BTC/USDT", "1m", read_window.start, read_window.end)
         .into_iter()
-        .map(seamless::domain::Candle::from)
+        .map(sim_candle)
         .collect();
     let mut s = sma_cross_strategy::SmaCross::new(10, 30).unwrap();
     let mut want = Vec::new();
@@ -991,7 +991,7 @@ async fn live_run(cached_host: &ComponentHost, ping_ms: u64, want: usize) -> Liv
     let warm: Vec<seamless::domain::Candle> = sim
         .truth("BTC/USDT", "1m", from - 30 * MIN, from)
         .into_iter()
-        .map(seamless::domain::Candle::from)
+        .map(sim_candle)
         .collect();
     inst.on_candles(0, &seamless::components::columns(&warm), true)
         .unwrap()
@@ -1224,5 +1224,17 @@ mod bare {
             close: c.close.clone(),
             volume: c.volume.clone(),
         }
+    }
+}
+
+/// A simulator candle as the host's (the host does not link the simulator).
+fn sim_candle(c: exchange_sim::SimCandle) -> seamless::domain::Candle {
+    seamless::domain::Candle {
+        open_time: c.open_time,
+        open: c.open,
+        high: c.high,
+        low: c.low,
+        close: c.close,
+        volume: c.volume,
     }
 }

@@ -1,14 +1,14 @@
 //! Binance USDⓈ-M futures REST: `GET /fapi/v1/klines` (mounted under `/binanceusdm`).
 //!
-//! Same semantics and row format as spot klines ([`crate::binance`]) with the futures
+//! Same semantics and row format as spot klines ([`crate::venues::binance`]) with the futures
 //! differences: `limit` up to 1500 (default 500), no `1s` interval, and a weight that grows
 //! with `limit` (1 below 100, 2 below 500, 5 up to 1000, 10 above). Symbols are the
 //! futures ids (`BTCUSDT`) of the simulator's `*/USDT` markets. Every response carries
 //! `X-MBX-USED-WEIGHT-1M`; over budget → 429/-1003 with `Retry-After`, then 418 bans.
 //!
-//! The module also holds the small helpers shared by the other venue modules of this
-//! group (MEXC, Bitget, Gate): request admission with faults, JSON responses, number
-//! formatting and IMF-fixdate `Date` headers.
+//! The module also holds the small helpers the MEXC, Bitget and Gate modules reuse:
+//! request admission with faults, JSON responses, number formatting and IMF-fixdate
+//! `Date` headers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,13 +20,13 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 
-use crate::binance::{self, ApiError, KlinesQuery};
 use crate::faults::{self, Fault};
 use crate::limits::Admission;
 use crate::market::{Market, Markets};
 use crate::query;
 use crate::server::Shared;
 use crate::timeframe::{DAY_MS, Timeframe, civil_from_days};
+use crate::venues::binance::{self, ApiError, KlinesQuery};
 
 /// Path of the candle endpoint (relative to `/binanceusdm`).
 pub const KLINES_PATH: &str = "/fapi/v1/klines";
@@ -154,7 +154,7 @@ fn with_used(mut r: Response, used: u32) -> Response {
 }
 
 // -------------------------------------------------------------------------------------------------
-// Helpers shared by this group's venue modules
+// Helpers the MEXC, Bitget and Gate modules reuse
 
 /// Latency, the weight limiter and the fault of one candle request. `Ok((used, fault))` to
 /// serve (the fault being an error status, a malformed or a truncated body, or none);

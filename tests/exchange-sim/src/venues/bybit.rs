@@ -1,5 +1,5 @@
-//! Bybit v5 REST: `GET /v5/market/kline` (under `/bybit`), plus small helpers the other
-//! group-b venues (okx, kucoin, htx) share: [`gate`], [`reply`], [`mangle`], [`find`],
+//! Bybit v5 REST: `GET /v5/market/kline` (under `/bybit`), plus small helpers the OKX,
+//! KuCoin and HTX modules reuse: [`gate`], [`reply`], [`mangle`], [`find`],
 //! [`newest_first`], [`values`].
 //!
 //! Semantics follow the real API:
@@ -158,7 +158,7 @@ async fn kline(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Respons
 }
 
 // -------------------------------------------------------------------------------------------
-// Helpers shared by the group-b venues.
+// Helpers the OKX, KuCoin and HTX modules reuse.
 
 /// What the shared weight limiter and the fault plan say about one candle request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
