@@ -28,7 +28,7 @@
 use seamless_adapter_kit::envelope::envelope;
 use seamless_adapter_kit::paging::{self, Span};
 use seamless_adapter_kit::rows::{Keys, object_rows};
-use seamless_adapter_kit::timeframe::Timeframe::*;
+use seamless_adapter_kit::timeframe::Timeframe::{self, *};
 use seamless_adapter_kit::wire::{Intervals, hint, http_error};
 use seamless_adapter_kit::{AdapterError as E, AdapterInfo, LiveSource, Market, Query};
 use seamless_adapter_kit::{Page, Request, Response, Window, query_param};
