@@ -11,6 +11,7 @@ use axum::Router;
 
 use crate::server::Shared;
 
+pub mod admit;
 pub mod answer;
 pub mod binance;
 pub mod binanceusdm;
@@ -24,6 +25,7 @@ pub mod htx;
 pub mod kraken;
 pub mod kucoin;
 pub mod mexc;
+pub mod newest_first;
 pub mod okx;
 
 /// The venues the simulator speaks, by the name an adapter's `--simulator` format and
