@@ -131,3 +131,15 @@ fn main() {
         }
     }
 }
+
+/// A simulator candle as the host's (the host does not link the simulator).
+fn sim_candle(c: exchange_sim::SimCandle) -> seamless::domain::Candle {
+    seamless::domain::Candle {
+        open_time: c.open_time,
+        open: c.open,
+        high: c.high,
+        low: c.low,
+        close: c.close,
+        volume: c.volume,
+    }
+}

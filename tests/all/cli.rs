@@ -491,6 +491,8 @@ async fn fetch_parquet_with_manifest() {
 async fn every_builtin_adapter_passes_the_conformance_suite() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("s.db");
+    let sim = conformance_simulator().await;
+    let url = sim.base_url();
     let mut tested = 0;
     for entry in std::fs::read_dir(crate::support::guest_dir()).unwrap() {
         let path = entry.unwrap().path();
@@ -505,6 +507,8 @@ async fn every_builtin_adapter_passes_the_conformance_suite() {
                 path.to_str().unwrap(),
                 "--simulator",
                 id,
+                "--simulator-url",
+                url.as_str(),
             ],
             &db,
         );
@@ -530,6 +534,54 @@ async fn every_builtin_adapter_passes_the_conformance_suite() {
         out.contains("FAIL") && out.contains("candles from nothing"),
         "{out}"
     );
+    sim.shutdown().await;
+}
+
+/// A simulator like the one `adapters test --simulator` starts: its default markets plus the
+/// USD ones (`seamless::suite::simulator::EXTRA_MARKETS`).
+async fn conformance_simulator() -> Simulator {
+    let cfg = SimConfig::default()
+        .with_market(exchange_sim::MarketSpec::new(
+            "BTC/USD",
+            1_502_942_400_000,
+            4000.0,
+        ))
+        .with_market(exchange_sim::MarketSpec::new(
+            "ETH/USD",
+            1_502_942_400_000,
+            300.0,
+        ));
+    Simulator::start(cfg).await.unwrap()
+}
+
+/// `adapters test --simulator FORMAT` refuses a format the simulator does not speak and
+/// lists the ones it does.
+#[tokio::test(flavor = "multi_thread")]
+async fn adapters_test_refuses_an_unknown_simulator_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let sim = conformance_simulator().await;
+    let url = sim.base_url();
+    let path = guest("binance_adapter");
+    let args = [
+        "adapters",
+        "test",
+        path.to_str().unwrap(),
+        "--simulator",
+        "binanse",
+        "--simulator-url",
+        url.as_str(),
+    ];
+    let o = seamless(&args, &db);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(
+        err.contains("unknown simulator format \"binanse\"")
+            && err.contains("binance, binanceusdm, bitfinex")
+            && err.contains("--simulator"),
+        "{err}"
+    );
+    sim.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -372,7 +372,7 @@ async fn adapter_poll_plan_serves_the_truth() {
     let want: Vec<Candle> = sim
         .truth("BTC/USDT", "1m", w.start, w.end)
         .into_iter()
-        .map(Candle::from)
+        .map(crate::support::candle)
         .collect();
     assert_eq!(closed, want);
     assert_eq!(p.store().read(&node, w).await.unwrap(), want);

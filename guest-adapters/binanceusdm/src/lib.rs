@@ -15,7 +15,7 @@
 //!   other codes → `exchange(code, msg)`; no JSON → `exchange(status, body excerpt)`.
 //! - Live: REST polling of the newest 10 candles (`live-parse` returns nothing).
 
-use seamless_adapter_kit::cover::{self, Span};
+use seamless_adapter_kit::paging::{self, Span};
 use seamless_adapter_kit::rows::{self, Layout};
 use seamless_adapter_kit::timeframe::{self, Timeframe};
 use seamless_adapter_kit::{
@@ -104,7 +104,7 @@ pub fn plan(market: &Market, window: Window, limit: u32) -> Result<Request, Adap
     ))
 }
 
-/// Candles, covered range and next request of one response (see [`cover::forward`]);
+/// Candles, covered range and next request of one response (see [`paging::forward`]);
 /// a request without `startTime` (live polling) reads as the newest `limit` rows.
 pub fn parse(
     market: &Market,
@@ -123,9 +123,9 @@ pub fn parse(
         .filter(|&l| l > 0)
         .unwrap_or(DEFAULT_LIMIT.into()) as usize;
     Ok(match param("startTime") {
-        Some(start) => cover::forward(tf, window, Span { start, end, limit }, rows)
+        Some(start) => paging::forward(tf, window, Span { start, end, limit }, rows)
             .page_moving(request, "startTime"),
-        None => cover::backward(
+        None => paging::backward(
             tf,
             window,
             Span {

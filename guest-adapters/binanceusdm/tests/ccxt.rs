@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use binanceusdm_adapter::{parse, plan};
 use seamless_adapter_kit::{AdapterError, Market, Request, Window, query_param};
 use seamless_adapter_testkit::ccxt::{
-    assert_parsed_candles, limit_or, list, market as market_of, response_body, vectors,
+    Adapter, Answer, Tally, check_responses, limit_or, list, market as market_of, vectors,
     window_until as window_of,
 };
 use seamless_adapter_testkit::{MINUTE, ok};
@@ -15,24 +15,29 @@ fn market(tf: &str) -> Market {
     Market::new("binanceusdm", "BTC/USDT:USDT", tf)
 }
 
+/// How the ccxt vector runner drives this adapter.
+const BINANCEUSDM: Adapter = Adapter {
+    vectors: "binance",
+    plan,
+    parse,
+    window: window_of,
+    default_limit: 1500,
+};
+
 #[test]
 fn response_vectors_parse_to_ccxt_candles() {
-    let v = vectors("binance");
-    let mut n = 0;
     // Spot and swap payloads share the row format; both must parse identically.
-    for vec in list(&v, "response") {
-        let desc = vec["description"].as_str().unwrap();
-        let args = &vec["args"];
-        let m = market(args["timeframe"].as_str().unwrap());
-        let window = window_of(args);
-        let limit = limit_or(args, 1500);
-        let request = plan(&m, window, limit).unwrap();
-        let body = response_body(vec);
-        let page = parse(&m, window, &request, &ok(body)).expect(desc);
-        assert_parsed_candles(&page.candles, vec, desc);
-        n += 1;
-    }
-    assert_eq!(n, 8);
+    let tally = check_responses("binance", |v| {
+        let m = market(v["args"]["timeframe"].as_str().unwrap());
+        Answer::Parsed(BINANCEUSDM.candles(v, &m, window_of(&v["args"])))
+    });
+    assert_eq!(
+        tally,
+        Tally {
+            parsed: 8,
+            refused: 0
+        }
+    );
 }
 
 #[test]

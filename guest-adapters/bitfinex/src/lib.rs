@@ -22,9 +22,10 @@
 //! - Live: REST polling of the newest two candles every `min(timeframe, 10 s)`;
 //!   `live-parse` returns no candles (no WebSocket).
 
-use seamless_adapter_kit::paging::{self, hint, http_error, lookup, supported};
+use seamless_adapter_kit::paging::{self, Span};
 use seamless_adapter_kit::rows::{Layout, array_body};
-use seamless_adapter_kit::timeframe::Timeframe::{self, *};
+use seamless_adapter_kit::timeframe::Timeframe::*;
+use seamless_adapter_kit::wire::{Intervals, hint, http_error};
 use seamless_adapter_kit::{AdapterError as E, AdapterInfo, LiveSource, Market, Query};
 use seamless_adapter_kit::{Page, Request, Response, Window, query_param};
 use seamless_adapter_kit::{retry_after_ms, symbol, wire::poll_interval_ms};
@@ -32,7 +33,7 @@ use seamless_adapter_kit::{retry_after_ms, symbol, wire::poll_interval_ms};
 pub const REST_BASE: &str = "https://api-pub.bitfinex.com";
 pub const MAX_LIMIT: u32 = 10_000;
 /// Unified timeframe → Bitfinex spelling.
-pub const TIMEFRAMES: [(Timeframe, &str); 10] = [
+pub const INTERVALS: Intervals = Intervals(&[
     (M1, "1m"),
     (M5, "5m"),
     (M15, "15m"),
@@ -43,7 +44,7 @@ pub const TIMEFRAMES: [(Timeframe, &str); 10] = [
     (D1, "1D"),
     (W1, "1W"),
     (Month, "1M"),
-];
+]);
 /// Wait after a rate-limit answer without `Retry-After` (Bitfinex's 60 s block).
 pub const DEFAULT_RETRY_MS: u64 = 60_000;
 /// Bitfinex's rate-limit error code.
@@ -59,7 +60,7 @@ pub fn info() -> AdapterInfo {
         name: "Bitfinex".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         base_urls: vec![REST_BASE.into()],
-        timeframes: supported(&TIMEFRAMES),
+        timeframes: INTERVALS.names(),
         max_candles_per_request: MAX_LIMIT,
         rate_limit: hint(30, 1),
     }
@@ -86,7 +87,7 @@ pub fn symbol_id(unified: &str) -> Result<String, E> {
 
 fn url(market: &Market, q: Query) -> Result<String, E> {
     let ((_, tf), sym) = (
-        lookup(&TIMEFRAMES, &market.timeframe)?,
+        INTERVALS.get(&market.timeframe)?,
         symbol_id(&market.symbol)?,
     );
     Ok(q.url(&format!("{REST_BASE}/v2/candles/trade:{tf}:{sym}/hist")))
@@ -107,26 +108,30 @@ pub fn plan(market: &Market, window: Window, limit: u32) -> Result<Request, E> {
 }
 
 pub fn parse(market: &Market, window: Window, req: &Request, resp: &Response) -> Result<Page, E> {
-    let (tf, _) = lookup(&TIMEFRAMES, &market.timeframe)?;
+    let (tf, _) = INTERVALS.get(&market.timeframe)?;
     if resp.status != 200 || resp.body.starts_with(b"[\"error\"") {
         return Err(error(resp));
     }
     let rows = array_body(&resp.body, &LAYOUT)?;
     let param = |k| query_param(&req.url, k).and_then(|v| v.parse::<i64>().ok());
     let limit = param("limit").map_or(100, |l| l.clamp(1, i64::from(MAX_LIMIT)) as u32);
-    let span = (
-        param("start").unwrap_or(window.start),
-        param("end").map_or(window.end, |e| e.saturating_add(1)),
-    );
+    let span = Span {
+        start: param("start").unwrap_or(window.start),
+        end: param("end").map_or(window.end, |e| e.saturating_add(1)),
+        limit: limit as usize,
+    };
+    // Sorted, unique, on the grid; rows before the asked range were not asked for.
+    let mut rows = paging::normalize(tf, rows)?;
+    rows.retain(|c| c.open_time >= span.start);
     if param("sort") != Some(1) {
         // Newest first (live polling): proves only what it holds, no next page.
-        let p = paging::descending(tf, window, span, limit as usize, rows)?;
+        let p = paging::backward(tf, window, span, rows);
         return Ok(p.page(None));
     }
-    let p = paging::ascending(tf, window, span, limit as usize, rows)?;
+    let p = paging::forward(tf, window, span, rows);
     let next = p
         .next
-        .map(|n| page(market, (n, span.1), limit))
+        .map(|n| page(market, (n, span.end), limit))
         .transpose()?;
     Ok(p.page(next))
 }
@@ -144,7 +149,7 @@ pub fn error(r: &Response) -> E {
     match code {
         Some(_) if msg.starts_with("symbol: invalid") => E::UnknownSymbol(msg.into()),
         Some(_) if msg.starts_with("time_interval: invalid") => {
-            E::UnsupportedTimeframe(supported(&TIMEFRAMES))
+            E::UnsupportedTimeframe(INTERVALS.names())
         }
         Some(code) => E::Exchange {
             code,
@@ -156,7 +161,7 @@ pub fn error(r: &Response) -> E {
 
 /// Poll the newest two candles every `min(timeframe, 10 s)`.
 pub fn live_plan(market: &Market) -> Result<LiveSource, E> {
-    let (tf, _) = lookup(&TIMEFRAMES, &market.timeframe)?;
+    let (tf, _) = INTERVALS.get(&market.timeframe)?;
     let request = Request::get(url(market, Query::new().push("limit", 2))?);
     Ok(LiveSource::Poll {
         request,

@@ -12,31 +12,50 @@
 
 use bitfinex_adapter::{parse, plan};
 use seamless_adapter_kit::{Market, Window, query_param};
-use seamless_adapter_testkit::ccxt::{assert_parsed_candles, list, response_body, tf_ms, vectors};
-use seamless_adapter_testkit::ok;
+use seamless_adapter_testkit::ccxt::{
+    Adapter, Answer, Tally, check_responses, list, tf_ms, vectors,
+};
+use serde_json::Value;
+
+/// How the ccxt vector runner drives this adapter (windows: see [`window_of`]).
+const BITFINEX: Adapter = Adapter {
+    vectors: "bitfinex",
+    plan,
+    parse,
+    window: window_of,
+    default_limit: 10_000,
+};
+
+/// `since` + `limit` candles (the default limit without one); without `since` a window
+/// ending at 2025-01-01.
+fn window_of(args: &Value) -> Window {
+    let tf = args["timeframe"].as_str().expect("tf");
+    let limit = args["limit"].as_u64().map_or(10_000, |l| l as u32);
+    Window {
+        start: args["since"].as_i64().unwrap_or(0),
+        end: args["since"]
+            .as_i64()
+            .map_or(1_735_689_600_000, |s| s + i64::from(limit) * tf_ms(tf)),
+    }
+}
 
 #[test]
 fn response_vectors_parse_to_ccxt_candles() {
-    let v = vectors("bitfinex");
-    assert_eq!(list(&v, "response").len(), 4);
-    for vec in list(&v, "response") {
-        let desc = vec["description"].as_str().unwrap_or("?");
-        let args = &vec["args"];
-        let tf = args["timeframe"].as_str().expect("tf");
-        let market = Market::new("bitfinex", "BTC/USD", tf);
-        let limit = args["limit"].as_u64().map_or(10_000, |l| l as u32);
-        let window = Window {
-            start: args["since"].as_i64().unwrap_or(0),
-            end: args["since"]
-                .as_i64()
-                .map_or(1_735_689_600_000, |s| s + i64::from(limit) * tf_ms(tf)),
-        };
-        let req = plan(&market, window, limit).expect("plan");
-        let body = response_body(vec);
-        let resp = ok(body);
-        let page = parse(&market, window, &req, &resp).expect(desc);
-        assert_parsed_candles(&page.candles, vec, desc);
-    }
+    let tally = check_responses("bitfinex", |v| {
+        let market = Market::new(
+            "bitfinex",
+            "BTC/USD",
+            v["args"]["timeframe"].as_str().expect("tf"),
+        );
+        Answer::Parsed(BITFINEX.candles(v, &market, window_of(&v["args"])))
+    });
+    assert_eq!(
+        tally,
+        Tally {
+            parsed: 4,
+            refused: 0
+        }
+    );
 }
 
 #[test]

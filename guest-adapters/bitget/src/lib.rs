@@ -24,7 +24,7 @@
 //!   about `granularity` → `unsupported-timeframe`; other codes → `exchange(code, msg)`.
 //! - Live: REST polling of the newest 10 candles (`live-parse` returns nothing).
 
-use seamless_adapter_kit::cover::{self, Span};
+use seamless_adapter_kit::paging::{self, Span};
 use seamless_adapter_kit::rows::{self, Layout};
 use seamless_adapter_kit::timeframe::Timeframe;
 use seamless_adapter_kit::{
@@ -133,12 +133,12 @@ pub fn parse(
     // The oldest open the answering endpoint is trusted for.
     let reach = match (start, request_time) {
         (None, _) => window.start,
-        (Some(_), Some(now)) => cover::ceil(tf, now.saturating_sub((days - 1) * DAY)),
+        (Some(_), Some(now)) => paging::ceil(tf, now.saturating_sub((days - 1) * DAY)),
         (Some(_), None) => rows.first().map_or(end, |c| c.open_time),
     };
     let lo = start.unwrap_or(window.start).max(reach);
     rows.retain(|c| c.open_time >= lo);
-    let p = cover::backward(
+    let p = paging::backward(
         tf,
         window,
         Span {

@@ -8,7 +8,7 @@
 //!   first**, and a range holding more than `limit` candles gives its newest `limit`. So
 //!   paging goes **backwards**: a full page proves `[oldest row, end]`, the next request
 //!   keeps `start` and moves `end` below the oldest row; a short page proves the rest down
-//!   to the window start (kit `cover::backward`). ccxt 4.5.90 instead keeps `end` and moves
+//!   to the window start (kit `paging::backward`). ccxt 4.5.90 instead keeps `end` and moves
 //!   `start` forward by fixed steps: on this newest-first endpoint every page is the newest
 //!   `limit` rows again, so it skips the older candles of the range.
 //! - Volume (base units): `volume` (field 5) for spot (coins) and linear (one contract = one
@@ -26,13 +26,12 @@
 //! - Live: REST polling of the newest two candles every `min(timeframe, 10 s)` (no
 //!   WebSocket; `live_parse` returns no candles).
 
-use seamless_adapter_kit::cover::{Span, backward};
 use seamless_adapter_kit::envelope::envelope;
 use seamless_adapter_kit::num::value_i64;
-use seamless_adapter_kit::paging::{hint, nonempty, normalize};
+use seamless_adapter_kit::paging::{Span, backward, nonempty, normalize};
 use seamless_adapter_kit::rows::{Layout, array_rows};
 use seamless_adapter_kit::timeframe::Timeframe;
-use seamless_adapter_kit::wire::{Intervals, excerpt, poll};
+use seamless_adapter_kit::wire::{Intervals, excerpt, hint, poll};
 use seamless_adapter_kit::{AdapterError as E, AdapterInfo, LiveSource, Market, Page};
 use seamless_adapter_kit::{Query, Request, Response, Window, header};
 use seamless_adapter_kit::{query_param, retry_after_ms, set_query_param, symbol};

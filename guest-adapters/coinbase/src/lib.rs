@@ -26,9 +26,10 @@
 //!   candles (no WebSocket: Advanced Trade's `candles` channel only has 5-minute buckets).
 
 use seamless_adapter_kit::envelope::envelope;
-use seamless_adapter_kit::paging::{self, hint, http_error, lookup, supported};
+use seamless_adapter_kit::paging::{self, Span};
 use seamless_adapter_kit::rows::{Keys, object_rows};
 use seamless_adapter_kit::timeframe::Timeframe::{self, *};
+use seamless_adapter_kit::wire::{Intervals, hint, http_error};
 use seamless_adapter_kit::{AdapterError as E, AdapterInfo, LiveSource, Market, Query};
 use seamless_adapter_kit::{Page, Request, Response, Window, query_param};
 use seamless_adapter_kit::{retry_after_ms, symbol, wire::poll_interval_ms};
@@ -36,7 +37,7 @@ use seamless_adapter_kit::{retry_after_ms, symbol, wire::poll_interval_ms};
 pub const REST_BASE: &str = "https://api.coinbase.com";
 pub const MAX_LIMIT: u32 = 350;
 /// Unified timeframe → Coinbase granularity.
-pub const TIMEFRAMES: [(Timeframe, &str); 9] = [
+pub const INTERVALS: Intervals = Intervals(&[
     (M1, "ONE_MINUTE"),
     (M5, "FIVE_MINUTE"),
     (M15, "FIFTEEN_MINUTE"),
@@ -46,7 +47,7 @@ pub const TIMEFRAMES: [(Timeframe, &str); 9] = [
     (H4, "FOUR_HOUR"),
     (H6, "SIX_HOUR"),
     (D1, "ONE_DAY"),
-];
+]);
 const KEYS: Keys = Keys {
     key: ["start", "open", "high", "low", "close", "volume"],
     time_unit_ms: 1000,
@@ -62,7 +63,7 @@ pub fn info() -> AdapterInfo {
         name: "Coinbase Advanced Trade".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         base_urls: vec![REST_BASE.into()],
-        timeframes: supported(&TIMEFRAMES),
+        timeframes: INTERVALS.names(),
         max_candles_per_request: MAX_LIMIT,
         rate_limit: hint(600, 1),
     }
@@ -70,7 +71,7 @@ pub fn info() -> AdapterInfo {
 
 /// The timeframe, its duration in ms and its granularity name.
 pub fn timeframe(name: &str) -> Result<(Timeframe, i64, &'static str), E> {
-    let (tf, g) = lookup(&TIMEFRAMES, name)?;
+    let (tf, g) = INTERVALS.get(name)?;
     Ok((tf, tf.duration_ms().unwrap_or(86_400_000), g))
 }
 
@@ -116,7 +117,14 @@ pub fn parse(market: &Market, window: Window, req: &Request, resp: &Response) ->
     let lo = param("start").map_or(window.start, |v| v.saturating_mul(1000));
     let hi = param("end").map_or(window.end, |v| v.saturating_add(1).saturating_mul(1000));
     // The range has at most `limit` buckets: the answer is complete for all of it.
-    let p = paging::ascending(tf, window, (lo, hi), usize::MAX, rows)?;
+    let mut rows = paging::normalize(tf, rows)?;
+    rows.retain(|c| c.open_time >= lo); // rows before the range were not asked for
+    let span = Span {
+        start: lo,
+        end: hi,
+        limit: usize::MAX,
+    };
+    let p = paging::forward(tf, window, span, rows);
     let below = window.start.max(lo.saturating_sub(d * i64::from(limit)));
     let next = (lo > window.start)
         .then(|| range(market, g, (below, lo), limit))
@@ -142,7 +150,7 @@ pub fn error(r: &Response) -> E {
         }
         (Some(_), "NOT_FOUND") => E::UnknownSymbol(message),
         (Some(_), "INVALID_ARGUMENT") if message.contains("granularity") => {
-            E::UnsupportedTimeframe(supported(&TIMEFRAMES))
+            E::UnsupportedTimeframe(INTERVALS.names())
         }
         (Some(code), _) => E::Exchange {
             code,

@@ -12,49 +12,69 @@ use std::collections::BTreeSet;
 
 use coinbase_adapter::{parse, plan};
 use seamless_adapter_kit::{Market, Request, Window, query_param};
-use seamless_adapter_testkit::ccxt::{assert_parsed_candles, list, response_body, tf_ms, vectors};
+use seamless_adapter_testkit::ccxt::{
+    Adapter, Answer, Tally, check_responses, list, tf_ms, vectors, window_since_limit,
+};
 use seamless_adapter_testkit::{MINUTE, ok};
+use serde_json::Value;
 
 fn num(url: &str, k: &str) -> Option<i64> {
     query_param(url, k).and_then(|v| v.parse().ok())
 }
 
+/// How the ccxt vector runner drives this adapter (windows: see [`window_of`]).
+const COINBASE: Adapter = Adapter {
+    vectors: "coinbase",
+    plan,
+    parse,
+    window: window_since_limit,
+    default_limit: 350,
+};
+
+/// seamless always plans an explicit window. ccxt's `since` is its start and `limit` its
+/// length; "the latest candles" (no since) is the window ending after the newest candle of
+/// the payload; with `since` and no limit, ccxt's first page is the window.
+fn window_of(vec: &Value) -> Window {
+    let args = &vec["args"];
+    let d = tf_ms(args["timeframe"].as_str().expect("tf"));
+    let newest = vec["http_response"]["candles"][0]["start"]
+        .as_str()
+        .and_then(|s| s.parse::<i64>().ok());
+    match (args["since"].as_i64(), args["limit"].as_i64()) {
+        (Some(s), Some(l)) => Window {
+            start: s,
+            end: s + l * d,
+        },
+        (Some(s), None) => Window {
+            start: s,
+            end: s + 350 * d,
+        },
+        (None, _) => {
+            let end = newest.map_or(1_735_689_600_000, |n| n * 1000 + d);
+            Window { start: 0, end }
+        }
+    }
+}
+
 #[test]
 fn response_vectors_parse_to_ccxt_candles() {
-    let v = vectors("coinbase");
-    assert_eq!(list(&v, "response").len(), 4);
-    for vec in list(&v, "response") {
-        let desc = vec["description"].as_str().unwrap_or("?");
-        let args = &vec["args"];
-        let tf = args["timeframe"].as_str().expect("tf");
-        let market = Market::new("coinbase", "BTC/USD", tf);
-        let body = response_body(vec);
-        let newest = vec["http_response"]["candles"][0]["start"]
-            .as_str()
-            .and_then(|s| s.parse::<i64>().ok());
-        // seamless always plans an explicit window. ccxt's `since` is its start and
-        // `limit` its length; "the latest candles" (no since) is the window ending
-        // after the newest candle of the payload; with `since` and no limit, ccxt's
-        // first page is the window.
-        let d = tf_ms(tf);
-        let window = match (args["since"].as_i64(), args["limit"].as_i64()) {
-            (Some(s), Some(l)) => Window {
-                start: s,
-                end: s + l * d,
-            },
-            (Some(s), None) => Window {
-                start: s,
-                end: s + 350 * d,
-            },
-            (None, _) => {
-                let end = newest.map_or(1_735_689_600_000, |n| n * 1000 + d);
-                Window { start: 0, end }
-            }
-        };
-        let req = plan(&market, window, 350).expect("plan");
-        let page = parse(&market, window, &req, &ok(body)).expect(desc);
-        assert_parsed_candles(&page.candles, vec, desc);
-    }
+    let tally = check_responses("coinbase", |v| {
+        let market = Market::new(
+            "coinbase",
+            "BTC/USD",
+            v["args"]["timeframe"].as_str().expect("tf"),
+        );
+        let window = window_of(v);
+        let req = plan(&market, window, COINBASE.default_limit).expect("plan");
+        Answer::Parsed(COINBASE.candles_for(v, &market, window, &req))
+    });
+    assert_eq!(
+        tally,
+        Tally {
+            parsed: 4,
+            refused: 0
+        }
+    );
 }
 
 #[test]

@@ -21,7 +21,7 @@
 //!   `unsupported-timeframe`.
 //! - Live: REST polling of the newest 10 candles (`live-parse` returns nothing).
 
-use seamless_adapter_kit::cover::{self, Span};
+use seamless_adapter_kit::paging::{self, Span};
 use seamless_adapter_kit::rows::{self, Layout};
 use seamless_adapter_kit::timeframe::Timeframe;
 use seamless_adapter_kit::wire::{self, Intervals};
@@ -97,7 +97,7 @@ fn slice(
     points: u32,
 ) -> Result<Request, AdapterError> {
     let (tf, q) = query(market)?;
-    let end = cover::advance(tf, start, points as usize).min(window.end);
+    let end = paging::advance(tf, start, points as usize).min(window.end);
     let from = start.div_euclid(1000) + i64::from(start.rem_euclid(1000) != 0);
     let q = q.push("from", from).push("to", (end - 1).div_euclid(1000));
     Ok(Request::get(q.url(URL)))
@@ -135,10 +135,10 @@ pub fn parse(
             end,
             limit,
         };
-        return Ok(cover::backward(tf, window, span, rows).page(None));
+        return Ok(paging::backward(tf, window, span, rows).page(None));
     };
     // The whole slice is in the answer: a page is never cut by a row limit.
-    let p = cover::forward(
+    let p = paging::forward(
         tf,
         window,
         Span {
@@ -175,7 +175,7 @@ pub fn error(tf: Timeframe, response: &Response) -> AdapterError {
     let now = wire::date_ms(&response.headers).filter(|_| message.contains("too long ago"));
     let span = tf.duration_ms().map(|d| d * HISTORY_POINTS);
     if let Some((now, span)) = now.zip(span) {
-        return AdapterError::UnavailableBefore(cover::ceil(tf, now - span));
+        return AdapterError::UnavailableBefore(paging::ceil(tf, now - span));
     }
     match label {
         "" => AdapterError::Exchange {

@@ -6,7 +6,7 @@
 use gate_adapter::{parse, plan};
 use seamless_adapter_kit::{AdapterError, Market, Request, query_param};
 use seamless_adapter_testkit::ccxt::{
-    assert_parsed_candles, limit_or, list, market, response_body, vectors,
+    Adapter, Answer, Tally, check_responses, limit_or, list, market, vectors,
     window_until as window_of,
 };
 use seamless_adapter_testkit::{MINUTE, ok};
@@ -15,36 +15,39 @@ fn num(url: &str, k: &str) -> i64 {
     query_param(url, k).unwrap().parse().unwrap()
 }
 
+/// How the ccxt vector runner drives this adapter.
+const GATE: Adapter = Adapter {
+    vectors: "gate",
+    plan,
+    parse,
+    window: window_of,
+    default_limit: 1000,
+};
+
 #[test]
 fn response_vectors_parse_to_ccxt_candles() {
-    let v = vectors("gate");
-    let mut n = 0;
-    for vec in list(&v, "response") {
-        let desc = vec["description"].as_str().unwrap();
-        let args = &vec["args"];
-        let m = market("gate", args);
-        let w = window_of(args);
-        if vec["market_type"] != "spot" {
-            assert!(
-                matches!(plan(&m, w, 10), Err(AdapterError::UnknownSymbol(_))),
-                "{desc}"
-            );
-            continue;
+    let tally = check_responses("gate", |v| {
+        if v["market_type"] != "spot" {
+            return GATE.refusal(v); // spot only
         }
-        let request = match args["since"].as_i64() {
-            Some(_) => plan(&m, w, limit_or(args, 1000)).unwrap(),
+        if v["args"]["since"].is_null() {
             // ccxt's "latest candles" request (`limit` without `from`), which the adapter
             // also uses for live polling.
-            None => Request::get(
+            let (m, w) = (market("gate", &v["args"]), window_of(&v["args"]));
+            let latest = Request::get(
                 "https://api.gateio.ws/api/v4/spot/candlesticks?currency_pair=BTC_USDT&interval=1m&limit=1000",
-            ),
-        };
-        let body = response_body(vec);
-        let page = parse(&m, w, &request, &ok(body)).expect(desc);
-        assert_parsed_candles(&page.candles, vec, desc);
-        n += 1;
-    }
-    assert_eq!(n, 4);
+            );
+            return Answer::Parsed(GATE.candles_for(v, &m, w, &latest));
+        }
+        GATE.answer(v)
+    });
+    assert_eq!(
+        tally,
+        Tally {
+            parsed: 4,
+            refused: 4
+        }
+    );
 }
 
 #[test]

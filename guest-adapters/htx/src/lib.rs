@@ -25,12 +25,11 @@
 //! - Live: REST polling of `/market/history/kline?size=2` every `min(timeframe, 10 s)`;
 //!   `live_parse` returns no candles (the WebSocket sends gzip frames).
 
-use seamless_adapter_kit::cover::{Span, backward};
 use seamless_adapter_kit::envelope::envelope;
-use seamless_adapter_kit::paging::{hint, nonempty, normalize};
+use seamless_adapter_kit::paging::{Span, backward, nonempty, normalize};
 use seamless_adapter_kit::rows::{Keys, object_rows};
 use seamless_adapter_kit::timeframe::Timeframe;
-use seamless_adapter_kit::wire::{Intervals, excerpt, poll};
+use seamless_adapter_kit::wire::{Intervals, excerpt, hint, poll};
 use seamless_adapter_kit::{AdapterError as E, AdapterInfo, LiveSource, Market, Page};
 use seamless_adapter_kit::{Query, Request, Response, Window};
 use seamless_adapter_kit::{query_param, retry_after_ms, symbol};

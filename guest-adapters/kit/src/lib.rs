@@ -6,6 +6,13 @@
 //!
 //! - [`timeframe`]: the unified timeframe table, grid `floor` and `next_open`
 //!   (calendar-aware for `1w` and `1M`).
+//! - [`paging`]: which candles a page keeps, the range it proves complete and where the
+//!   next request starts ([`paging::forward`] / [`paging::backward`], [`paging::Span`],
+//!   [`paging::Paged`]).
+//! - [`wire`]: an exchange's interval spellings ([`wire::Intervals`]), error bodies,
+//!   `Date` headers, rate-limit hints, REST polling.
+//! - [`rows`], [`envelope`]: candle rows and the object around them, read with [`scan`].
+//! - [`export`]: [`export_adapter!`], the whole component edge in one line.
 //! - [`civil`]: days-from-civil date arithmetic (no chrono).
 //! - [`scan`]: a fast, allocation-free JSON scanner for hot paths (kline pages).
 //! - [`num`]: JSON numbers given as strings or numbers → `f64` / `i64`.
@@ -18,7 +25,6 @@
 //! `wasi:random`, and adapters stay free of WASI imports beyond what std needs.
 
 pub mod civil;
-pub mod cover;
 pub mod envelope;
 pub mod export;
 pub mod http;

@@ -1,41 +1,50 @@
-//! Page logic shared by adapters (group c: coinbase, kraken, bitfinex, template): sort
-//! and check rows ([`normalize`]), which candles a page keeps, the range it proves
-//! complete (`covered`) and where the next page starts, for the two shapes exchanges
-//! answer in; plus small plumbing: [`http_error`] for unreadable error bodies, timeframe
-//! tables ([`lookup`], [`supported`]), the empty-window check ([`nonempty`]), [`hint`]
-//! and [`Proof::page`]. (See also [`crate::cover`], group b's variant, which expects
-//! rows already in order.)
+//! Page bookkeeping shared by adapters: which candles of a response to keep, which
+//! part of the window the response proves complete (`covered`), and where the next
+//! request starts (or ends).
 //!
-//! - [`ascending`]: the exchange returns the *first* `limit` rows with
-//!   `start <= open < end` (Binance-like `startTime`/`endTime`/`limit`, or `sort=1`).
-//!   A full page proves `[start, last open + tf)` and continues after the last row; a
-//!   short page proves `[start, end)`.
-//! - [`descending`]: the exchange returns the *newest* `limit` rows with
-//!   `start <= open < end` (newest-first APIs paged backwards with a moving `end`). A
-//!   full page proves `[first open, end)` and continues before the first row; a short
-//!   page proves `[start, end)`.
+//! Two shapes of endpoint exist:
+//! - [`forward`]: the exchange returns the *oldest* `limit` rows with
+//!   `start <= open < end` (Binance, MEXC, Gate with `from`/`to`, Coinbase and Bitfinex
+//!   with `sort=1`). The next request starts after the last row received.
+//! - [`backward`]: the exchange returns the *newest* `limit` rows with
+//!   `start <= open < end` (Bitget, OKX, and every newest-first API). The next request
+//!   ends at the first row received, so a fixed end with a moving start never skips
+//!   candles.
 //!
-//! Both sort the rows (whatever order they came in), drop repeated open times, refuse
-//! rows off the timeframe grid (`malformed`: the host would refuse them anyway) and keep
-//! only candles inside the proven range and the window. `covered` always lies inside
-//! the window, and a next start is only given when it makes progress (paging never
-//! loops).
+//! Both never loop (a next that would not advance is not returned), drop repeated
+//! or backwards rows and rows outside the window, and make `covered` span every
+//! candle returned. They take the rows as the exchange sent them; an adapter whose
+//! exchange may send rows in any order or off the timeframe grid runs them through
+//! [`normalize`] first (sorted, unique, `malformed` for an off-grid or non-finite row).
+//! [`nonempty`] refuses an empty window before anything is planned.
 
-use crate::{AdapterError, Candle, Page, RateLimitHint, Request, Timeframe, Window};
+use crate::http::Request;
+use crate::query::set_query_param;
+use crate::timeframe::Timeframe;
+use crate::types::{AdapterError, Candle, Page, Window};
 
-/// What one page proves.
+/// What one request asked for, in ms: rows with `start <= open < end`, at most `limit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub start: i64,
+    pub end: i64,
+    pub limit: usize,
+}
+
+/// The outcome of one page.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Proof {
-    /// Ascending, unique, on the grid, inside `covered`.
+pub struct Paged {
+    /// Ascending, unique, inside the window.
     pub candles: Vec<Candle>,
-    /// The range the page proves complete (inside the window).
+    /// The part of the window the page proves complete.
     pub covered: Window,
-    /// Ascending: the next request's start. Descending: the next request's end.
+    /// [`forward`]: where the next request starts; [`backward`]: where it ends
+    /// (exclusive). `None` when the window is done.
     pub next: Option<i64>,
 }
 
-impl Proof {
-    /// The WIT page of this proof, continued by `next`.
+impl Paged {
+    /// The page for the host, continued by `next`.
     pub fn page(self, next: Option<Request>) -> Page {
         Page {
             candles: self.candles,
@@ -43,14 +52,35 @@ impl Proof {
             next,
         }
     }
+
+    /// [`forward`]'s page for the host: the next request is `request` with query parameter
+    /// `key` set to the next start (ms).
+    pub fn page_moving(self, request: &Request, key: &str) -> Page {
+        let next = self.next.map(|n| Request {
+            url: set_query_param(&request.url, key, &n.to_string()),
+            ..request.clone()
+        });
+        self.page(next)
+    }
 }
 
-/// A rate-limit hint without a used-weight header.
-pub fn hint(budget_per_minute: u32, request_weight: u32) -> RateLimitHint {
-    RateLimitHint {
-        budget_per_minute,
-        request_weight,
-        used_weight_header: None,
+/// The open `n` candles after `open` (`open + n × tf`, calendar months for `1M`),
+/// saturating at `i64::MAX`.
+pub fn advance(tf: Timeframe, open: i64, n: usize) -> i64 {
+    match tf.duration_ms() {
+        Some(d) => open.saturating_add(d.saturating_mul(n as i64)),
+        None => (0..n)
+            .try_fold(open, |t, _| tf.next_open(t))
+            .unwrap_or(i64::MAX),
+    }
+}
+
+/// The first grid open at or after `t` (`i64::MAX` past the end of time).
+pub fn ceil(tf: Timeframe, t: i64) -> i64 {
+    match tf.floor(t) {
+        Some(f) if f < t => tf.next_open(f).unwrap_or(i64::MAX),
+        Some(f) => f,
+        None => i64::MIN,
     }
 }
 
@@ -77,74 +107,6 @@ pub fn normalize(tf: Timeframe, mut rows: Vec<Candle>) -> Result<Vec<Candle>, Ad
     Ok(rows)
 }
 
-fn keep(rows: Vec<Candle>, covered: Window) -> Vec<Candle> {
-    rows.into_iter()
-        .filter(|c| covered.contains(c.open_time))
-        .collect()
-}
-
-/// An ascending page answering `[start, end)` with at most `limit` rows.
-pub fn ascending(
-    tf: Timeframe,
-    window: Window,
-    (start, end): (i64, i64),
-    limit: usize,
-    rows: Vec<Candle>,
-) -> Result<Proof, AdapterError> {
-    let mut rows = normalize(tf, rows)?;
-    rows.retain(|c| c.open_time >= start);
-    rows.truncate(limit.max(1));
-    let full = rows.len() >= limit.max(1);
-    let after_last = rows.last().and_then(|c| tf.next_open(c.open_time));
-    let lo = start.clamp(window.start, window.end);
-    let hi = match (full, after_last) {
-        (true, Some(after)) => after.min(end),
-        (true, None) => window.end,
-        (false, _) => end,
-    };
-    let covered = Window {
-        start: lo,
-        end: hi.clamp(lo, window.end),
-    };
-    let next = after_last.filter(|&n| full && n > start && n < window.end.min(end));
-    Ok(Proof {
-        candles: keep(rows, covered),
-        covered,
-        next,
-    })
-}
-
-/// A descending (newest-first) page answering `[start, end)` with at most `limit` rows.
-pub fn descending(
-    tf: Timeframe,
-    window: Window,
-    (start, end): (i64, i64),
-    limit: usize,
-    rows: Vec<Candle>,
-) -> Result<Proof, AdapterError> {
-    let mut rows = normalize(tf, rows)?;
-    rows.retain(|c| c.open_time < end);
-    let cut = rows.len().saturating_sub(limit.max(1));
-    rows.drain(..cut);
-    let full = rows.len() >= limit.max(1);
-    let first = rows.first().map(|c| c.open_time);
-    let hi = end.clamp(window.start, window.end);
-    let lo = match (full, first) {
-        (true, Some(f)) => f.max(start),
-        _ => start,
-    };
-    let covered = Window {
-        start: lo.clamp(window.start, hi),
-        end: hi,
-    };
-    let next = first.filter(|&f| full && f < end && f > window.start.max(start));
-    Ok(Proof {
-        candles: keep(rows, covered),
-        covered,
-        next,
-    })
-}
-
 /// `malformed` for an empty window (`start >= end`): nothing to request.
 pub fn nonempty(window: Window) -> Result<Window, AdapterError> {
     if window.start < window.end {
@@ -157,38 +119,98 @@ pub fn nonempty(window: Window) -> Result<Window, AdapterError> {
     }
 }
 
-/// The unified names of a timeframe table (unified timeframe → exchange spelling).
-pub fn supported<T>(table: &[(Timeframe, T)]) -> Vec<String> {
-    table.iter().map(|t| t.0.as_str().to_owned()).collect()
-}
-
-/// The row of `table` for the unified timeframe `name`, or `unsupported-timeframe`
-/// listing the table's timeframes.
-pub fn lookup<T: Copy>(
-    table: &[(Timeframe, T)],
-    name: &str,
-) -> Result<(Timeframe, T), AdapterError> {
-    table
-        .iter()
-        .find(|t| t.0.as_str() == name)
-        .copied()
-        .ok_or_else(|| AdapterError::UnsupportedTimeframe(supported(table)))
-}
-
-/// Characters of a non-JSON error body kept in an error message.
-pub const EXCERPT_CHARS: usize = 200;
-
-/// `exchange(HTTP status, first 200 characters of the body)`: the answer for an error
-/// body that is not in the exchange's documented error format.
-pub fn http_error(status: u16, body: &[u8]) -> AdapterError {
-    let head = &body[..body.len().min(EXCERPT_CHARS * 4)];
-    AdapterError::Exchange {
-        code: i64::from(status),
-        message: String::from_utf8_lossy(head)
-            .chars()
-            .take(EXCERPT_CHARS)
-            .collect(),
+/// A page of an endpoint returning the oldest `span.limit` rows of `span`, ascending.
+///
+/// - candles: the first `limit` strictly ascending rows (repeats, rows going
+///   backwards and rows at or after `span.end`, which were not asked for, are dropped),
+///   then those inside the window;
+/// - full page (`limit` rows): covered `[span.start, last open + tf)`, next starts
+///   at `last open + tf` (if that advances past `span.start` and is before the
+///   window end);
+/// - short page: the exchange has nothing more in the span: covered
+///   `[span.start, span.end)`, next starts at `span.end` if the span ended before
+///   the window did (endpoints that bound each request by time, like Gate).
+pub fn forward(tf: Timeframe, window: Window, span: Span, rows: Vec<Candle>) -> Paged {
+    let full = rows.len() >= span.limit.max(1);
+    let mut last: Option<i64> = None;
+    let mut taken = 0usize;
+    let mut candles = rows;
+    candles.retain(|c| c.open_time < span.end);
+    candles.retain(|c| {
+        if taken >= span.limit.max(1) || last.is_some_and(|l| c.open_time <= l) {
+            return false;
+        }
+        taken += 1;
+        last = Some(c.open_time);
+        window.contains(c.open_time)
+    });
+    let after_last = last.and_then(|l| tf.next_open(l));
+    let (covered_end, next) = if full && last.is_some() {
+        let next = after_last.filter(|&n| n < window.end && n > span.start);
+        (after_last.map_or(window.end, |n| n.min(span.end)), next)
+    } else {
+        let next = (span.end < window.end && span.end > span.start).then_some(span.end);
+        (span.end, next)
+    };
+    let start = span.start.clamp(window.start, window.end);
+    let covered = Window {
+        start,
+        end: covered_end.clamp(start, window.end),
+    };
+    Paged {
+        covered: spanning(tf, window, covered, &candles),
+        candles,
+        next,
     }
+}
+
+/// A page of an endpoint returning the newest `span.limit` rows of `span`, in any
+/// order.
+///
+/// - candles: the rows sorted ascending, repeats dropped, rows at or after
+///   `span.end` ignored, the newest `limit` kept, then those inside the window;
+/// - full page: covered `[first open, span.end)`, next ends at the first open (if
+///   that is after the window start);
+/// - short page: covered `[span.start, span.end)`, no next.
+pub fn backward(tf: Timeframe, window: Window, span: Span, mut rows: Vec<Candle>) -> Paged {
+    if !rows.is_sorted_by_key(|c| c.open_time) {
+        rows.sort_by_key(|c| c.open_time);
+    }
+    rows.dedup_by_key(|c| c.open_time);
+    rows.retain(|c| c.open_time < span.end);
+    let limit = span.limit.max(1);
+    if rows.len() > limit {
+        rows.drain(..rows.len() - limit);
+    }
+    let full = rows.len() >= limit;
+    let first = rows.first().map(|c| c.open_time);
+    let (lo, next) = match first {
+        Some(f) if full => (f, (f > window.start && f < span.end).then_some(f)),
+        _ => (span.start, None),
+    };
+    let end = span.end.clamp(window.start, window.end);
+    let covered = Window {
+        start: lo.clamp(window.start, end),
+        end,
+    };
+    rows.retain(|c| window.contains(c.open_time));
+    Paged {
+        covered: spanning(tf, window, covered, &rows),
+        candles: rows,
+        next,
+    }
+}
+
+/// `covered` widened to span every candle returned (the host checks that it does).
+fn spanning(tf: Timeframe, window: Window, mut covered: Window, candles: &[Candle]) -> Window {
+    if let (Some(first), Some(last)) = (candles.first(), candles.last()) {
+        covered.start = covered.start.min(first.open_time);
+        let after = tf
+            .next_open(last.open_time)
+            .map_or(window.end, |n| n.min(window.end));
+        covered.end = covered.end.max(after);
+    }
+    covered
 }
 
 #[cfg(test)]
@@ -197,28 +219,39 @@ mod tests {
 
     const T0: i64 = 1_704_067_200_000;
     const M: i64 = 60_000;
+    const TF: Timeframe = Timeframe::M1;
 
-    fn c(t: i64) -> Candle {
-        Candle {
-            open_time: t,
-            open: 1.0,
-            high: 2.0,
-            low: 0.5,
-            close: 1.5,
-            volume: 3.0,
-        }
+    fn rows(opens: &[i64]) -> Vec<Candle> {
+        opens
+            .iter()
+            .map(|&t| Candle {
+                open_time: t,
+                open: 1.0,
+                high: 2.0,
+                low: 0.5,
+                close: 1.5,
+                volume: 3.0,
+            })
+            .collect()
     }
 
-    fn opens(p: &Proof) -> Vec<i64> {
+    fn opens(p: &Paged) -> Vec<i64> {
         p.candles.iter().map(|c| c.open_time).collect()
     }
 
-    fn rows(ts: &[i64]) -> Vec<Candle> {
-        ts.iter().map(|&t| c(t)).collect()
+    fn w(a: i64, b: i64) -> Window {
+        Window {
+            start: T0 + a * M,
+            end: T0 + b * M,
+        }
     }
 
-    fn w(a: i64, b: i64) -> Window {
-        Window { start: a, end: b }
+    fn span(a: i64, b: i64, limit: usize) -> Span {
+        Span {
+            start: T0 + a * M,
+            end: T0 + b * M,
+            limit,
+        }
     }
 
     #[test]
@@ -233,94 +266,104 @@ mod tests {
             normalize(tf, rows(&[T0 + 1])),
             Err(AdapterError::Malformed(_))
         ));
-        let mut bad = c(T0);
+        let mut bad = rows(&[T0]).remove(0);
         bad.close = f64::INFINITY;
         assert!(normalize(tf, vec![bad]).is_err());
         assert!(normalize(tf, vec![]).unwrap().is_empty());
     }
 
     #[test]
-    fn ascending_pages() {
-        let tf = Timeframe::M1;
-        let win = w(T0, T0 + 10 * M);
-        let e = win.end;
-        // Full page: proves up to the open after the last row, continues there.
-        let p = ascending(tf, win, (T0, e), 3, rows(&[T0, T0 + M, T0 + 2 * M])).unwrap();
-        assert_eq!(p.covered, w(T0, T0 + 3 * M));
-        assert_eq!(p.next, Some(T0 + 3 * M));
-        // Short page: proves to the request end, no next.
-        let p = ascending(tf, win, (T0 + 3 * M, e), 3, rows(&[T0 + 3 * M])).unwrap();
-        assert_eq!(p.covered, w(T0 + 3 * M, e));
-        assert_eq!(p.next, None);
-        // Rows before the start or beyond the limit are dropped.
-        let four = rows(&[T0, T0 + M, T0 + 2 * M, T0 + 3 * M]);
-        let p = ascending(tf, win, (T0 + M, e), 2, four).unwrap();
-        assert_eq!(opens(&p), [T0 + M, T0 + 2 * M]);
-        assert_eq!(p.next, Some(T0 + 3 * M));
-        // Full page reaching the window end: no next.
-        let p = ascending(tf, win, (T0 + 8 * M, e), 2, rows(&[T0 + 8 * M, T0 + 9 * M])).unwrap();
-        assert_eq!(p.next, None);
-        assert_eq!(p.covered.end, e);
-        // Empty: the rest is proven empty.
-        let p = ascending(tf, win, (T0, e), 5, vec![]).unwrap();
-        assert_eq!(p.covered, win);
-        assert!(p.candles.is_empty() && p.next.is_none());
-    }
-
-    #[test]
-    fn descending_pages() {
-        let tf = Timeframe::M1;
-        let win = w(T0, T0 + 10 * M);
-        // Full page of the newest 3: proves [first, end), continues before the first.
-        let newest = rows(&[T0 + 9 * M, T0 + 8 * M, T0 + 7 * M]);
-        let p = descending(tf, win, (win.start, win.end), 3, newest).unwrap();
-        assert_eq!(opens(&p), [T0 + 7 * M, T0 + 8 * M, T0 + 9 * M]);
-        assert_eq!(p.covered, w(T0 + 7 * M, win.end));
-        assert_eq!(p.next, Some(T0 + 7 * M));
-        // Short page: proves down to the start.
-        let p = descending(tf, win, (win.start, T0 + 7 * M), 3, rows(&[T0 + 2 * M])).unwrap();
-        assert_eq!(p.covered, w(T0, T0 + 7 * M));
-        assert_eq!(p.next, None);
-        // More rows than the limit: the newest are kept.
-        let five = rows(&[T0, T0 + M, T0 + 2 * M, T0 + 3 * M, T0 + 4 * M]);
-        let p = descending(tf, win, (win.start, T0 + 4 * M), 2, five).unwrap();
-        assert_eq!(opens(&p), [T0 + 2 * M, T0 + 3 * M]);
-        assert_eq!(p.next, Some(T0 + 2 * M));
-        // A full page reaching the window start ends.
-        let p = descending(tf, win, (win.start, T0 + 2 * M), 2, rows(&[T0, T0 + M])).unwrap();
-        assert_eq!(p.next, None);
-        assert_eq!(p.covered, w(T0, T0 + 2 * M));
-    }
-
-    #[test]
-    fn tables_and_windows() {
-        let table = [(Timeframe::M1, "ONE"), (Timeframe::H1, "HOUR")];
-        assert_eq!(lookup(&table, "1h"), Ok((Timeframe::H1, "HOUR")));
-        assert_eq!(
-            lookup(&table, "1d"),
-            Err(AdapterError::UnsupportedTimeframe(vec![
-                "1m".into(),
-                "1h".into()
-            ]))
-        );
+    fn empty_windows_are_refused() {
         assert_eq!(nonempty(w(1, 2)), Ok(w(1, 2)));
         assert!(matches!(nonempty(w(2, 2)), Err(AdapterError::Malformed(_))));
     }
 
     #[test]
-    fn unreadable_error_bodies() {
-        match http_error(500, "é".repeat(500).as_bytes()) {
-            AdapterError::Exchange { code: 500, message } => {
-                assert_eq!(message.chars().count(), EXCERPT_CHARS)
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(
-            http_error(502, b"<html>"),
-            AdapterError::Exchange {
-                code: 502,
-                message: "<html>".into()
-            }
+    fn forward_full_short_and_time_bounded() {
+        let win = w(0, 10);
+        let full = forward(TF, win, span(0, 10, 3), rows(&[T0, T0 + M, T0 + 2 * M]));
+        assert_eq!((full.covered, full.next), (w(0, 3), Some(T0 + 3 * M)));
+        let short = forward(TF, win, span(3, 10, 3), rows(&[T0 + 3 * M]));
+        assert_eq!((short.covered, short.next), (w(3, 10), None));
+        // A span bounded before the window end continues at its end, even if empty.
+        let empty = forward(TF, win, span(0, 5, 5), vec![]);
+        assert_eq!((empty.covered, empty.next), (w(0, 5), Some(T0 + 5 * M)));
+        // Repeats, backwards rows and rows outside the window are dropped.
+        let odd = forward(
+            TF,
+            w(1, 10),
+            span(1, 10, 9),
+            rows(&[T0, T0 + M, T0 + M, T0, T0 + 2 * M]),
         );
+        assert_eq!(opens(&odd), [T0 + M, T0 + 2 * M]);
+        // Extra rows beyond the limit are ignored.
+        let over = forward(TF, win, span(0, 10, 2), rows(&[T0, T0 + M, T0 + 2 * M]));
+        assert_eq!((opens(&over).len(), over.next), (2, Some(T0 + 2 * M)));
+    }
+
+    #[test]
+    fn forward_never_loops() {
+        let win = w(0, 10);
+        let p = forward(TF, win, span(0, 10, 1), rows(&[T0 - M]));
+        assert!(p.candles.is_empty() && p.next.is_none());
+        let p = forward(TF, win, span(0, 10, 1), rows(&[i64::MAX]));
+        assert!(p.next.is_none());
+        // Reaching the window end ends the window.
+        let p = forward(TF, w(0, 2), span(0, 2, 2), rows(&[T0, T0 + M]));
+        assert_eq!((p.covered, p.next), (w(0, 2), None));
+    }
+
+    #[test]
+    fn backward_pages_from_the_end() {
+        let win = w(0, 10);
+        // Newest three of the window, given newest first.
+        let p = backward(
+            TF,
+            win,
+            span(0, 10, 3),
+            rows(&[T0 + 9 * M, T0 + 8 * M, T0 + 7 * M]),
+        );
+        assert_eq!(opens(&p), [T0 + 7 * M, T0 + 8 * M, T0 + 9 * M]);
+        assert_eq!((p.covered, p.next), (w(7, 10), Some(T0 + 7 * M)));
+        // Short page: proven down to the span start.
+        let p = backward(TF, win, span(0, 7, 3), rows(&[T0 + 5 * M, T0 + 6 * M]));
+        assert_eq!((p.covered, p.next), (w(0, 7), None));
+        // Full page reaching before the window: done, window start proven.
+        let p = backward(
+            TF,
+            w(2, 7),
+            span(2, 7, 3),
+            rows(&[T0 + M, T0 + 2 * M, T0 + 3 * M]),
+        );
+        assert_eq!(opens(&p), [T0 + 2 * M, T0 + 3 * M]);
+        assert_eq!((p.covered, p.next), (w(2, 7), None));
+        // More rows than the limit: the newest are kept; rows at/after the end ignored.
+        let p = backward(
+            TF,
+            win,
+            span(0, 5, 2),
+            rows(&[T0, T0 + 2 * M, T0 + 3 * M, T0 + 5 * M]),
+        );
+        assert_eq!(
+            (opens(&p), p.next),
+            (vec![T0 + 2 * M, T0 + 3 * M], Some(T0 + 2 * M))
+        );
+        // A full page whose first row is the span end cannot advance.
+        let p = backward(TF, win, span(0, 5, 1), rows(&[T0 + 5 * M]));
+        assert!(p.next.is_none() && p.candles.is_empty());
+    }
+
+    #[test]
+    fn ceil_to_the_grid() {
+        assert_eq!(ceil(TF, T0), T0);
+        assert_eq!(ceil(TF, T0 + 1), T0 + M);
+        assert_eq!(ceil(Timeframe::Month, T0 + 1), 1_706_745_600_000);
+    }
+
+    #[test]
+    fn advance_months_and_minutes() {
+        assert_eq!(advance(TF, T0, 3), T0 + 3 * M);
+        assert_eq!(advance(Timeframe::Month, T0, 2), 1_709_251_200_000);
+        assert_eq!(advance(TF, i64::MAX - 1, 5), i64::MAX);
     }
 }

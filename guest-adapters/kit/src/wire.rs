@@ -1,12 +1,13 @@
 //! Small wire conventions shared by adapters: an exchange's interval spellings, the
-//! `{code, msg}` of an error body or a bounded excerpt of an unreadable one, the server
-//! time of an HTTP `Date` header, and REST polling for live following.
+//! `{code, msg}` of an error body or a bounded excerpt of an unreadable one
+//! ([`http_error`]), the server time of an HTTP `Date` header, a rate-limit [`hint`], and
+//! REST polling for live following.
 
 use crate::civil::{DAY_MS, days_from_civil};
 use crate::http::{Header, Request, header};
 use crate::num::value_i64;
 use crate::timeframe::Timeframe;
-use crate::types::{AdapterError, LiveSource};
+use crate::types::{AdapterError, LiveSource, RateLimitHint};
 
 /// The unified timeframes an exchange serves, each with the exchange's spelling.
 #[derive(Clone, Copy, Debug)]
@@ -57,6 +58,24 @@ pub fn excerpt(body: &[u8]) -> String {
         .chars()
         .take(EXCERPT_CHARS)
         .collect()
+}
+
+/// `exchange(HTTP status, excerpt of the body)`: the answer for an error body that is not
+/// in the exchange's documented error format.
+pub fn http_error(status: u16, body: &[u8]) -> AdapterError {
+    AdapterError::Exchange {
+        code: i64::from(status),
+        message: excerpt(body),
+    }
+}
+
+/// A rate-limit hint without a used-weight header.
+pub fn hint(budget_per_minute: u32, request_weight: u32) -> RateLimitHint {
+    RateLimitHint {
+        budget_per_minute,
+        request_weight,
+        used_weight_header: None,
+    }
 }
 
 /// REST polling interval for live following: one timeframe, at most 10 s.
@@ -145,6 +164,19 @@ mod tests {
             EXCERPT_CHARS
         );
         assert_eq!(excerpt(b"<html>"), "<html>");
+        assert_eq!(
+            http_error(502, b"<html>"),
+            AdapterError::Exchange {
+                code: 502,
+                message: "<html>".into()
+            }
+        );
+        match http_error(500, "é".repeat(500).as_bytes()) {
+            AdapterError::Exchange { code: 500, message } => {
+                assert_eq!(message.chars().count(), EXCERPT_CHARS)
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(poll_interval_ms(Timeframe::M1), 10_000);
         assert_eq!(poll_interval_ms(Timeframe::S1), 1_000);
         assert_eq!(poll_interval_ms(Timeframe::Month), 10_000);

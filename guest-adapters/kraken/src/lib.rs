@@ -25,9 +25,10 @@
 //!   `min(timeframe, 10 s)`; `live-parse` returns no candles (no WebSocket).
 
 use seamless_adapter_kit::envelope::envelope;
-use seamless_adapter_kit::paging::{self, hint, http_error};
+use seamless_adapter_kit::paging::{self, Span};
 use seamless_adapter_kit::rows::{Layout, array_rows};
 use seamless_adapter_kit::timeframe::{Timeframe, names};
+use seamless_adapter_kit::wire::{hint, http_error};
 use seamless_adapter_kit::{AdapterError as E, AdapterInfo, Candle, LiveSource, Market, Page};
 use seamless_adapter_kit::{Query, Request, Response, Scanner, Window};
 use seamless_adapter_kit::{retry_after_ms, symbol, wire::poll_interval_ms};
@@ -111,7 +112,12 @@ pub fn parse(market: &Market, window: Window, _req: &Request, resp: &Response) -
     {
         return Err(E::UnavailableBefore(oldest));
     }
-    let p = paging::ascending(tf, window, (window.start, window.end), usize::MAX, rows)?;
+    let span = Span {
+        start: window.start,
+        end: window.end,
+        limit: usize::MAX,
+    };
+    let p = paging::forward(tf, window, span, rows);
     Ok(p.page(None))
 }
 

@@ -12,48 +12,68 @@
 
 use kraken_adapter::{parse, plan};
 use seamless_adapter_kit::{AdapterError, Market, Window, query_param};
-use seamless_adapter_testkit::ccxt::{assert_parsed_candles, list, response_body, tf_ms, vectors};
+use seamless_adapter_testkit::ccxt::{
+    Adapter, Answer, Tally, check_responses, list, tf_ms, vectors, window_since_limit,
+};
 use seamless_adapter_testkit::{MINUTE, ok};
 use serde_json::Value;
 
+/// How the ccxt vector runner drives this adapter (windows: see [`window_of`]).
+const KRAKEN: Adapter = Adapter {
+    vectors: "kraken",
+    plan,
+    parse,
+    window: window_since_limit,
+    default_limit: 720,
+};
+
+/// seamless windows: `since` + `limit` candles; without a limit the 720 Kraken serves;
+/// "the latest candles" (no since) up to the open after the newest row.
+fn window_of(vec: &Value) -> Window {
+    let args = &vec["args"];
+    let d = tf_ms(args["timeframe"].as_str().expect("tf"));
+    let rows = vec["http_response"]["result"]["XXBTZUSD"]
+        .as_array()
+        .expect("rows");
+    let newest = rows
+        .last()
+        .and_then(|r| r[0].as_i64())
+        .map_or(0, |t| t * 1000 + d);
+    match (args["since"].as_i64(), args["limit"].as_i64()) {
+        (Some(s), Some(l)) => Window {
+            start: s,
+            end: s + l * d,
+        },
+        (Some(s), None) => Window {
+            start: s,
+            end: s + 720 * d,
+        },
+        (None, _) => Window {
+            start: 0,
+            end: newest.max(1),
+        },
+    }
+}
+
 #[test]
 fn response_vectors_parse_to_ccxt_candles() {
-    let v = vectors("kraken");
-    assert_eq!(list(&v, "response").len(), 4);
-    for vec in list(&v, "response") {
-        let desc = vec["description"].as_str().unwrap_or("?");
-        let args = &vec["args"];
-        let tf = args["timeframe"].as_str().expect("tf");
-        let d = tf_ms(tf);
-        let market = Market::new("kraken", "BTC/USD", tf);
-        // seamless windows: `since` + `limit` candles; without a limit the 720 Kraken
-        // serves; "the latest candles" (no since) up to the open after the newest row.
-        let rows = vec["http_response"]["result"]["XXBTZUSD"]
-            .as_array()
-            .expect("rows");
-        let newest = rows
-            .last()
-            .and_then(|r| r[0].as_i64())
-            .map_or(0, |t| t * 1000 + d);
-        let window = match (args["since"].as_i64(), args["limit"].as_i64()) {
-            (Some(s), Some(l)) => Window {
-                start: s,
-                end: s + l * d,
-            },
-            (Some(s), None) => Window {
-                start: s,
-                end: s + 720 * d,
-            },
-            (None, _) => Window {
-                start: 0,
-                end: newest.max(1),
-            },
-        };
-        let req = plan(&market, window, 720).expect("plan");
-        let body = response_body(vec);
-        let page = parse(&market, window, &req, &ok(body)).expect(desc);
-        assert_parsed_candles(&page.candles, vec, desc);
-    }
+    let tally = check_responses("kraken", |v| {
+        let market = Market::new(
+            "kraken",
+            "BTC/USD",
+            v["args"]["timeframe"].as_str().expect("tf"),
+        );
+        let window = window_of(v);
+        let req = plan(&market, window, KRAKEN.default_limit).expect("plan");
+        Answer::Parsed(KRAKEN.candles_for(v, &market, window, &req))
+    });
+    assert_eq!(
+        tally,
+        Tally {
+            parsed: 4,
+            refused: 0
+        }
+    );
 }
 
 #[test]

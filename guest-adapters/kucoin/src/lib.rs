@@ -23,13 +23,12 @@
 //!   row limit, so a poll returns up to 1500 rows; its WebSocket needs a token from a POST
 //!   first, which the live-plan contract cannot express). `live_parse` returns no candles.
 
-use seamless_adapter_kit::cover::{Span, backward};
 use seamless_adapter_kit::envelope::envelope;
 use seamless_adapter_kit::num::value_i64;
-use seamless_adapter_kit::paging::{hint, nonempty, normalize};
+use seamless_adapter_kit::paging::{Span, backward, nonempty, normalize};
 use seamless_adapter_kit::rows::{Layout, array_rows};
 use seamless_adapter_kit::timeframe::Timeframe;
-use seamless_adapter_kit::wire::{Intervals, excerpt, poll};
+use seamless_adapter_kit::wire::{Intervals, excerpt, hint, poll};
 use seamless_adapter_kit::{AdapterError as E, AdapterInfo, LiveSource, Market, Page};
 use seamless_adapter_kit::{Query, Request, Response, Window, header};
 use seamless_adapter_kit::{query_param, retry_after_ms, symbol};

@@ -12,29 +12,30 @@ use std::collections::BTreeSet;
 use kucoin_adapter::{parse, plan};
 use seamless_adapter_kit::{Market, Request, Window, query_param};
 use seamless_adapter_testkit::ccxt::{
-    assert_parsed_candles, limit_or, list, market, response_body, tf_ms, vectors,
+    Adapter, Tally, check_responses, limit_or, list, market, tf_ms, vectors,
     window_since_limit as window_of,
 };
 use seamless_adapter_testkit::{MINUTE, ok, walk_backwards};
 
+/// How the ccxt vector runner drives this adapter.
+const KUCOIN: Adapter = Adapter {
+    vectors: "kucoin",
+    plan,
+    parse,
+    window: window_of,
+    default_limit: 1000,
+};
+
 #[test]
 fn response_vectors_parse_to_ccxt_candles() {
-    let v = vectors("kucoin");
-    let vectors = list(&v, "response");
-    assert_eq!(vectors.len(), 4);
-    for vec in vectors {
-        let desc = vec["description"].as_str().unwrap_or("?");
-        let args = &vec["args"];
-        let (m, w) = (market("kucoin", args), window_of(args));
-        let request = plan(&m, w, limit_or(args, 1000)).expect("plan");
-        let body = response_body(vec);
-        let page = parse(&m, w, &request, &ok(body)).expect(desc);
-        assert_parsed_candles(
-            &page.candles,
-            vec,
-            &format!("{} {desc}", vec["market_type"]),
-        );
-    }
+    let tally = check_responses("kucoin", |v| KUCOIN.answer(v));
+    assert_eq!(
+        tally,
+        Tally {
+            parsed: 4,
+            refused: 0
+        }
+    );
 }
 
 #[test]

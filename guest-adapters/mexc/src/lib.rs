@@ -19,7 +19,7 @@
 //!   `exchange(status, body excerpt)`.
 //! - Live: REST polling of the newest 10 candles (`live-parse` returns nothing).
 
-use seamless_adapter_kit::cover::{self, Span};
+use seamless_adapter_kit::paging::{self, Span};
 use seamless_adapter_kit::rows::{self, Layout};
 use seamless_adapter_kit::timeframe::Timeframe;
 use seamless_adapter_kit::wire::{self, Intervals};
@@ -94,7 +94,7 @@ pub fn plan(market: &Market, window: Window, limit: u32) -> Result<Request, Adap
     ))
 }
 
-/// Candles, covered range and next request of one response (see [`cover::forward`]);
+/// Candles, covered range and next request of one response (see [`paging::forward`]);
 /// a request without `startTime` (live polling) reads as the newest `limit` rows.
 pub fn parse(
     market: &Market,
@@ -113,9 +113,9 @@ pub fn parse(
         .filter(|&l| l > 0)
         .map_or(MAX_LIMIT as i64, |l| l.min(500)) as usize;
     Ok(match param("startTime") {
-        Some(start) => cover::forward(tf, window, Span { start, end, limit }, rows)
+        Some(start) => paging::forward(tf, window, Span { start, end, limit }, rows)
             .page_moving(request, "startTime"),
-        None => cover::backward(
+        None => paging::backward(
             tf,
             window,
             Span {

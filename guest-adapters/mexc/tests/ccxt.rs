@@ -6,35 +6,33 @@
 use mexc_adapter::{parse, plan};
 use seamless_adapter_kit::{AdapterError, Market, Request, query_param};
 use seamless_adapter_testkit::ccxt::{
-    assert_parsed_candles, limit_or, list, market, response_body, vectors,
-    window_until as window_of,
+    Adapter, Tally, check_responses, limit_or, list, market, vectors, window_until as window_of,
 };
 use seamless_adapter_testkit::{MINUTE, ok};
 
+/// How the ccxt vector runner drives this adapter.
+const MEXC: Adapter = Adapter {
+    vectors: "mexc",
+    plan,
+    parse,
+    window: window_of,
+    default_limit: 500,
+};
+
 #[test]
 fn response_vectors_parse_to_ccxt_candles() {
-    let v = vectors("mexc");
-    let mut n = 0;
-    for vec in list(&v, "response") {
-        let desc = vec["description"].as_str().unwrap();
-        let args = &vec["args"];
-        let m = market("mexc", args);
-        let window = window_of(args);
-        if vec["market_type"] != "spot" {
-            assert!(
-                matches!(plan(&m, window, 10), Err(AdapterError::UnknownSymbol(_))),
-                "{desc}"
-            );
-            continue;
+    // Spot only: other market types are refused as unknown symbols.
+    let tally = check_responses("mexc", |v| match v["market_type"] != "spot" {
+        true => MEXC.refusal(v),
+        false => MEXC.answer(v),
+    });
+    assert_eq!(
+        tally,
+        Tally {
+            parsed: 4,
+            refused: 4
         }
-        let limit = limit_or(args, 500);
-        let request = plan(&m, window, limit).unwrap();
-        let body = response_body(vec);
-        let page = parse(&m, window, &request, &ok(body)).expect(desc);
-        assert_parsed_candles(&page.candles, vec, desc);
-        n += 1;
-    }
-    assert_eq!(n, 4);
+    );
 }
 
 #[test]

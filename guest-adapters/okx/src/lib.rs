@@ -12,7 +12,7 @@
 //!   page is trusted as proof of emptiness only inside the horizon its HTTP `Date` header
 //!   shows (newest 1440 candles); below it the next page switches to history-candles.
 //! - Rows `data[] = ["ts","o","h","l","c","vol","volCcy","volCcyQuote","confirm"]`, **newest
-//!   first**: pages go backwards (kit `cover::backward`; the next `after` is the oldest row).
+//!   first**: pages go backwards (kit `paging::backward`; the next `after` is the oldest row).
 //!   `confirm` "0" marks the forming candle: it is dropped and bounds what the page proves.
 //!   (ccxt 4.5.90 keeps it.) Weeks open Monday 00:00 UTC, months on the 1st.
 //! - Volume (base units): spot `vol`; swaps `volCcy` (`vol` counts contracts there).
@@ -24,13 +24,12 @@
 //! - Live: REST polling of `/candles?limit=2` every `min(timeframe, 10 s)`; `live_parse`
 //!   returns no candles (no WebSocket).
 
-use seamless_adapter_kit::cover::{Span, backward};
 use seamless_adapter_kit::envelope::envelope;
 use seamless_adapter_kit::num::value_i64;
-use seamless_adapter_kit::paging::{hint, nonempty, normalize};
+use seamless_adapter_kit::paging::{Span, backward, nonempty, normalize};
 use seamless_adapter_kit::rows::{Layout, array_rows};
 use seamless_adapter_kit::timeframe::Timeframe;
-use seamless_adapter_kit::wire::{Intervals, date_ms, excerpt, poll};
+use seamless_adapter_kit::wire::{Intervals, date_ms, excerpt, hint, poll};
 use seamless_adapter_kit::{AdapterError as E, AdapterInfo, LiveSource, Market, Page};
 use seamless_adapter_kit::{Query, Request, Response, Window};
 use seamless_adapter_kit::{query_param, retry_after_ms, symbol};

@@ -11,9 +11,10 @@
 //! `export_adapter!` line at the end makes the WebAssembly component.
 
 use seamless_adapter_kit::envelope::envelope;
-use seamless_adapter_kit::paging::{self, hint, http_error, lookup, supported};
+use seamless_adapter_kit::paging::{self, Span};
 use seamless_adapter_kit::rows::{Layout, array_rows};
-use seamless_adapter_kit::timeframe::Timeframe::{self, *};
+use seamless_adapter_kit::timeframe::Timeframe::*;
+use seamless_adapter_kit::wire::{Intervals, hint, http_error};
 use seamless_adapter_kit::{AdapterError as E, AdapterInfo, LiveSource, Market, Query};
 use seamless_adapter_kit::{Page, Request, Response, Window, query_param};
 use seamless_adapter_kit::{retry_after_ms, symbol, wire::poll_interval_ms};
@@ -24,14 +25,14 @@ pub const BASE: &str = "https://api.example.com";
 /// The exchange's largest page.
 pub const MAX_LIMIT: u32 = 500;
 /// Unified timeframe → the exchange's spelling (the same here).
-const TIMEFRAMES: [(Timeframe, &str); 6] = [
+const INTERVALS: Intervals = Intervals(&[
     (M1, "1m"),
     (M5, "5m"),
     (M15, "15m"),
     (H1, "1h"),
     (H4, "4h"),
     (D1, "1d"),
-];
+]);
 
 /// Called once at load: who we are and what we may do.
 pub fn info() -> AdapterInfo {
@@ -40,7 +41,7 @@ pub fn info() -> AdapterInfo {
         name: "Example Exchange (template)".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         base_urls: vec![BASE.into()],
-        timeframes: supported(&TIMEFRAMES),
+        timeframes: INTERVALS.names(),
         max_candles_per_request: MAX_LIMIT,
         rate_limit: hint(1200, 1),
     }
@@ -48,7 +49,7 @@ pub fn info() -> AdapterInfo {
 
 /// The request for rows opening in `[from, to)` (`None`: the newest rows).
 fn request(market: &Market, span: Option<(i64, i64)>, limit: u32) -> Result<Request, E> {
-    let (_, tf) = lookup(&TIMEFRAMES, &market.timeframe)?; // or `unsupported-timeframe`
+    let (_, tf) = INTERVALS.get(&market.timeframe)?; // or `unsupported-timeframe`
     let id = symbol::join_upper(&market.symbol, "-") // BTC/USDT → BTC-USDT
         .ok_or_else(|| E::UnknownSymbol(market.symbol.clone()))?;
     let mut q = Query::new().push("market", id).push("tf", tf);
@@ -68,7 +69,7 @@ pub fn plan(market: &Market, window: Window, limit: u32) -> Result<Request, E> {
 
 /// One response → candles, the range it proves complete, and the next request.
 pub fn parse(market: &Market, window: Window, req: &Request, resp: &Response) -> Result<Page, E> {
-    let (tf, _) = lookup(&TIMEFRAMES, &market.timeframe)?;
+    let (tf, _) = INTERVALS.get(&market.timeframe)?;
     if resp.status != 200 {
         return Err(error(resp));
     }
@@ -81,17 +82,29 @@ pub fn parse(market: &Market, window: Window, req: &Request, resp: &Response) ->
     // What we asked for: we wrote these parameters ourselves in `request`.
     let param = |k| query_param(&req.url, k).and_then(|v| v.parse::<i64>().ok());
     let limit = param("limit").map_or(MAX_LIMIT, |l| l.clamp(1, MAX_LIMIT.into()) as u32);
-    let Some(span) = param("from").zip(param("to")) else {
+    // Sorted, unique, on the grid (an off-grid row is `malformed`).
+    let mut rows = paging::normalize(tf, rows)?;
+    let Some((from, to)) = param("from").zip(param("to")) else {
         // A live poll: the newest `limit` rows prove only [first row, window end).
-        let p = paging::descending(tf, window, (window.start, window.end), limit as usize, rows)?;
-        return Ok(p.page(None));
+        let span = Span {
+            start: window.start,
+            end: window.end,
+            limit: limit as usize,
+        };
+        return Ok(paging::backward(tf, window, span, rows).page(None));
     };
     // Oldest-first pages: a full page proves [from, last open + tf) and continues
     // there; a short one proves [from, to). The kit does this bookkeeping.
-    let p = paging::ascending(tf, window, span, limit as usize, rows)?;
+    rows.retain(|c| c.open_time >= from); // rows before `from` were not asked for
+    let span = Span {
+        start: from,
+        end: to,
+        limit: limit as usize,
+    };
+    let p = paging::forward(tf, window, span, rows);
     let next = p
         .next
-        .map(|from| request(market, Some((from, span.1)), limit))
+        .map(|from| request(market, Some((from, to)), limit))
         .transpose()?;
     Ok(p.page(next))
 }
@@ -104,7 +117,7 @@ fn error(resp: &Response) -> E {
     let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
     match (v["error"]["code"].as_i64(), v["error"]["message"].as_str()) {
         (Some(1001), Some(m)) => E::UnknownSymbol(m.into()),
-        (Some(1002), _) => E::UnsupportedTimeframe(supported(&TIMEFRAMES)),
+        (Some(1002), _) => E::UnsupportedTimeframe(INTERVALS.names()),
         (Some(code), Some(m)) => E::Exchange {
             code,
             message: m.into(),
@@ -115,7 +128,7 @@ fn error(resp: &Response) -> E {
 
 /// Following live: poll the newest rows every `min(timeframe, 10 s)`.
 pub fn live_plan(market: &Market) -> Result<LiveSource, E> {
-    let (tf, _) = lookup(&TIMEFRAMES, &market.timeframe)?;
+    let (tf, _) = INTERVALS.get(&market.timeframe)?;
     Ok(LiveSource::Poll {
         request: request(market, None, 2)?,
         interval_ms: poll_interval_ms(tf),

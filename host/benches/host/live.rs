@@ -109,7 +109,7 @@ async fn live_run(cached_host: &ComponentHost, ping_ms: u64, want: usize) -> Liv
     let warm: Vec<seamless::domain::Candle> = sim
         .truth("BTC/USDT", "1m", from - 30 * MIN, from)
         .into_iter()
-        .map(seamless::domain::Candle::from)
+        .map(crate::sim_candle)
         .collect();
     inst.on_candles(0, &seamless::components::columns(&warm), true)
         .unwrap()

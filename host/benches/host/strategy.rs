@@ -101,7 +101,7 @@ pub(crate) fn bench_strategy(rt: &tokio::runtime::Runtime, cached_host: &Compone
     let candles: Vec<seamless::domain::Candle> = sim
         .truth("BTC/USDT", "1m", JAN1_2022, JAN1_2022 + n * MIN)
         .into_iter()
-        .map(seamless::domain::Candle::from)
+        .map(crate::sim_candle)
         .collect();
     assert_eq!(candles.len() as i64, n);
     let times: Vec<i64> = candles.iter().map(|c| c.open_time).collect();
@@ -332,7 +332,7 @@ pub(crate) fn bench_strategy(rt: &tokio::runtime::Runtime, cached_host: &Compone
     let truth: Vec<seamless::domain::Candle> = sim
         .truth("BTC/USDT", "1m", read_window.start, read_window.end)
         .into_iter()
-        .map(seamless::domain::Candle::from)
+        .map(crate::sim_candle)
         .collect();
     let mut s = sma_cross_strategy::SmaCross::new(10, 30).unwrap();
     let mut want = Vec::new();

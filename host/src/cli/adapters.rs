@@ -27,13 +27,18 @@ pub enum AdaptersCommand {
         path: PathBuf,
     },
     /// Run the conformance suite against a component: contract checks, and with
-    /// --simulator a backfill from the built-in simulator compared with its truth.
+    /// --simulator a backfill from the exchange simulator compared with its truth.
     Test {
         /// Path of the .wasm component.
         path: PathBuf,
         /// Simulator format (the exchange the simulator should speak, e.g. binance, bybit).
+        /// Starts the `exchange-sim` program found next to seamless or on PATH, unless
+        /// --simulator-url names a running one.
         #[arg(long)]
         simulator: Option<String>,
+        /// URL of a running exchange simulator (http://127.0.0.1:PORT) for --simulator.
+        #[arg(long, requires = "simulator", value_name = "URL")]
+        simulator_url: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -82,8 +87,14 @@ pub async fn run(g: &Global, cmd: &AdaptersCommand) -> Result<(), Failure> {
         AdaptersCommand::Test {
             path,
             simulator,
+            simulator_url,
             json,
-        } => test(g, path, simulator.as_deref(), *json).await,
+        } => {
+            let sim = simulator
+                .as_deref()
+                .map(|format| (format, simulator_url.as_deref()));
+            test(g, path, sim, *json).await
+        }
         AdaptersCommand::Plan(a) => plan(g, a),
         AdaptersCommand::Parse(a) => parse(g, a),
     }
@@ -191,7 +202,13 @@ fn inspect(g: &Global, path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn test(g: &Global, path: &Path, simulator: Option<&str>, json: bool) -> Result<(), Failure> {
+/// `simulator`: the format and, if given, the URL of a running simulator.
+async fn test(
+    g: &Global,
+    path: &Path,
+    simulator: Option<(&str, Option<&str>)>,
+    json: bool,
+) -> Result<(), Failure> {
     if !path.is_file() {
         return Err(Failure::bad(anyhow::anyhow!(
             "{} does not exist: pass the path of a .wasm component",
@@ -200,16 +217,17 @@ async fn test(g: &Global, path: &Path, simulator: Option<&str>, json: bool) -> R
     }
     let host = g.component_host()?;
     let (adapter, mut checks) = seamless::suite::contract_checks(&host, path);
-    if let (Some(a), Some(format)) = (&adapter, simulator) {
-        #[cfg(feature = "simulator")]
-        checks.extend(seamless::suite::simulator_checks(&host, a, path, format).await);
-        #[cfg(not(feature = "simulator"))]
-        {
-            let _ = (a, format);
-            return Err(Failure::bad(anyhow::anyhow!(
-                "this seamless was built without the simulator feature"
-            )));
-        }
+    if let (Some(a), Some((format, url))) = (&adapter, simulator) {
+        let sim = start_simulator(url).await?;
+        let base = match sim.venue_url(format).await {
+            Ok(b) => b,
+            Err(e) => {
+                sim.stop().await;
+                return Err(simulator_failure(e));
+            }
+        };
+        checks.extend(seamless::suite::simulator_checks(&host, a, path, &sim, &base).await);
+        sim.stop().await;
     }
     if json {
         println!(
@@ -235,6 +253,36 @@ async fn test(g: &Global, path: &Path, simulator: Option<&str>, json: bool) -> R
             "{failed} check(s) failed for {}",
             path.display()
         )))
+    }
+}
+
+/// The simulator for `adapters test --simulator`: the running one at `url`, or a spawned
+/// `exchange-sim`.
+async fn start_simulator(url: Option<&str>) -> Result<seamless::suite::Simulator, Failure> {
+    use seamless::suite::Simulator;
+    match url {
+        Some(u) => Simulator::connect(u).map_err(simulator_failure),
+        None => Simulator::spawn().await.map_err(simulator_failure),
+    }
+}
+
+/// A simulator error with the flag advice that fixes it.
+fn simulator_failure(e: seamless::suite::SimulatorError) -> Failure {
+    use seamless::suite::SimulatorError as E;
+    let advice = match &e {
+        E::NotFound { .. } => {
+            "build it next to seamless (`cargo build --release -p exchange-sim`, or \
+             `just demo`), put it on PATH, or pass --simulator-url of a running simulator"
+        }
+        E::UnknownFormat { .. } => "pass one of those to --simulator",
+        E::Spawn { .. } | E::NoAddress { .. } => "pass --simulator-url of a running simulator",
+        E::Http { .. } => "check --simulator-url (an exchange-sim, e.g. http://127.0.0.1:PORT)",
+    };
+    match e {
+        E::Http { .. } | E::Spawn { .. } | E::NoAddress { .. } => {
+            Failure::runtime(anyhow::anyhow!("{e}: {advice}"))
+        }
+        _ => Failure::bad(anyhow::anyhow!("{e}: {advice}")),
     }
 }
 

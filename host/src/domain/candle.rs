@@ -29,22 +29,6 @@ impl Candle {
     }
 }
 
-/// The simulator's candles are the same six numbers (used by the adapter test suite and
-/// the integration tests to compare with the simulator's truth).
-#[cfg(feature = "simulator")]
-impl From<exchange_sim::SimCandle> for Candle {
-    fn from(c: exchange_sim::SimCandle) -> Self {
-        Candle {
-            open_time: c.open_time,
-            open: c.open,
-            high: c.high,
-            low: c.low,
-            close: c.close,
-            volume: c.volume,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

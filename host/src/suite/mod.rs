@@ -12,6 +12,10 @@ use serde::Serialize;
 use crate::components::{Adapter, AdapterError, ComponentError, ComponentHost, HttpResponse};
 use crate::domain::{NodeId, Timeframe, Window, now_ms};
 
+mod simulator;
+
+pub use simulator::{Simulator, SimulatorError};
+
 /// One check of the suite.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
@@ -211,33 +215,19 @@ pub fn contract_checks(host: &ComponentHost, path: &Path) -> (Option<Adapter>, V
     (Some(adapter), out)
 }
 
-/// Backfill through the host from an in-process simulator speaking `format` and compare
-/// with the simulator's truth.
-#[cfg(feature = "simulator")]
+/// Backfill through the host from `sim` speaking `format` (served at `base`, see
+/// [`Simulator::venue_url`]) and compare with the simulator's truth.
 pub async fn simulator_checks(
     host: &ComponentHost,
     adapter: &Adapter,
     path: &Path,
-    format: &str,
+    sim: &Simulator,
+    base: &str,
 ) -> Vec<Check> {
-    use exchange_sim::{MarketSpec, SimConfig, Simulator};
-
     use crate::provider::{AdapterRegistry, FetchOptions, Provider, Strategy};
     use crate::store::AnyStore;
 
     let mut out = Vec::new();
-    let cfg = SimConfig::default()
-        .with_market(MarketSpec::new("BTC/USD", 1_502_942_400_000, 4000.0))
-        .with_market(MarketSpec::new("ETH/USD", 1_502_942_400_000, 300.0));
-    let sim = match Simulator::start(cfg).await {
-        Ok(s) => s,
-        Err(e) => return vec![Check::new("simulator starts", Some(false), e.to_string())],
-    };
-    let base = if format == "binance" {
-        sim.base_url()
-    } else {
-        format!("{}/{format}", sim.base_url())
-    };
     let info = adapter.info();
     let tf = info
         .timeframes
@@ -245,7 +235,6 @@ pub async fn simulator_checks(
         .filter_map(|t| t.parse::<Timeframe>().ok())
         .find(|t| *t >= Timeframe::M1);
     let Some(tf) = tf else {
-        sim.shutdown().await;
         return vec![Check::new(
             "simulator backfill",
             Some(false),
@@ -253,7 +242,6 @@ pub async fn simulator_checks(
         )];
     };
     let Some(node) = symbol_for(adapter, tf) else {
-        sim.shutdown().await;
         return vec![Check::new(
             "simulator backfill",
             Some(false),
@@ -283,7 +271,8 @@ pub async fn simulator_checks(
         let max = info.max_candles_per_request as i64;
         // Recent: what every exchange serves. Deep: several pages in 2024 (an exchange
         // that serves no history there must say so with `unavailable-before`).
-        let end = tf.floor(sim.now_ms()) - tf.nominal_ms();
+        let now = sim.now_ms().await.map_err(|e| e.to_string())?;
+        let end = tf.floor(now) - tf.nominal_ms();
         let recent = Window {
             start: end - (max.min(600) - 10) * tf.nominal_ms(),
             end,
@@ -324,17 +313,12 @@ pub async fn simulator_checks(
                 }
                 Ok(Err(e)) => Check::new(&name, Some(false), e.to_string()),
                 Ok(Ok(got)) => {
-                    let truth: Vec<crate::domain::Candle> = sim
-                        // Contracts (`BTC/USDT:USDT`) follow the same simulated market.
-                        .truth(
-                            node.symbol.split(':').next().unwrap_or(&node.symbol),
-                            tf.as_str(),
-                            w.start,
-                            w.end,
-                        )
-                        .into_iter()
-                        .map(crate::domain::Candle::from)
-                        .collect();
+                    // Contracts (`BTC/USDT:USDT`) follow the same simulated market.
+                    let spot = node.symbol.split(':').next().unwrap_or(&node.symbol);
+                    let truth = sim
+                        .truth(spot, tf.as_str(), w.start, w.end)
+                        .await
+                        .map_err(|e| e.to_string())?;
                     let sane = got.candles.iter().all(|c| c.is_sane());
                     if got.candles == truth && sane {
                         Check::new(
@@ -369,7 +353,6 @@ pub async fn simulator_checks(
         Err(e) => out.push(Check::new("simulator backfill", Some(false), e)),
     }
     let _ = std::fs::remove_dir_all(&dir);
-    sim.shutdown().await;
     out
 }
 

@@ -91,7 +91,7 @@ impl Venue {
 fn truth(sim: &Simulator, base: &str, tf: &str, w: Window) -> Vec<Candle> {
     sim.truth(&format!("{base}/USDT"), tf, w.start, w.end)
         .into_iter()
-        .map(Candle::from)
+        .map(crate::support::candle)
         .collect()
 }
 

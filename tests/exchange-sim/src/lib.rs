@@ -1,7 +1,7 @@
 //! `exchange-sim`: a local exchange simulator for seamless's tests, benchmarks and demo.
 //!
 //! It serves the real REST formats of the supported exchanges (Binance spot at the root, see
-//! [`binance`]; the others under `/{venue}`, see [`venues`]) and Binance's live kline WebSocket
+//! [`venues::binance`]; the others under `/{venue}`, see [`venues`]) and Binance's live kline WebSocket
 //! streams on the same port ([`ws`]), on 127.0.0.1, from deterministic synthetic markets
 //! ([`market`]), with the exchange's request-weight budget, 429s and 418 bans ([`limits`]) and
 //! injectable faults ([`faults`]). Tests use it in-process through [`Simulator`]; other processes
@@ -50,7 +50,6 @@
 //! [`Simulator::ws_connections`], [`Simulator::ws_open`], [`Simulator::ws_frames`] (also in
 //! `/__sim/stats`).
 
-pub mod binance;
 pub mod clock;
 pub mod faults;
 pub mod limits;
@@ -332,19 +331,7 @@ impl Simulator {
         start_ms: i64,
         end_ms: i64,
     ) -> Vec<SimCandle> {
-        let markets = self.shared.markets();
-        let market = markets.get(symbol).or_else(|| {
-            markets
-                .iter()
-                .find(|m| m.symbol().replace('/', "") == symbol)
-        });
-        let (Some(m), Some(tf)) = (market, Timeframe::parse(timeframe)) else {
-            return Vec::new();
-        };
-        m.closed_candles(tf, start_ms, end_ms, self.shared.now_ms())
-            .iter()
-            .map(|c| m.to_sim(c))
-            .collect()
+        self.shared.truth(symbol, timeframe, start_ms, end_ms)
     }
 
     /// Stops the server (in-flight requests finish, at most 5 s are waited for; WebSocket

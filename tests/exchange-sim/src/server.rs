@@ -10,6 +10,15 @@
 //!   `{}`) returns it to wall time, `{"now_ms": <ms>, "speed": <n>}` runs it `n` times faster than
 //!   wall time from `<ms>` ([`Clock::Fast`]), `{"speed": <n>}` likewise from the current market
 //!   time. Answers `{"now_ms": <market now>, "speed": <n>}` (speed 0 = fixed, 1 = wall).
+//! - `GET /__sim/truth?symbol=BTC/USDT&timeframe=1m&start=<ms>&end=<ms>` → the closed candles
+//!   with `start <= open < end` as of the market clock (what [`crate::Simulator::truth`]
+//!   gives): `{"now_ms":t,"candles":[[open_ms,"open","high","low","close","volume"],..]}`,
+//!   values as shortest round-trip decimal strings (they parse back to exactly the same
+//!   `f64`); 400 with `{"error":..}` for a missing or unreadable parameter
+//! - `GET /__sim/venues` → `{"venues":[{"name":"binance","prefix":""},{"name":"bybit",
+//!   "prefix":"/bybit"},..]}`: the formats the simulator speaks ([`crate::venues::NAMES`]) and
+//!   the path each is served under (Binance spot at the root, every other venue under
+//!   `/{venue}`)
 //! - `POST /__sim/ws/drop` drops every open WebSocket connection without a Close frame; answers
 //!   `{"dropped": <connections open before>}`
 //!
@@ -28,13 +37,15 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use crate::SimConfig;
 use crate::clock::{Clock, wall_ms};
 use crate::faults::Faults;
 use crate::limits::{Admission, WeightLimiter};
-use crate::market::Markets;
+use crate::market::{Markets, SimCandle};
 use crate::stats::Stats;
+use crate::timeframe::Timeframe;
+use crate::venues::binance;
 use crate::ws::WsHub;
-use crate::{SimConfig, binance};
 
 /// State shared by every request of one simulator.
 pub struct Shared {
@@ -144,6 +155,31 @@ impl Shared {
         self.fault_seq.store(0, Ordering::SeqCst);
     }
 
+    /// The closed candles of `symbol` (unified `BTC/USDT` or compact `BTCUSDT`) with
+    /// `start_ms <= open_time < end_ms` as of the market clock; empty for an unknown symbol
+    /// or timeframe.
+    pub fn truth(
+        &self,
+        symbol: &str,
+        timeframe: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Vec<SimCandle> {
+        let markets = self.markets();
+        let market = markets.get(symbol).or_else(|| {
+            markets
+                .iter()
+                .find(|m| m.symbol().replace('/', "") == symbol)
+        });
+        let (Some(m), Some(tf)) = (market, Timeframe::parse(timeframe)) else {
+            return Vec::new();
+        };
+        m.closed_candles(tf, start_ms, end_ms, self.now_ms())
+            .iter()
+            .map(|c| m.to_sim(c))
+            .collect()
+    }
+
     /// The `/__sim/stats` document.
     pub fn stats_json(&self) -> serde_json::Value {
         let statuses: serde_json::Map<String, serde_json::Value> = self
@@ -173,7 +209,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/__sim/faults", get(get_faults).post(post_faults))
         .route("/__sim/reset", post(reset))
         .route("/__sim/clock", post(post_clock))
-        .route("/__sim/ws/drop", post(ws_drop));
+        .route("/__sim/ws/drop", post(ws_drop))
+        .route("/__sim/truth", get(truth))
+        .route("/__sim/venues", get(venues));
     Router::new()
         .merge(binance::routes())
         .merge(crate::ws::routes())
@@ -273,5 +311,61 @@ async fn ws_drop(State(s): State<Arc<Shared>>) -> Response {
     json(
         StatusCode::OK,
         serde_json::json!({ "dropped": dropped }).to_string(),
+    )
+}
+
+#[derive(Deserialize)]
+struct TruthQuery {
+    symbol: String,
+    timeframe: String,
+    start: i64,
+    end: i64,
+}
+
+async fn truth(
+    State(s): State<Arc<Shared>>,
+    q: Result<axum::extract::Query<TruthQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = match q {
+        Ok(axum::extract::Query(q)) => q,
+        Err(e) => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({
+                    "error": format!("{e}: pass symbol, timeframe, start and end (ms)")
+                })
+                .to_string(),
+            );
+        }
+    };
+    let now_ms = s.now_ms();
+    let rows: Vec<serde_json::Value> = s
+        .truth(&q.symbol, &q.timeframe, q.start, q.end)
+        .into_iter()
+        .map(|c| {
+            serde_json::json!([
+                c.open_time,
+                c.open.to_string(),
+                c.high.to_string(),
+                c.low.to_string(),
+                c.close.to_string(),
+                c.volume.to_string()
+            ])
+        })
+        .collect();
+    json(
+        StatusCode::OK,
+        serde_json::json!({ "now_ms": now_ms, "candles": rows }).to_string(),
+    )
+}
+
+async fn venues() -> Response {
+    let venues: Vec<serde_json::Value> = crate::venues::NAMES
+        .iter()
+        .map(|v| serde_json::json!({ "name": v, "prefix": crate::venues::prefix(v) }))
+        .collect();
+    json(
+        StatusCode::OK,
+        serde_json::json!({ "venues": venues }).to_string(),
     )
 }

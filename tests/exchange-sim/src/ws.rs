@@ -1,8 +1,8 @@
 //! WebSocket streams on the REST port: the shared hub (counters, the "drop everything" signal) and
 //! the socket task of each connection.
 //!
-//! Endpoints (Binance's, at the root like its REST API; see [`crate::binance::stream`] for the
-//! payloads and [`crate::binance::control`] for the control messages):
+//! Endpoints (Binance's, at the root like its REST API; see [`crate::venues::binance::stream`] for the
+//! payloads and [`crate::venues::binance::control`] for the control messages):
 //! - `GET /ws/{stream}` and `GET /ws/{stream1}/{stream2}/...`: raw streams (events unwrapped);
 //! - `GET /ws`: no stream yet, subscribe with `{"method":"SUBSCRIBE",...}`;
 //! - `GET /stream?streams={stream1}/{stream2}`: combined streams (each event wrapped as
@@ -31,8 +31,8 @@ use axum::routing::get;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::binance::session::Session;
 use crate::server::Shared;
+use crate::venues::binance::session::Session;
 
 /// Largest client message accepted (control requests are small).
 const MAX_CLIENT_MESSAGE: usize = 64 * 1024;

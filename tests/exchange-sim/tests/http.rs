@@ -464,3 +464,60 @@ async fn binary_prints_its_address_and_serves() {
         let _ = child.kill();
     }
 }
+
+/// The control API gives the truth (values that parse back to exactly `Simulator::truth`'s)
+/// and the venues with their path prefixes; bad truth queries are 400s naming the fix.
+#[tokio::test]
+async fn control_api_serves_truth_and_venues() {
+    let sim = Simulator::start(SimConfig::default().with_clock_fixed(NOW))
+        .await
+        .unwrap();
+    let c = client();
+    let (start, end) = (NOW - 3_600_000, NOW);
+    let r = get(
+        &c,
+        &format!(
+            "{}/__sim/truth?symbol=BTC%2FUSDT&timeframe=1m&start={start}&end={end}",
+            sim.base_url()
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["now_ms"], NOW);
+    let want = sim.truth("BTC/USDT", "1m", start, end);
+    let rows = v["candles"].as_array().unwrap();
+    assert_eq!(rows.len(), want.len());
+    assert!(!want.is_empty());
+    for (row, c) in rows.iter().zip(&want) {
+        let num = |i: usize| row[i].as_str().unwrap().parse::<f64>().unwrap();
+        assert_eq!(row[0].as_i64(), Some(c.open_time));
+        assert_eq!(
+            [num(1), num(2), num(3), num(4), num(5)],
+            [c.open, c.high, c.low, c.close, c.volume]
+        );
+    }
+    let bad = get(
+        &c,
+        &format!("{}/__sim/truth?symbol=BTCUSDT", sim.base_url()),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.text().contains("pass symbol, timeframe, start and end"),
+        "{}",
+        bad.text()
+    );
+
+    let v = get(&c, &format!("{}/__sim/venues", sim.base_url()))
+        .await
+        .json();
+    let venues = v["venues"].as_array().unwrap();
+    assert_eq!(venues.len(), exchange_sim::venues::NAMES.len());
+    assert_eq!(
+        venues[0],
+        serde_json::json!({"name": "binance", "prefix": ""})
+    );
+    assert!(venues.contains(&serde_json::json!({"name": "bybit", "prefix": "/bybit"})));
+    sim.shutdown().await;
+}

@@ -1,32 +1,29 @@
 //! Binance USDⓈ-M futures REST: `GET /fapi/v1/klines` (mounted under `/binanceusdm`).
 //!
-//! Same semantics and row format as spot klines ([`crate::binance`]) with the futures
+//! Same semantics and row format as spot klines ([`crate::venues::binance`]) with the futures
 //! differences: `limit` up to 1500 (default 500), no `1s` interval, and a weight that grows
 //! with `limit` (1 below 100, 2 below 500, 5 up to 1000, 10 above). Symbols are the
 //! futures ids (`BTCUSDT`) of the simulator's `*/USDT` markets. Every response carries
 //! `X-MBX-USED-WEIGHT-1M`; over budget → 429/-1003 with `Retry-After`, then 418 bans.
 //!
-//! The module also holds the small helpers shared by the other venue modules of this
-//! group (MEXC, Bitget, Gate): request admission with faults, JSON responses, number
-//! formatting and IMF-fixdate `Date` headers.
+//! Admission, replies and formatting, shared with MEXC, Bitget and Gate, are in
+//! [`super::admit`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::HeaderValue;
 use axum::response::Response;
 use axum::routing::get;
 
-use crate::binance::{self, ApiError, KlinesQuery};
-use crate::faults::{self, Fault};
-use crate::limits::Admission;
+use super::admit::{admit, json, mangle, with_retry_after};
+use crate::faults::Fault;
 use crate::market::{Market, Markets};
 use crate::query;
 use crate::server::Shared;
-use crate::timeframe::{DAY_MS, Timeframe, civil_from_days};
+use crate::timeframe::Timeframe;
+use crate::venues::binance::{self, ApiError, KlinesQuery};
 
 /// Path of the candle endpoint (relative to `/binanceusdm`).
 pub const KLINES_PATH: &str = "/fapi/v1/klines";
@@ -153,103 +150,6 @@ fn with_used(mut r: Response, used: u32) -> Response {
     r
 }
 
-// -------------------------------------------------------------------------------------------------
-// Helpers shared by this group's venue modules
-
-/// Latency, the weight limiter and the fault of one candle request. `Ok((used, fault))` to
-/// serve (the fault being an error status, a malformed or a truncated body, or none);
-/// `Err(response)` when the request is refused, built by `refused(status, retry_after_s,
-/// used)` in the venue's format (429 for the limiter and injected rate limits, 418 for
-/// bans; venues without bans answer 429 for both).
-pub(crate) async fn admit(
-    s: &Shared,
-    weight: u32,
-    refused: impl Fn(u16, u64, u32) -> Response,
-) -> Result<(u32, Option<Fault>), Response> {
-    let f = s.faults();
-    if f.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
-    }
-    let used = match s.admit(weight).0 {
-        Admission::Allowed { used } => used,
-        Admission::Limited {
-            used,
-            retry_after_s,
-        } => return Err(refused(429, retry_after_s, used)),
-        Admission::Banned {
-            used,
-            retry_after_s,
-            ..
-        } => return Err(refused(418, retry_after_s, used)),
-    };
-    match f.pick(s.next_fault_seq()) {
-        Some(Fault::RateLimited) => Err(refused(429, 1, used)),
-        Some(Fault::Banned) => Err(refused(418, 1, used)),
-        other => Ok((used, other)),
-    }
-}
-
-/// A JSON response.
-pub(crate) fn json(status: u16, body: impl Into<Body>) -> Response {
-    let mut r = Response::new(body.into());
-    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
-/// `r` with `Retry-After: secs`.
-pub(crate) fn with_retry_after(mut r: Response, secs: u64) -> Response {
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    r
-}
-
-/// A served body after a malformed/truncated fault.
-pub(crate) fn mangle(body: Vec<u8>, fault: Option<Fault>) -> Vec<u8> {
-    match fault {
-        Some(Fault::Malformed) => faults::malform(&body),
-        Some(Fault::Truncated) => faults::truncate(&body),
-        _ => body,
-    }
-}
-
-/// The shortest decimal that parses back to exactly `v` (what `truth()` reports).
-pub(crate) fn num(v: f64) -> String {
-    format!("{v}")
-}
-
-/// The market whose base and quote joined by `sep` spell `id`.
-pub(crate) fn find_joined<'a>(markets: &'a Markets, id: &str, sep: &str) -> Option<&'a Market> {
-    markets.iter().find(|m| {
-        id.len() == m.base().len() + sep.len() + m.quote().len()
-            && id.starts_with(m.base())
-            && id[m.base().len()..].starts_with(sep)
-            && id.ends_with(m.quote())
-    })
-}
-
-/// IMF-fixdate of `ms` (`Mon, 01 Jan 2024 00:00:00 GMT`), for `Date` headers.
-pub(crate) fn http_date(ms: i64) -> String {
-    const DOW: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = ms.div_euclid(DAY_MS);
-    let secs = ms.rem_euclid(DAY_MS) / 1000;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
-        DOW[days.rem_euclid(7) as usize],
-        MON[(m - 1) as usize],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,21 +206,6 @@ mod tests {
             err("symbol=BTCUSDT&interval=1m&startTime=x"),
             ApiError::Illegal("startTime", "^[0-9]{1,20}$")
         );
-    }
-
-    #[test]
-    fn dates_and_numbers() {
-        assert_eq!(
-            http_date(1_704_067_200_000),
-            "Mon, 01 Jan 2024 00:00:00 GMT"
-        );
-        assert_eq!(http_date(784_111_777_000), "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(num(42000.1), "42000.1");
-        assert_eq!(num(3.0), "3");
-        let ms = markets();
-        assert!(find_joined(&ms, "BTC_USDT", "_").is_some());
-        assert!(find_joined(&ms, "BTCUSDT", "_").is_none());
-        assert!(find_joined(&ms, "ETHUSDT", "").is_some());
     }
 
     #[tokio::test]

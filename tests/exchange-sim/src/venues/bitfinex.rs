@@ -20,7 +20,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 
-use super::coinbase::common::{self, Gate, fixed, json, param};
+use super::answer::{self, Gate, fixed, json, param};
 use crate::market::{Market, Markets};
 use crate::query;
 use crate::server::Shared;
@@ -138,7 +138,7 @@ pub fn hist_body(markets: &Markets, key: &str, raw: &str, now: i64) -> Result<Ve
 
 fn rate_limited(retry_after_s: u64) -> Response {
     let body = ApiError(11010, "ERR_RATE_LIMIT").body();
-    common::with_retry_after(json(StatusCode::TOO_MANY_REQUESTS, body), retry_after_s)
+    answer::with_retry_after(json(StatusCode::TOO_MANY_REQUESTS, body), retry_after_s)
 }
 
 fn injected(status: u16) -> Response {
@@ -146,7 +146,7 @@ fn injected(status: u16) -> Response {
     match status {
         429 => rate_limited(1),
         500 => json(code, ApiError(10000, "ERR_UNK").body()),
-        _ => common::html(code),
+        _ => answer::html(code),
     }
 }
 
@@ -155,12 +155,12 @@ async fn hist(
     Path(key): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let fault = match common::gate(&s, 1, rate_limited, injected).await {
+    let fault = match answer::gate(&s, 1, rate_limited, injected).await {
         Gate::Serve(f) => f,
         Gate::Answer(r) => return r,
     };
     match hist_body(s.markets(), &key, raw.as_deref().unwrap_or(""), s.now_ms()) {
-        Ok(body) => common::ok(body, fault),
+        Ok(body) => answer::ok(body, fault),
         Err(e) => json(StatusCode::INTERNAL_SERVER_ERROR, e.body()),
     }
 }

@@ -12,8 +12,7 @@
 //!   unknown product `NOT_FOUND` (404); over the request budget or on an injected rate
 //!   limit: 429 `RESOURCE_EXHAUSTED` with `Retry-After`.
 //!
-//! [`common`] holds the request gate (latency, weight limiter, faults) and number
-//! formatting shared by this group's venue modules (coinbase, kraken, bitfinex, example).
+//! The request gate, responses and number formatting come from [`super::answer`].
 
 use std::sync::Arc;
 
@@ -23,7 +22,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 
-use self::common::{Gate, fixed, json, param};
+use super::answer::{self, Gate, fixed, json, param};
 use crate::market::{Market, Markets};
 use crate::query;
 use crate::server::Shared;
@@ -143,7 +142,7 @@ pub fn candles_body(
 }
 
 fn rate_limited(retry_after_s: u64) -> Response {
-    common::with_retry_after(
+    answer::with_retry_after(
         json(
             StatusCode::TOO_MANY_REQUESTS,
             error_body("RESOURCE_EXHAUSTED", "Too many requests"),
@@ -159,7 +158,7 @@ fn injected(status: u16) -> Response {
         500 => json(code, error_body("INTERNAL", "internal error")),
         503 => json(code, error_body("UNAVAILABLE", "service unavailable")),
         400..=499 => json(code, error_body("UNKNOWN", "unknown error")),
-        _ => common::html(code),
+        _ => answer::html(code),
     }
 }
 
@@ -168,7 +167,7 @@ async fn candles(
     Path(product): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let fault = match common::gate(&s, 1, rate_limited, injected).await {
+    let fault = match answer::gate(&s, 1, rate_limited, injected).await {
         Gate::Serve(f) => f,
         Gate::Answer(r) => return r,
     };
@@ -178,122 +177,11 @@ async fn candles(
         raw.as_deref().unwrap_or(""),
         s.now_ms(),
     ) {
-        Ok(body) => common::ok(body, fault),
+        Ok(body) => answer::ok(body, fault),
         Err(e) => json(
             StatusCode::from_u16(e.0).unwrap_or(StatusCode::BAD_REQUEST),
             e.body(),
         ),
-    }
-}
-
-/// Helpers shared by group c's venue modules.
-pub mod common {
-    use std::time::Duration;
-
-    use axum::body::Body;
-    use axum::http::{HeaderValue, StatusCode, header};
-    use axum::response::Response;
-
-    use crate::faults::{self, Fault};
-    use crate::limits::Admission;
-    use crate::server::Shared;
-
-    /// What to do with a candle request after latency, limiter and fault injection.
-    pub enum Gate {
-        /// Serve it (then apply a body fault, if any).
-        Serve(Option<Fault>),
-        /// Answer this instead.
-        Answer(Response),
-    }
-
-    /// Latency, the shared weight limiter (`weight` per request) and the fault sequence.
-    /// Over the budget, banned, or an injected rate limit/ban → `rate_limited(retry_after_s)`
-    /// (the exchange's own answer); an injected error status → `error(status)`.
-    pub async fn gate(
-        s: &Shared,
-        weight: u32,
-        rate_limited: impl Fn(u64) -> Response,
-        error: impl Fn(u16) -> Response,
-    ) -> Gate {
-        let f = s.faults();
-        if f.latency_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
-        }
-        match s.admit(weight).0 {
-            Admission::Allowed { .. } => {}
-            Admission::Limited { retry_after_s, .. } | Admission::Banned { retry_after_s, .. } => {
-                return Gate::Answer(rate_limited(retry_after_s));
-            }
-        }
-        match f.pick(s.next_fault_seq()) {
-            Some(Fault::RateLimited | Fault::Banned) => Gate::Answer(rate_limited(1)),
-            Some(Fault::Error(status)) => Gate::Answer(error(status)),
-            other => Gate::Serve(other),
-        }
-    }
-
-    /// A 200 JSON answer, mangled if the fault says so.
-    pub fn ok(body: Vec<u8>, fault: Option<Fault>) -> Response {
-        let body = match fault {
-            Some(Fault::Malformed) => faults::malform(&body),
-            Some(Fault::Truncated) => faults::truncate(&body),
-            _ => body,
-        };
-        json(StatusCode::OK, body)
-    }
-
-    /// A JSON response.
-    pub fn json(status: StatusCode, body: impl Into<Body>) -> Response {
-        let mut r = Response::new(body.into());
-        *r.status_mut() = status;
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        r
-    }
-
-    /// A gateway's HTML error page.
-    pub fn html(status: StatusCode) -> Response {
-        let title = format!(
-            "{} {}",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("Error")
-        );
-        let mut r = json(
-            status,
-            format!(
-                "<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
-            ),
-        );
-        r.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-        r
-    }
-
-    /// `r` with `Retry-After: secs`.
-    pub fn with_retry_after(mut r: Response, secs: u64) -> Response {
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        r
-    }
-
-    /// The first non-empty value of query parameter `name`.
-    pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-        pairs
-            .iter()
-            .find(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// `units × 10^-decimals` in plain decimal notation (exactly; parses back to the
-    /// `f64` the simulator's truth reports).
-    pub fn fixed(units: u128, decimals: u32) -> String {
-        if decimals == 0 {
-            return units.to_string();
-        }
-        let p = 10u128.pow(decimals.min(30));
-        format!("{}.{:0w$}", units / p, units % p, w = decimals as usize)
     }
 }
 
@@ -393,9 +281,9 @@ mod tests {
             e.body(),
             r#"{"error":"NOT_FOUND","error_details":"Product NOPE-USD not supported","message":"Product NOPE-USD not supported"}"#
         );
-        assert_eq!(common::fixed(4_200_010, 2), "42000.10");
-        assert_eq!(common::fixed(5, 0), "5");
-        assert_eq!(common::fixed(5, 3), "0.005");
+        assert_eq!(answer::fixed(4_200_010, 2), "42000.10");
+        assert_eq!(answer::fixed(5, 0), "5");
+        assert_eq!(answer::fixed(5, 3), "0.005");
     }
 
     #[tokio::test]

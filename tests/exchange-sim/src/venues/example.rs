@@ -17,11 +17,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 
+use super::answer::{self, Gate, fixed, json, param};
 use crate::market::Markets;
 use crate::query;
 use crate::server::Shared;
 use crate::timeframe::Timeframe;
-use crate::venues::coinbase::common::{self, Gate, fixed, json, param};
 
 /// Largest (and default) `limit`.
 pub const MAX_LIMIT: usize = 500;
@@ -101,23 +101,23 @@ pub fn candles_body(markets: &Markets, raw: &str, now: i64) -> Result<Vec<u8>, A
 
 fn rate_limited(retry_after_s: u64) -> Response {
     let body = ApiError(1429, "rate limited").body();
-    common::with_retry_after(json(StatusCode::TOO_MANY_REQUESTS, body), retry_after_s)
+    answer::with_retry_after(json(StatusCode::TOO_MANY_REQUESTS, body), retry_after_s)
 }
 
 fn injected(status: u16) -> Response {
     match status {
         429 => rate_limited(1),
-        _ => common::html(StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)),
+        _ => answer::html(StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)),
     }
 }
 
 async fn candles(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
-    let fault = match common::gate(&s, 1, rate_limited, injected).await {
+    let fault = match answer::gate(&s, 1, rate_limited, injected).await {
         Gate::Serve(f) => f,
         Gate::Answer(r) => return r,
     };
     match candles_body(s.markets(), raw.as_deref().unwrap_or(""), s.now_ms()) {
-        Ok(body) => common::ok(body, fault),
+        Ok(body) => answer::ok(body, fault),
         Err(e) => json(StatusCode::BAD_REQUEST, e.body()),
     }
 }

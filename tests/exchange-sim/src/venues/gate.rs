@@ -22,7 +22,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
 
-use super::binanceusdm::{admit, find_joined, http_date, json, mangle, num, with_retry_after};
+use super::admit::{admit, find_joined, http_date, json, mangle, num, with_retry_after};
 use crate::faults::Fault;
 use crate::market::{Market, Markets};
 use crate::query;

@@ -21,7 +21,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 
-use super::coinbase::common::{self, Gate, fixed, json, param};
+use super::answer::{self, Gate, fixed, json, param};
 use crate::market::{Market, Markets};
 use crate::query;
 use crate::server::Shared;
@@ -127,7 +127,7 @@ pub fn ohlc_body(markets: &Markets, raw: &str, now: i64) -> String {
 }
 
 fn rate_limited(retry_after_s: u64) -> Response {
-    common::with_retry_after(
+    answer::with_retry_after(
         json(
             StatusCode::TOO_MANY_REQUESTS,
             r#"{"error":["EGeneral:Too many requests"]}"#,
@@ -141,13 +141,13 @@ fn injected(status: u16) -> Response {
     match status {
         429 => rate_limited(1),
         500..=503 => json(code, r#"{"error":["EService:Unavailable"]}"#),
-        _ => common::html(code),
+        _ => answer::html(code),
     }
 }
 
 async fn ohlc(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
-    match common::gate(&s, 1, rate_limited, injected).await {
-        Gate::Serve(fault) => common::ok(
+    match answer::gate(&s, 1, rate_limited, injected).await {
+        Gate::Serve(fault) => answer::ok(
             ohlc_body(s.markets(), raw.as_deref().unwrap_or(""), s.now_ms()).into_bytes(),
             fault,
         ),

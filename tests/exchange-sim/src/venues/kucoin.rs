@@ -20,7 +20,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
 
-use super::bybit::{Gate, find, gate, mangle, newest_first, reply, values};
+use super::newest_first::{Gate, find, gate, mangle, newest_first, reply, values};
 use crate::market::Markets;
 use crate::query;
 use crate::server::Shared;

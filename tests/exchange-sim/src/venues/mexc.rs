@@ -16,7 +16,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
 
-use super::binanceusdm::{admit, find_joined, json, mangle, num, with_retry_after};
+use super::admit::{admit, find_joined, json, mangle, num, with_retry_after};
 use crate::faults::Fault;
 use crate::market::{Market, Markets};
 use crate::query;

@@ -1,5 +1,6 @@
-//! The other exchanges' REST candle endpoints, one module each, over the same synthetic
-//! markets as [`crate::binance`]. Each is mounted under `/{venue}` (so exchanges whose
+//! Every exchange's REST candle endpoints, one module each, over the same synthetic
+//! markets. Binance spot ([`binance`], with its live kline streams) is served at the root
+//! like the real API; every other venue is mounted under `/{venue}` (so exchanges whose
 //! paths collide, like MEXC and Binance `/api/v3/klines`, share one server): point an
 //! adapter at it with `--exchange-url {venue}=http://127.0.0.1:PORT/{venue}`. `example` is
 //! the made-up API of the third-party adapter template (guest-adapters/template).
@@ -10,6 +11,9 @@ use axum::Router;
 
 use crate::server::Shared;
 
+pub mod admit;
+pub mod answer;
+pub mod binance;
 pub mod binanceusdm;
 pub mod bitfinex;
 pub mod bitget;
@@ -21,9 +25,39 @@ pub mod htx;
 pub mod kraken;
 pub mod kucoin;
 pub mod mexc;
+pub mod newest_first;
 pub mod okx;
 
-/// Every venue's routes, each nested under its own prefix.
+/// The venues the simulator speaks, by the name an adapter's `--simulator` format and
+/// `/{venue}` prefix use (`binance` is served at the root).
+pub const NAMES: [&str; 13] = [
+    "binance",
+    "binanceusdm",
+    "bitfinex",
+    "bitget",
+    "bybit",
+    "coinbase",
+    "example",
+    "gate",
+    "htx",
+    "kraken",
+    "kucoin",
+    "mexc",
+    "okx",
+];
+
+/// The path prefix a venue is served under (`""` for Binance spot, `/{venue}` for the others);
+/// `None` for a name not in [`NAMES`].
+pub fn prefix(venue: &str) -> Option<String> {
+    match venue {
+        "binance" => Some(String::new()),
+        v if NAMES.contains(&v) => Some(format!("/{v}")),
+        _ => None,
+    }
+}
+
+/// Every venue's routes, each nested under its own prefix (Binance spot's are at the root
+/// and merged by [`crate::server::router`]).
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .nest("/binanceusdm", binanceusdm::routes())

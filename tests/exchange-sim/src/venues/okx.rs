@@ -23,7 +23,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
 
-use super::bybit::{Gate, find, gate, http_date, mangle, newest_first, reply, values};
+use super::newest_first::{Gate, find, gate, http_date, mangle, newest_first, reply, values};
 use crate::market::Markets;
 use crate::query;
 use crate::server::Shared;

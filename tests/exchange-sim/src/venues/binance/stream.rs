@@ -18,9 +18,9 @@
 //!   gap) send nothing. If the market clock goes backwards the stream pauses until it is past the
 //!   last candle sent again, so no candle is ever sent closed twice on one connection.
 
-use crate::binance::{find, push_fixed, symbol_id};
 use crate::market::{Candle, Market, Markets};
 use crate::timeframe::Timeframe;
+use crate::venues::binance::{find, push_fixed, symbol_id};
 
 /// Closed candles sent per stream and poll at most (a big clock jump is caught up over polls).
 pub const MAX_CLOSED_PER_POLL: usize = 1000;
@@ -185,9 +185,9 @@ impl Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::binance::klines_body;
     use crate::market::MarketSpec;
     use crate::timeframe::{MINUTE_MS, SECOND_MS};
+    use crate::venues::binance::klines_body;
     use serde_json::Value;
 
     const NOW: i64 = 1_718_000_000_000; // 2024-06-10T06:13:20Z
