@@ -138,7 +138,12 @@ pub struct Global {
 }
 
 impl Global {
-    fn resolve(a: &GlobalArgs) -> Result<Global, Failure> {
+    /// `command_flags`: the command's own flags that set config keys (`seamless worker
+    /// --job-lease`), applied after the global ones.
+    fn resolve(
+        a: &GlobalArgs,
+        command_flags: Vec<(&'static str, String)>,
+    ) -> Result<Global, Failure> {
         let mut loaded =
             Loaded::load(a.config_file.as_deref(), std::env::vars()).map_err(Failure::bad)?;
         for spec in &a.exchange_urls {
@@ -152,7 +157,7 @@ impl Global {
                 )));
             }
         }
-        for (flag, value) in a.flag_values() {
+        for (flag, value) in a.flag_values().into_iter().chain(command_flags) {
             loaded.apply_flag(flag, &value).map_err(Failure::bad)?;
         }
         Ok(Global {
@@ -408,7 +413,11 @@ fn init_tracing(filter: &str) {
 /// Parse the command line, run the command, map failures to exit codes.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let global = match Global::resolve(&cli.global) {
+    let command_flags = match &cli.command {
+        Command::Worker(args) => args.flag_values(),
+        _ => Vec::new(),
+    };
+    let global = match Global::resolve(&cli.global, command_flags) {
         Ok(g) => g,
         Err(f) => {
             eprintln!("error: {:#}", f.error);

@@ -3,12 +3,13 @@
 //! `Provider::backfill` (shared rate limit, chunk leases) and acknowledges it when done;
 //! `seamless backfill … --enqueue` adds jobs and `seamless jobs` lists them.
 //!
-//! - Jobs abandoned by a dead worker (not renewed for `--job-lease`) are claimed before new
-//!   ones are read. A background task renews the lease of every job this worker runs every
-//!   third of the lease; a job another worker has claimed meanwhile is cancelled here.
+//! - Jobs abandoned by a dead worker (not renewed for the lease: config key `jobs.lease`,
+//!   `--job-lease`) are claimed before new ones are read. A background task renews the lease
+//!   of every job this worker runs every third of the lease; a job another worker has claimed
+//!   meanwhile is cancelled here.
 //! - A failed run is retried one lease later (by any worker); the run that fails attempt
-//!   `--max-attempts`, or a job that cannot succeed (malformed, unknown exchange or symbol),
-//!   goes to the dead letters with its error.
+//!   `jobs.max_attempts` (`--max-attempts`), or a job that cannot succeed (malformed, unknown
+//!   exchange or symbol), goes to the dead letters with its error.
 //! - SIGTERM or SIGINT stops it cleanly: no new job is taken (within a second), the jobs
 //!   running are cancelled (their stored pages stay stored) and released: immediately
 //!   claimable by another worker, which resumes them from the ledger, with the stopped run
@@ -29,7 +30,6 @@ use seamless::coord::{Cluster, Delivery, Job, JobPolicy, Renewal};
 use seamless::domain::{NodeId, Window, format_ms};
 use seamless::provider::{BackfillOutcome, Provider, ProviderError};
 
-use super::live::parse_duration;
 use super::{Failure, Global};
 
 #[derive(Debug, Args)]
@@ -41,13 +41,27 @@ pub struct WorkerArgs {
     #[arg(long)]
     max_jobs: Option<u64>,
     /// A job not renewed by its worker for this long (a killed worker) is claimed by another
-    /// worker; running jobs are renewed every third of it. Use one value across the cluster.
-    #[arg(long, env = "SEAMLESS_JOB_LEASE", default_value = "30s", value_parser = parse_duration)]
-    job_lease: Duration,
+    /// worker; running jobs are renewed every third of it, e.g. 5s, 1m. Use one value across
+    /// the cluster. Config key `jobs.lease` (default 30s).
+    #[arg(long, value_name = "DURATION")]
+    job_lease: Option<String>,
     /// Runs of one job before it goes to the dead letters (`seamless jobs` lists them).
-    #[arg(long, env = "SEAMLESS_JOB_MAX_ATTEMPTS", default_value_t = 3,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    max_attempts: u32,
+    /// Config key `jobs.max_attempts` (default 3).
+    #[arg(long, value_name = "N")]
+    max_attempts: Option<String>,
+}
+
+impl WorkerArgs {
+    /// The flags that set config keys (`jobs.lease`, `jobs.max_attempts`), as `(flag, text)`.
+    pub(crate) fn flag_values(&self) -> Vec<(&'static str, String)> {
+        [
+            ("--job-lease", self.job_lease.clone()),
+            ("--max-attempts", self.max_attempts.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(f, v)| Some((f, v?)))
+        .collect()
+    }
 }
 
 /// How long one `XREADGROUP` blocks: the longest delay before a stop request is noticed.
@@ -339,16 +353,8 @@ pub async fn run(g: &Global, a: &WorkerArgs) -> Result<(), Failure> {
     let Some(cluster) = provider.cluster().cloned() else {
         return Err(needs_redis("seamless worker"));
     };
-    if a.job_lease < Duration::from_millis(30) {
-        return Err(Failure::bad(anyhow::anyhow!(
-            "--job-lease {} is too short: a worker must renew its jobs every third of it; use 30ms or more (default 30s)",
-            humane(a.job_lease)
-        )));
-    }
-    let policy = JobPolicy {
-        lease: a.job_lease,
-        max_attempts: a.max_attempts,
-    };
+    // `jobs.lease` (≥ 30 ms, checked by the key table) and `jobs.max_attempts`.
+    let policy: JobPolicy = g.cfg().jobs;
     let (stop_tx, mut stop) = watch::channel(false);
     tokio::spawn(async move {
         super::shutdown_signal().await;

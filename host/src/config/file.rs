@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
 
-use super::keys::{KEYS, Key, Kind, Val, check, check_id, parse_text, top_level_names};
+use super::keys::{
+    KEYS, Key, Kind, Val, check, check_id, parse_duration, parse_text, top_level_names,
+};
 use super::{ConfigError, Loaded, Source, closest, redact};
 
 impl Loaded {
@@ -261,6 +263,16 @@ impl FileCtx<'_> {
                 Err(_) => return Err(invalid(format!("{:?}", s.as_ref()))),
             },
             (Kind::Bool, DeValue::Boolean(b)) => Val::Bool(*b),
+            (Kind::Duration { .. }, DeValue::String(s)) => match parse_duration(s.trim()) {
+                Some(d) => Val::Duration(d),
+                None => return Err(invalid(format!("{:?}", s.as_ref()))),
+            },
+            (Kind::Duration { .. }, DeValue::Integer(i)) => {
+                return Err(wrong(format!(
+                    "; write it with its unit, in quotes: {} = \"{i}s\" (or \"{i}ms\")",
+                    leaf(key)
+                )));
+            }
             (Kind::U32 { .. } | Kind::U64 { .. } | Kind::Share, DeValue::Integer(i)) => {
                 let Ok(n) = i128::from_str_radix(i.as_str(), i.radix()) else {
                     return Err(invalid(i.to_string()));

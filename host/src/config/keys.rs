@@ -29,6 +29,11 @@ pub(super) enum Kind {
     Addr,
     /// A SHA-256 digest in hex (64 digits), stored lowercase.
     Sha256,
+    /// A duration written with its unit (`"250ms"`, `"30s"`, `"1m"`, `"2h"`; a bare number is
+    /// seconds), at least `min_ms`.
+    Duration {
+        min_ms: u64,
+    },
 }
 
 impl Kind {
@@ -48,15 +53,23 @@ impl Kind {
                 "a SHA-256 digest of 64 hex digits (`seamless adapters inspect FILE` prints it)"
                     .into()
             }
+            Kind::Duration { min_ms } => format!(
+                "a duration of {} or more, with a unit: ms, s, m or h (e.g. \"30s\")",
+                format_duration(Duration::from_millis(min_ms))
+            ),
         }
     }
 
     /// The TOML type the file must use, for messages.
     pub(super) fn toml_type(self) -> &'static str {
         match self {
-            Kind::Str | Kind::Path | Kind::Url | Kind::OnViolation | Kind::Addr | Kind::Sha256 => {
-                "string"
-            }
+            Kind::Str
+            | Kind::Path
+            | Kind::Url
+            | Kind::OnViolation
+            | Kind::Addr
+            | Kind::Sha256
+            | Kind::Duration { .. } => "string",
             Kind::U32 { .. } | Kind::U64 { .. } => "integer",
             Kind::Bool => "boolean",
             Kind::Share => "float",
@@ -76,6 +89,10 @@ impl Kind {
             Kind::OnViolation => "`\"fail-fast\"`, `\"partial-fill\"` or `\"hold\"`".into(),
             Kind::Addr => "string, socket address `IP:PORT`".into(),
             Kind::Sha256 => "string, SHA-256 in hex (64 digits)".into(),
+            Kind::Duration { min_ms } => format!(
+                "string, duration ≥ {} with a unit (`ms`, `s`, `m`, `h`)",
+                format_duration(Duration::from_millis(min_ms))
+            ),
         }
     }
 }
@@ -91,6 +108,7 @@ pub(super) enum Val {
     F64(f64),
     OnViolation(OnViolation),
     Addr(SocketAddr),
+    Duration(Duration),
 }
 
 impl Val {
@@ -109,6 +127,7 @@ impl Val {
             Val::F64(v) => toml::Value::Float(*v),
             Val::OnViolation(v) => toml::Value::String(v.as_str().to_string()),
             Val::Addr(a) => toml::Value::String(a.to_string()),
+            Val::Duration(d) => toml::Value::String(format_duration(*d)),
         }
     }
 }
@@ -161,6 +180,22 @@ slot!(bool, Bool);
 slot!(f64, F64);
 slot!(OnViolation, OnViolation);
 slot!(SocketAddr, Addr);
+
+/// A duration key (written with its unit).
+impl Slot for Duration {
+    fn read(&self) -> Option<Val> {
+        Some(Val::Duration(*self))
+    }
+    fn write(&mut self, v: Val) -> bool {
+        match v {
+            Val::Duration(d) => {
+                *self = d;
+                true
+            }
+            _ => false,
+        }
+    }
+}
 
 /// Budgets are written in ms and kept as durations.
 impl Slot for Option<Duration> {
@@ -403,6 +438,28 @@ pub const KEYS: &[Key] = &[
     )
     .defaulted(),
     Key::new(
+        "jobs.lease",
+        Kind::Duration { min_ms: 30 },
+        "`\"30s\"`",
+        "a cluster job its worker has not renewed for this long (a killed worker) is claimed by another worker; `seamless worker` renews its jobs every third of it (use one value across the cluster)",
+        |c, _| c.jobs.lease.read(),
+        |c, _, v| c.jobs.lease.write(v),
+    )
+    .defaulted()
+    .flag("--job-lease")
+    .aliases(&["JOB_LEASE"]),
+    Key::new(
+        "jobs.max_attempts",
+        Kind::U32 { min: 1 },
+        "`3`",
+        "runs of one cluster job before it goes to the dead letters (`seamless jobs` lists them)",
+        |c, _| c.jobs.max_attempts.read(),
+        |c, _, v| c.jobs.max_attempts.write(v),
+    )
+    .defaulted()
+    .flag("--max-attempts")
+    .aliases(&["JOB_MAX_ATTEMPTS"]),
+    Key::new(
         "sla.storage_ms",
         Kind::U64 { min: 0 },
         "none: no budget",
@@ -622,6 +679,7 @@ pub(super) fn parse_text(kind: Kind, raw: &str) -> Result<Val, String> {
         Kind::Share => Val::F64(t.parse().map_err(|_| bad())?),
         Kind::OnViolation => Val::OnViolation(t.parse().map_err(|_| bad())?),
         Kind::Addr => Val::Addr(t.parse().map_err(|_| bad())?),
+        Kind::Duration { .. } => Val::Duration(parse_duration(t).ok_or_else(bad)?),
     };
     check(kind, val).map_err(|shown| format!("{shown} is not {}", kind.expected()))
 }
@@ -637,6 +695,7 @@ pub(super) fn check(kind: Kind, val: Val) -> Result<Val, String> {
         (Kind::U32 { min }, Val::U32(v)) => v >= min,
         (Kind::U64 { min }, Val::U64(v)) => v >= min,
         (Kind::Share, Val::F64(v)) => v.is_finite() && *v > 0.0 && *v <= 1.0,
+        (Kind::Duration { min_ms }, Val::Duration(d)) => d.as_millis() >= u128::from(*min_ms),
         _ => true,
     };
     if ok {
@@ -654,7 +713,36 @@ pub(super) fn check(kind: Kind, val: Val) -> Result<Val, String> {
         Val::F64(v) => format!("{v:?}"),
         Val::OnViolation(v) => v.to_string(),
         Val::Addr(v) => v.to_string(),
+        Val::Duration(d) => format!("{:?}", format_duration(d)),
     })
+}
+
+/// `"250ms"`, `"30s"`, `"5m"`, `"2h"`, or a bare number of seconds (`"30"`); `None` otherwise.
+pub(super) fn parse_duration(s: &str) -> Option<Duration> {
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "ms" => return Some(Duration::from_millis(n)),
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+/// A duration in the largest unit that states it exactly: `30s`, `1m`, `1500ms`.
+pub(super) fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    match ms {
+        0 => "0s".to_string(),
+        _ if ms.is_multiple_of(3_600_000) => format!("{}h", ms / 3_600_000),
+        _ if ms.is_multiple_of(60_000) => format!("{}m", ms / 60_000),
+        _ if ms.is_multiple_of(1000) => format!("{}s", ms / 1000),
+        _ => format!("{ms}ms"),
+    }
 }
 
 /// `http://host...` or `https://host...`, no whitespace.

@@ -36,7 +36,9 @@
 //! (`--adapter-sha256 binance=9f86…`).
 //!
 //! Environment and flag values are parsed from text: integers in decimal, booleans as
-//! `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
+//! `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`), durations with their unit (`250ms`,
+//! `30s`, `5m`, `2h`; a bare number is seconds). In the file a duration is a string with its
+//! unit (`lease = "30s"`).
 //!
 //! Relative folder paths (`adapters_dir`, `cache_dir`) written in the file are relative to the
 //! file's folder; given by environment variable or flag they are relative to the working folder.
@@ -55,6 +57,10 @@
 //! [backfill]
 //! concurrency = 8
 //!
+//! [jobs]
+//! lease = "1m"
+//! max_attempts = 5
+//!
 //! [sla]
 //! total_ms = 120000
 //! on_violation = "partial-fill"
@@ -70,14 +76,14 @@
 mod file;
 pub mod keys;
 
+use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
+pub use crate::coord::JobPolicy;
 pub use crate::provider::OnViolation;
 use crate::provider::{LimitOverride, Sla};
 pub use keys::{KEYS, Key};
@@ -90,8 +96,8 @@ pub const CONFIG_ENV: &str = "SEAMLESS_CONFIG";
 /// The file name looked for in the user config folder (`<config dir>/seamless/`).
 pub const FILE_NAME: &str = "seamless.toml";
 
-/// The effective configuration. Each field is filled by the keys of [`KEYS`]; the SLA and the
-/// rate-limit overrides are the provider's own types.
+/// The effective configuration. Each field is filled by the keys of [`KEYS`]; the SLA, the
+/// rate-limit overrides and the job policy are the provider's and the coordinator's own types.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Config {
     /// Store URL, e.g. `sqlite:/path/seamless.db`; `None`: the CLI's default store.
@@ -114,6 +120,8 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// Backfill scheduling and retries.
     pub backfill: BackfillConfig,
+    /// The cluster worker's job lease and attempts.
+    pub jobs: JobPolicy,
     /// Per-phase budgets and the breach policy.
     pub sla: Sla,
     /// Exchange id → overrides of the adapter's rate-limit hint.
@@ -135,6 +143,7 @@ impl Default for Config {
             exchange_urls: BTreeMap::new(),
             sandbox: SandboxConfig::default(),
             backfill: BackfillConfig::default(),
+            jobs: JobPolicy::default(),
             sla: Sla::default(),
             ratelimit: BTreeMap::new(),
             adapter_sha256: BTreeMap::new(),

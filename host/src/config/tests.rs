@@ -105,7 +105,11 @@ fn defaults() {
         Some(&Source::Default)
     );
     assert_eq!(l.sources.get("store"), None);
-    assert_eq!(l.sources.len(), 8);
+    assert_eq!(c.jobs, JobPolicy::default());
+    assert_eq!(c.jobs.lease, Duration::from_secs(30));
+    assert_eq!(c.jobs.max_attempts, 3);
+    assert_eq!(l.sources.get("jobs.lease"), Some(&Source::Default));
+    assert_eq!(l.sources.len(), 10);
 }
 
 #[test]
@@ -378,7 +382,9 @@ fn show_lists_values_and_sources() {
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted);
-    assert_eq!(lines.len(), 12, "{out}");
+    // 10 defaulted keys (`jobs.lease` and `jobs.max_attempts` among them) + redis, store,
+    // sla.total_ms and ratelimit.binance.share.
+    assert_eq!(lines.len(), 14, "{out}");
 }
 
 #[test]
@@ -869,6 +875,114 @@ fn flags_come_from_the_table() {
     for k in KEYS.iter().filter(|k| k.flag.is_some()) {
         assert!(k.has_default || k.default.starts_with("none"), "{}", k.path);
     }
+}
+
+/// `jobs.lease` (a duration) and `jobs.max_attempts`: the file, the canonical variables and
+/// the older `SEAMLESS_JOB_*` names, the worker's flags, `config show`, and bad values.
+#[test]
+fn job_keys() {
+    let f = file("[jobs]\nlease = \"1m\"\nmax_attempts = 5\n");
+    let l = Loaded::load(Some(f.path()), env(&[])).expect("load");
+    assert_eq!(
+        l.config.jobs,
+        JobPolicy {
+            lease: Duration::from_secs(60),
+            max_attempts: 5
+        }
+    );
+    let out = l.show();
+    assert!(out.contains("jobs.lease = \"1m\"  # file"), "{out}");
+    assert!(out.contains("jobs.max_attempts = 5  # file"), "{out}");
+    let out = Loaded::load(None, env(&[])).expect("load").show();
+    assert!(out.contains("jobs.lease = \"30s\"  # default"), "{out}");
+    assert!(out.contains("jobs.max_attempts = 3  # default"), "{out}");
+
+    // The older names still work (aliases); the canonical ones win over them and the file.
+    let l = Loaded::load(
+        Some(f.path()),
+        env(&[
+            ("SEAMLESS_JOB_LEASE", "5s"),
+            ("SEAMLESS_JOB_MAX_ATTEMPTS", "10"),
+        ]),
+    )
+    .expect("load");
+    assert_eq!(l.config.jobs.lease, Duration::from_secs(5));
+    assert_eq!(l.config.jobs.max_attempts, 10);
+    assert_eq!(
+        l.sources["jobs.lease"],
+        Source::Env("SEAMLESS_JOB_LEASE".into())
+    );
+    let mut l = Loaded::load(
+        Some(f.path()),
+        env(&[
+            ("SEAMLESS_JOB_LEASE", "5s"),
+            ("SEAMLESS_JOBS_LEASE", "250ms"),
+            ("SEAMLESS_JOBS_MAX_ATTEMPTS", "7"),
+        ]),
+    )
+    .expect("load");
+    assert_eq!(l.config.jobs.lease, Duration::from_millis(250));
+    assert_eq!(l.config.jobs.max_attempts, 7);
+    assert_eq!(
+        l.sources["jobs.lease"],
+        Source::Env("SEAMLESS_JOBS_LEASE".into())
+    );
+    assert!(
+        l.show()
+            .contains("jobs.lease = \"250ms\"  # env SEAMLESS_JOBS_LEASE")
+    );
+
+    // The worker's flags win over the environment.
+    l.apply_flag("--job-lease", "2h").expect("flag");
+    l.apply_flag("--max-attempts", "1").expect("flag");
+    assert_eq!(l.config.jobs.lease, Duration::from_secs(7200));
+    assert_eq!(l.config.jobs.max_attempts, 1);
+    assert_eq!(l.sources["jobs.lease"], Source::Flag("--job-lease".into()));
+    // A bare number is seconds, as `--job-lease 45` has always meant.
+    l.apply_flag("--job-lease", "45").expect("flag");
+    assert_eq!(l.config.jobs.lease, Duration::from_secs(45));
+
+    // Bad values name the key, where they came from and what is allowed.
+    let e = l.apply_flag("--job-lease", "10ms").unwrap_err().to_string();
+    assert!(
+        e.starts_with("--job-lease: \"10ms\" is not a duration of 30ms or more")
+            && e.contains("(it sets `jobs.lease`)"),
+        "{e}"
+    );
+    let e = l.apply_flag("--max-attempts", "0").unwrap_err().to_string();
+    assert!(
+        e.contains("0 is not an integer from 1") && e.contains("(it sets `jobs.max_attempts`)"),
+        "{e}"
+    );
+    let e = Loaded::load(None, env(&[("SEAMLESS_JOB_LEASE", "soon")]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("environment variable SEAMLESS_JOB_LEASE: \"soon\" is not a duration")
+            && e.contains("(it sets `jobs.lease`)"),
+        "{e}"
+    );
+    let msg = err_text("[jobs]\nlease = \"5 minutes\"\n");
+    assert!(
+        msg.contains(":2: bad value for `jobs.lease`: \"5 minutes\" is not a duration"),
+        "{msg}"
+    );
+    let msg = err_text("[jobs]\nlease = \"1ms\"\n");
+    assert!(
+        msg.contains(":2: bad value for `jobs.lease`: \"1ms\" is not a duration of 30ms or more"),
+        "{msg}"
+    );
+    let msg = err_text("[jobs]\nlease = 30\n");
+    assert!(
+        msg.contains(":2: `jobs.lease` must be a duration")
+            && msg.contains("found integer 30; write it with its unit, in quotes: lease = \"30s\""),
+        "{msg}"
+    );
+    let msg = err_text("[jobs]\nmax_attempt = 2\n");
+    assert!(
+        msg.contains("unknown key `jobs.max_attempt` (did you mean `jobs.max_attempts`?)"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -87,7 +87,7 @@ impl Job {
 }
 
 /// How long a job stays leased to a silent worker, and how often it may fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct JobPolicy {
     /// A job whose worker has not renewed it for this long is claimed by another worker.
     /// Every worker of a cluster should use the same lease.
