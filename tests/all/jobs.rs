@@ -42,7 +42,9 @@ fn test_redis(db: u32) -> String {
         }
         _ => url,
     };
-    format!("{url}/{db}")
+    // Generous command timeouts: on a loaded machine Redis can answer later than the
+    // product's 200 ms default, which these tests are not about.
+    format!("{url}/{db}?timeout_ms=2000")
 }
 
 async fn redis_conn(url: &str) -> redis::aio::MultiplexedConnection {
@@ -218,7 +220,7 @@ async fn assert_complete(sim: &Simulator, db: &Path, w: Window) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_killed_mid_job_loses_nothing_and_no_page_is_fetched_twice() {
     // Chunk leases of 1 s, so the dead worker's chunk leases expire soon after the kill.
-    let redis = format!("{}?lease_ms=1000", test_redis(5));
+    let redis = format!("{}&lease_ms=1000", test_redis(5));
     flush(&redis).await;
     let sim = slow_sim(150).await;
     let dir = tempfile::tempdir().unwrap();
