@@ -23,8 +23,9 @@ pub fn live_plan(market: &Market) -> Result<LiveSource, AdapterError> {
 
 /// Parse one text frame: a kline event gives one live candle (`closed` = `k.x`);
 /// frames without `k` (subscription acks, other events) give none, as do kline
-/// events of another symbol or interval. Invalid JSON or a kline with a missing
-/// or non-numeric field is `malformed`.
+/// events of another symbol or interval. Invalid JSON, a kline with a missing
+/// or non-numeric field, or an open time `t` off the timeframe grid or outside years
+/// 1–9999 is `malformed`.
 pub fn live_parse(market: &Market, frame: &str) -> Result<Vec<LiveCandle>, AdapterError> {
     let tf = timeframe(&market.timeframe)?;
     let id = symbol_id(&market.symbol)?;
@@ -58,6 +59,12 @@ pub fn live_parse(market: &Market, frame: &str) -> Result<Vec<LiveCandle>, Adapt
     let open_time = k.get("t").and_then(value_i64).ok_or_else(|| {
         AdapterError::Malformed("kline field \"t\" missing or not an integer".into())
     })?;
+    if !tf.is_open_time(open_time) {
+        return Err(AdapterError::Malformed(format!(
+            "kline field \"t\" = {open_time} is not a {tf} open time (off the grid or \
+             outside years 1 to 9999)"
+        )));
+    }
     let closed = k.get("x").and_then(Value::as_bool).ok_or_else(|| {
         AdapterError::Malformed("kline field \"x\" missing or not a boolean".into())
     })?;
@@ -145,6 +152,12 @@ mod tests {
             event(true).replace(r#""x":true"#, r#""x":"yes""#),
             event(true).replace(r#""t":1704067200000,"#, ""),
             event(true).replace(r#""c":"42004.75""#, r#""c":"NaN""#),
+            // Found by tests/all/fuzz.rs: any integer `t` used to pass.
+            event(true).replace("1704067200000", "1704067260080"),
+            event(true).replace("1704067200000", "1704067200001"),
+            event(true).replace("1704067200000", &i64::MIN.to_string()),
+            event(true).replace("1704067200000", &i64::MAX.to_string()),
+            event(true).replace("1704067200000", "-62135596860000"),
         ] {
             assert!(
                 matches!(live_parse(&m(), &bad), Err(AdapterError::Malformed(_))),

@@ -6,6 +6,7 @@
 //! rows that are ascending and inside the window, and derives the part of the
 //! window the page proves complete and the next request.
 
+use seamless_adapter_kit::paging;
 use seamless_adapter_kit::{
     AdapterError, Candle, Market, Page, Request, Response, ScanError, Scanner, Window, query_param,
     set_query_param,
@@ -19,6 +20,8 @@ const FIELDS: [&str; 6] = ["open time", "open", "high", "low", "close", "volume"
 
 /// Parse the response to `request` (produced by `plan` or a previous `parse`).
 ///
+/// A row whose open time is off the timeframe grid or outside years 1–9999 makes the
+/// page `malformed` ([`paging::on_grid`]).
 /// - `candles`: the rows that are strictly ascending (rows that go backwards or
 ///   repeat are dropped, as are rows beyond the request's `limit`) and inside
 ///   `window`. Closed-ness is not checked: adapters have no clock, the host
@@ -40,7 +43,7 @@ pub fn parse(
     if response.status != 200 {
         return Err(errors::from_response(response));
     }
-    let rows = parse_klines(&response.body)?;
+    let rows = paging::on_grid(tf, parse_klines(&response.body)?)?;
     let param = |name| query_param(&request.url, name).and_then(|v| v.parse::<i64>().ok());
     let limit = param("limit")
         .and_then(|l| usize::try_from(l).ok())
@@ -427,10 +430,43 @@ mod tests {
         let body = sample_klines(T0 - 60_000, 60_000, 1);
         let p = parse(&market("1m"), w, &req1, &ok(body)).unwrap();
         assert!(p.next.is_none());
-        // Overflowing open times cannot produce a next either.
+        // An open time past the end of time is not a time: the page is malformed (it
+        // used to read as an empty page with no next).
         let body = format!(r#"[[{},"1","2","0.5","1.5","1"]]"#, i64::MAX);
-        let p = parse(&market("1m"), w, &req1, &ok(body.into_bytes())).unwrap();
-        assert!(p.candles.is_empty() && p.next.is_none());
+        assert!(matches!(
+            parse(&market("1m"), w, &req1, &ok(body.into_bytes())),
+            Err(AdapterError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn off_grid_and_out_of_range_open_times_are_malformed() {
+        // Found by tests/all/fuzz.rs: such rows reached the host's contract check.
+        let w = Window {
+            start: T0,
+            end: T0 + 3_600_000,
+        };
+        let req = plan(&market("1m"), w, 1000).unwrap();
+        let row = |t: i64| format!(r#"[{t},"1","2","0.5","1.5","1",0]"#);
+        for (bad, want) in [
+            (T0 + 60_080, "not on the 1m grid"),
+            (T0 + 1, "not on the 1m grid"),
+            (i64::MIN, "outside years 1 to 9999"),
+            (-62_135_596_800_001, "outside years 1 to 9999"),
+        ] {
+            let body = format!("[{},{}]", row(T0), row(bad));
+            match parse(&market("1m"), w, &req, &ok(body.into_bytes())) {
+                Err(AdapterError::Malformed(d)) => assert!(d.contains(want), "{bad}: {d}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        // A 1h page whose rows are on the minute grid only.
+        let req = plan(&market("1h"), w, 1000).unwrap();
+        let body = format!("[{}]", row(T0 + 60_000));
+        assert!(matches!(
+            parse(&market("1h"), w, &req, &ok(body.into_bytes())),
+            Err(AdapterError::Malformed(_))
+        ));
     }
 
     #[test]

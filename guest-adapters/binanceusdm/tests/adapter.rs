@@ -179,3 +179,37 @@ fn parse_speed() {
         std::hint::black_box(parse(&mk, w, &r, b).unwrap());
     });
 }
+
+#[test]
+fn off_grid_and_out_of_range_open_times_are_malformed() {
+    // Found by tests/all/fuzz.rs: off-grid opens (1704067260080 on the 1m grid) passed
+    // through `parse` and only the host's contract check refused them.
+    let w = Window {
+        start: T0,
+        end: T0 + 60 * M,
+    };
+    let r = plan(&m("BTC/USDT:USDT", "1m"), w, 1500).unwrap();
+    for (first, want) in [
+        (1_704_067_260_080, "not on the 1m grid"),
+        (T0 + 1, "not on the 1m grid"),
+        (i64::MIN, "outside years 1 to 9999"),
+    ] {
+        match parse(&m("BTC/USDT:USDT", "1m"), w, &r, &ok(body(first, M, 3))) {
+            Err(AdapterError::Malformed(d)) => assert!(d.contains(want), "{first}: {d}"),
+            other => panic!("{first}: {other:?}"),
+        }
+    }
+    // Polled pages (no startTime) are checked too.
+    let LiveSource::Poll { request, .. } = live_plan(&m("BTC/USDT:USDT", "1h")).unwrap() else {
+        panic!("binanceusdm polls");
+    };
+    assert!(matches!(
+        parse(
+            &m("BTC/USDT:USDT", "1h"),
+            w,
+            &request,
+            &ok(body(T0 + M, M, 2))
+        ),
+        Err(AdapterError::Malformed(_))
+    ));
+}

@@ -124,7 +124,8 @@ pub fn parse(
     response: &Response,
 ) -> Result<Page, AdapterError> {
     let (tf, _, days) = granularity(&market.timeframe)?;
-    let (mut rows, request_time) = read_body(response)?;
+    let (rows, request_time) = read_body(response)?;
+    let mut rows = paging::on_grid(tf, rows)?;
     let param = |k| query_param(&request.url, k).and_then(|v| v.parse::<i64>().ok());
     let end = param("endTime").map_or(window.end, |e| e.saturating_add(1).min(window.end));
     let limit = param("limit").filter(|&l| l > 0).unwrap_or(100) as usize;

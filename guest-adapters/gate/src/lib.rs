@@ -124,7 +124,7 @@ pub fn parse(
     if response.status != 200 {
         return Err(error(tf, response));
     }
-    let rows = rows::array_body(&response.body, &LAYOUT)?;
+    let rows = paging::on_grid(tf, rows::array_body(&response.body, &LAYOUT)?)?;
     let param = |k| query_param(&request.url, k).and_then(|v| v.parse::<i64>().ok());
     let end = param("to").map_or(window.end, |t| t.saturating_add(1).saturating_mul(1000));
     let end = end.min(window.end);

@@ -14,13 +14,16 @@
 //! Both never loop (a next that would not advance is not returned), drop repeated
 //! or backwards rows and rows outside the window, and make `covered` span every
 //! candle returned. They take the rows as the exchange sent them; an adapter whose
-//! exchange may send rows in any order or off the timeframe grid runs them through
-//! [`normalize`] first (sorted, unique, `malformed` for an off-grid or non-finite row).
+//! exchange may send rows in any order runs them through [`normalize`] first (sorted,
+//! unique, checked); every other adapter runs them through [`on_grid`] (checked, order
+//! kept): either way a row off the timeframe grid, outside years 1–9999 or with a
+//! non-finite value makes the page `malformed` in the adapter, not at the host's contract
+//! check.
 //! [`nonempty`] refuses an empty window before anything is planned.
 
 use crate::http::Request;
 use crate::query::set_query_param;
-use crate::timeframe::Timeframe;
+use crate::timeframe::{MAX_OPEN_MS, MIN_OPEN_MS, Timeframe};
 use crate::types::{AdapterError, Candle, Page, Window};
 
 /// What one request asked for, in ms: rows with `start <= open < end`, at most `limit`.
@@ -84,7 +87,7 @@ pub fn ceil(tf: Timeframe, t: i64) -> i64 {
     }
 }
 
-/// Sort ascending, drop repeated open times, refuse off-grid or non-finite rows.
+/// Sort ascending, drop repeated open times, then [`on_grid`].
 pub fn normalize(tf: Timeframe, mut rows: Vec<Candle>) -> Result<Vec<Candle>, AdapterError> {
     if rows.windows(2).all(|w| w[0].open_time > w[1].open_time) {
         rows.reverse();
@@ -92,12 +95,14 @@ pub fn normalize(tf: Timeframe, mut rows: Vec<Candle>) -> Result<Vec<Candle>, Ad
         rows.sort_by_key(|c| c.open_time);
     }
     rows.dedup_by_key(|c| c.open_time);
-    if let Some(c) = rows.iter().find(|c| !tf.is_aligned(c.open_time)) {
-        return Err(AdapterError::Malformed(format!(
-            "candle opening at {} ms is not on the {tf} grid",
-            c.open_time
-        )));
-    }
+    on_grid(tf, rows)
+}
+
+/// The rows unchanged (order kept) when every open time is a possible open of `tf`
+/// ([`Timeframe::is_open_time`]: years 1–9999, on the grid) and every value is finite;
+/// else `malformed` naming the first bad row.
+pub fn on_grid(tf: Timeframe, rows: Vec<Candle>) -> Result<Vec<Candle>, AdapterError> {
+    check_open_times(tf, &rows)?;
     if let Some(c) = rows.iter().find(|c| !c.is_finite()) {
         return Err(AdapterError::Malformed(format!(
             "candle opening at {} ms has a non-finite value",
@@ -105,6 +110,29 @@ pub fn normalize(tf: Timeframe, mut rows: Vec<Candle>) -> Result<Vec<Candle>, Ad
         )));
     }
     Ok(rows)
+}
+
+/// `malformed` naming the first candle whose open time is outside years 1–9999 or off
+/// the `tf` grid.
+pub fn check_open_times<'a>(
+    tf: Timeframe,
+    candles: impl IntoIterator<Item = &'a Candle>,
+) -> Result<(), AdapterError> {
+    for c in candles {
+        let t = c.open_time;
+        if !(MIN_OPEN_MS..=MAX_OPEN_MS).contains(&t) {
+            return Err(AdapterError::Malformed(format!(
+                "candle opening at {t} ms is outside years 1 to 9999 \
+                 ({MIN_OPEN_MS}..={MAX_OPEN_MS} ms): not a time"
+            )));
+        }
+        if !tf.is_aligned(t) {
+            return Err(AdapterError::Malformed(format!(
+                "candle opening at {t} ms is not on the {tf} grid"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `malformed` for an empty window (`start >= end`): nothing to request.
@@ -270,6 +298,30 @@ mod tests {
         bad.close = f64::INFINITY;
         assert!(normalize(tf, vec![bad]).is_err());
         assert!(normalize(tf, vec![]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn on_grid_keeps_order_and_refuses_bad_open_times() {
+        let tf = Timeframe::M1;
+        // Order and repeats are left to `forward`/`backward`.
+        let kept = on_grid(tf, rows(&[T0 + M, T0, T0])).unwrap();
+        assert_eq!(
+            kept.iter().map(|c| c.open_time).collect::<Vec<_>>(),
+            [T0 + M, T0, T0]
+        );
+        let refusal = |opens: &[i64]| match on_grid(tf, rows(opens)) {
+            Err(AdapterError::Malformed(m)) => m,
+            other => panic!("{opens:?}: {other:?}"),
+        };
+        // The fuzz module's finding: 60 s and 80 ms past a minute (binanceusdm let it through).
+        assert!(refusal(&[T0, 1_704_067_260_080]).contains("not on the 1m grid"));
+        assert!(refusal(&[i64::MIN]).contains("outside years 1 to 9999"));
+        assert!(refusal(&[i64::MAX]).contains("outside years 1 to 9999"));
+        // The week grid is Monday's: the epoch (a Thursday) is off it.
+        assert!(on_grid(Timeframe::W1, rows(&[0])).is_err());
+        let mut bad = rows(&[T0]).remove(0);
+        bad.volume = f64::NAN;
+        assert!(on_grid(tf, vec![bad]).is_err());
     }
 
     #[test]

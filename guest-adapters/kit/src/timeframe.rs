@@ -15,6 +15,11 @@ use crate::civil;
 pub const WEEK_MS: i64 = 604_800_000;
 /// Offset of the Monday week grid from the epoch (4 days).
 pub const WEEK_OFFSET_MS: i64 = 345_600_000;
+/// The earliest open time a candle may have: 0001-01-01T00:00:00Z (the host's contract
+/// range; no exchange has data before it).
+pub const MIN_OPEN_MS: i64 = -62_135_596_800_000;
+/// The latest open time a candle may have: 9999-12-01T00:00:00Z, the last month's open.
+pub const MAX_OPEN_MS: i64 = 253_399_622_400_000;
 
 /// A unified timeframe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -139,6 +144,12 @@ impl Timeframe {
     pub fn is_aligned(self, t_ms: i64) -> bool {
         self.floor(t_ms) == Some(t_ms)
     }
+
+    /// Whether `t_ms` is a possible open time: inside [`MIN_OPEN_MS`]`..=`[`MAX_OPEN_MS`]
+    /// (years 1 to 9999) and on this timeframe's grid.
+    pub fn is_open_time(self, t_ms: i64) -> bool {
+        (MIN_OPEN_MS..=MAX_OPEN_MS).contains(&t_ms) && self.is_aligned(t_ms)
+    }
 }
 
 impl fmt::Display for Timeframe {
@@ -228,5 +239,25 @@ mod tests {
         // December → January of the next year.
         assert_eq!(m.next_open(1_733_011_200_000), Some(1_735_689_600_000));
         assert_eq!(m.duration_ms(), None);
+    }
+
+    #[test]
+    fn open_time_range_is_years_1_to_9999() {
+        assert_eq!(civil::days_from_civil(1, 1, 1) * 86_400_000, MIN_OPEN_MS);
+        assert_eq!(
+            civil::days_from_civil(9999, 12, 1) * 86_400_000,
+            MAX_OPEN_MS
+        );
+        for tf in ALL {
+            assert!(!tf.is_open_time(i64::MIN), "{tf}");
+            assert!(!tf.is_open_time(i64::MAX), "{tf}");
+            let open = tf.floor(JAN_1_2024).unwrap();
+            assert!(tf.is_open_time(open), "{tf}");
+            assert!(!tf.is_open_time(open + 1), "{tf}");
+        }
+        assert!(Timeframe::D1.is_open_time(MIN_OPEN_MS));
+        assert!(!Timeframe::D1.is_open_time(MIN_OPEN_MS - 86_400_000));
+        assert!(Timeframe::Month.is_open_time(MAX_OPEN_MS));
+        assert!(!Timeframe::D1.is_open_time(MAX_OPEN_MS + 86_400_000));
     }
 }

@@ -106,7 +106,7 @@ pub fn parse(
     if response.status != 200 {
         return Err(error(response));
     }
-    let rows = rows::array_body(&response.body, &Layout::OHLCV_MS)?;
+    let rows = paging::on_grid(tf, rows::array_body(&response.body, &Layout::OHLCV_MS)?)?;
     let param = |k| query_param(&request.url, k).and_then(|v| v.parse::<i64>().ok());
     let end = param("endTime").map_or(window.end, |e| e.min(window.end));
     let limit = param("limit")

@@ -138,3 +138,23 @@ fn parse_speed() {
         std::hint::black_box(parse(&mk, w, &r, b).unwrap());
     });
 }
+
+#[test]
+fn off_grid_and_out_of_range_open_times_are_malformed() {
+    // The adapter refuses what the host's contract check would (found by tests/all/fuzz.rs
+    // in binanceusdm, which reads the same rows).
+    let w = Window {
+        start: T0,
+        end: T0 + 60 * M,
+    };
+    let r = plan(&m("BTC/USDT", "1m"), w, 500).unwrap();
+    for (first, want) in [
+        (1_704_067_260_080, "not on the 1m grid"),
+        (i64::MIN, "outside years 1 to 9999"),
+    ] {
+        match parse(&m("BTC/USDT", "1m"), w, &r, &ok(body(first, M, 3))) {
+            Err(AdapterError::Malformed(d)) => assert!(d.contains(want), "{first}: {d}"),
+            other => panic!("{first}: {other:?}"),
+        }
+    }
+}
