@@ -458,32 +458,7 @@ impl Adapter {
         window: Option<Window>,
         candles: &[Candle],
     ) -> Result<(), ComponentError> {
-        let tf = node.timeframe;
-        let mut prev = i64::MIN;
-        for (i, c) in candles.iter().enumerate() {
-            let at = || format!("candle {i} (open time {})", c.open_time);
-            if c.open_time <= prev {
-                return Err(self.contract(call, format!("{} is not after the previous one: candles must be ascending without repeats", at())));
-            }
-            prev = c.open_time;
-            if !tf.is_aligned(c.open_time) {
-                return Err(self.contract(call, format!("{} is not on the {tf} grid", at())));
-            }
-            if let Some(w) = window
-                && !w.contains(c.open_time)
-            {
-                return Err(self.contract(call, format!("{} is outside the window {w}", at())));
-            }
-            if ![c.open, c.high, c.low, c.close, c.volume]
-                .iter()
-                .all(|v| v.is_finite())
-            {
-                return Err(
-                    self.contract(call, format!("{} has a non-finite price or volume", at()))
-                );
-            }
-        }
-        Ok(())
+        candle_contract(node.timeframe, window, candles).map_err(|d| self.contract(call, d))
     }
 
     /// How to follow `node` live.
@@ -571,4 +546,123 @@ fn check_info(label: &str, i: wit::AdapterInfo) -> Result<AdapterInfo, Component
             used_weight_header: i.rate_limit.used_weight_header,
         },
     })
+}
+
+/// The earliest open time a candle may have: 0001-01-01T00:00:00Z.
+const MIN_OPEN_MS: i64 = -62_135_596_800_000;
+/// The latest open time a candle may have: 9999-12-01T00:00:00Z (the last month's open).
+const MAX_OPEN_MS: i64 = 253_399_622_400_000;
+
+/// The candle part of the contract: each open time a time (years 1 to 9999, the range the
+/// adapter kit enforces too), on the `tf` grid, after the previous candle's and inside
+/// `window` (when given); prices and volume finite. The error names the first bad candle.
+fn candle_contract(
+    tf: crate::domain::Timeframe,
+    window: Option<Window>,
+    candles: &[Candle],
+) -> Result<(), String> {
+    let mut prev: Option<i64> = None;
+    for (i, c) in candles.iter().enumerate() {
+        let at = || format!("candle {i} (open time {})", c.open_time);
+        // Range first: the grid arithmetic is only defined for times.
+        if !(MIN_OPEN_MS..=MAX_OPEN_MS).contains(&c.open_time) {
+            return Err(format!(
+                "{} is outside years 1 to 9999 ({MIN_OPEN_MS}..={MAX_OPEN_MS} ms): not a time",
+                at()
+            ));
+        }
+        if prev.is_some_and(|p| c.open_time <= p) {
+            return Err(format!(
+                "{} is not after the previous one: candles must be ascending without repeats",
+                at()
+            ));
+        }
+        prev = Some(c.open_time);
+        if !tf.is_aligned(c.open_time) {
+            return Err(format!("{} is not on the {tf} grid", at()));
+        }
+        if let Some(w) = window
+            && !w.contains(c.open_time)
+        {
+            return Err(format!("{} is outside the window {w}", at()));
+        }
+        if ![c.open, c.high, c.low, c.close, c.volume]
+            .iter()
+            .all(|v| v.is_finite())
+        {
+            return Err(format!("{} has a non-finite price or volume", at()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Timeframe;
+
+    const T0: i64 = 1_704_067_200_000; // 2024-01-01, a Monday
+    const MIN: i64 = 60_000;
+
+    fn at(t: i64) -> Candle {
+        Candle {
+            open_time: t,
+            open: 1.0,
+            high: 2.0,
+            low: 0.5,
+            close: 1.5,
+            volume: 3.0,
+        }
+    }
+
+    fn refusal(tf: Timeframe, window: Option<Window>, opens: &[i64]) -> String {
+        let cs: Vec<Candle> = opens.iter().map(|&t| at(t)).collect();
+        candle_contract(tf, window, &cs).expect_err("refused")
+    }
+
+    #[test]
+    fn a_first_candle_out_of_range_is_reported_as_such() {
+        for t in [i64::MIN, i64::MAX, MIN_OPEN_MS - 1, MAX_OPEN_MS + 1] {
+            for tf in [Timeframe::M1, Timeframe::W1, Timeframe::Mo1] {
+                let e = refusal(tf, None, &[t]);
+                assert!(e.starts_with("candle 0 "), "{e}");
+                assert!(e.contains("outside years 1 to 9999"), "{e}");
+                assert!(!e.contains("previous"), "{e}");
+            }
+        }
+        // A later one too, before any ordering check.
+        let e = refusal(Timeframe::M1, None, &[T0, i64::MIN]);
+        assert!(
+            e.starts_with("candle 1 ") && e.contains("outside years"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn order_grid_window_and_values() {
+        let m1 = Timeframe::M1;
+        assert!(candle_contract(m1, None, &[at(T0), at(T0 + MIN)]).is_ok());
+        assert!(candle_contract(m1, None, &[]).is_ok());
+        // The range's ends are times (1d and 1M grids reach them).
+        assert!(candle_contract(Timeframe::D1, None, &[at(MIN_OPEN_MS)]).is_ok());
+        assert!(candle_contract(Timeframe::Mo1, None, &[at(MAX_OPEN_MS)]).is_ok());
+        assert!(
+            refusal(m1, None, &[T0, T0])
+                .contains("candle 1 (open time 1704067200000) is not after the previous one")
+        );
+        assert!(refusal(m1, None, &[T0 + MIN, T0]).contains("not after the previous"));
+        assert!(
+            refusal(m1, None, &[1_704_067_260_080])
+                .contains("candle 0 (open time 1704067260080) is not on the 1m grid")
+        );
+        let w = Window::new(T0, T0 + 2 * MIN).unwrap();
+        assert!(refusal(m1, Some(w), &[T0 + 2 * MIN]).contains("outside the window"));
+        let mut nan = at(T0);
+        nan.close = f64::NAN;
+        assert!(
+            candle_contract(m1, None, &[nan])
+                .unwrap_err()
+                .contains("non-finite")
+        );
+    }
 }
