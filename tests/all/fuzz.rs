@@ -9,11 +9,20 @@
 //! refusing the page, or candles that pass the contract (re-checked here independently).
 //! A guest trap (panic, stack overflow, timeout, memory) fails the test: it is an adapter bug.
 //!
+//! Contract refusals are counted and the first of each call site is printed, but one kind
+//! fails the property: a candle whose open time is off the timeframe grid or outside years
+//! 1 to 9999 ([`OPEN_TIME_REFUSALS`]). Every adapter refuses those itself (`malformed`, the
+//! kit's `paging::on_grid` / `Timeframe::is_open_time`), so the host catching one means an
+//! adapter lost that check. The other refusals (order, window, covered range, page size,
+//! URLs) stay a pass: the host's check is the guarantee there, and the tally shows how often
+//! it was needed.
+//!
 //! Bounded by default (proptest's 256 cases per property, a few seconds each); set
 //! `PROPTEST_CASES` for longer runs (`just fuzz`). A failing case is written to
 //! `tests/all/proptest-regressions/fuzz.txt` (commit it). Files under `tests/fixtures/fuzz/`
-//! (hand-written hard cases: deep nesting, out-of-range numbers, a lone surrogate; add any
-//! input that once broke a property) are replayed by [`recorded_hard_inputs_stay_handled`].
+//! (hand-written hard cases: deep nesting, out-of-range numbers, a lone surrogate, open times
+//! off the grid or out of range in pages and live frames; add any input that once broke a
+//! property) are replayed by [`recorded_hard_inputs_stay_handled`].
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -372,6 +381,14 @@ fn apply(m: &Mutation, body: &[u8]) -> Vec<u8> {
     }
 }
 
+/// How the host's contract check words a refused open time (off the grid, or not a time at
+/// all): a refusal containing one of these fails the property, since adapters refuse such
+/// rows themselves.
+const OPEN_TIME_REFUSALS: [&str; 2] = ["is not on the ", "outside years 1 to 9999"];
+
+/// The open times the contract allows: 0001-01-01 to 9999-12-01 (as the host and the kit).
+const OPEN_TIMES: std::ops::RangeInclusive<i64> = -62_135_596_800_000..=253_399_622_400_000;
+
 /// What one guest call gave, for the tallies printed at the end of a run.
 #[derive(Debug, Default, Clone)]
 struct Tally {
@@ -386,7 +403,8 @@ struct Tally {
 }
 
 /// The property of one guest call: quick, no trap, and a page (or candles) that passes
-/// the contract, an adapter error, or the host refusing what broke the contract.
+/// the contract, an adapter error, or the host refusing what broke the contract (except an
+/// open time off the grid or out of range, which the adapter must refuse itself).
 fn judge<T>(
     what: &str,
     took: Duration,
@@ -408,6 +426,14 @@ fn judge<T>(
         },
         Ok(Err(_)) => tally.adapter_errors += 1,
         Err(e @ ComponentError::Contract { .. }) => {
+            let text = e.to_string();
+            if OPEN_TIME_REFUSALS.iter().any(|p| text.contains(p)) {
+                return Err(TestCaseError::fail(format!(
+                    "{what}: the adapter let through an open time only the host refused \
+                     (adapters must answer `malformed`: the kit's paging::on_grid or \
+                     Timeframe::is_open_time): {text}"
+                )));
+            }
             tally.contract_refusals += 1;
             let site = what.split(" (").next().unwrap_or(what).to_string();
             tally
@@ -444,12 +470,16 @@ fn check_page(page: &Page, node: &NodeId, window: Window, max: u32) -> Result<u6
 }
 
 fn check_candles(cs: &[Candle], tf: Timeframe, window: Option<Window>) -> Result<(), String> {
-    let mut prev = i64::MIN;
+    let mut prev: Option<i64> = None;
     for c in cs {
-        if c.open_time <= prev {
+        // Range first: the grid arithmetic is only defined for times.
+        if !OPEN_TIMES.contains(&c.open_time) {
+            return Err(format!("open time {} is not a time", c.open_time));
+        }
+        if prev.is_some_and(|p| c.open_time <= p) {
             return Err(format!("open time {} not ascending", c.open_time));
         }
-        prev = c.open_time;
+        prev = Some(c.open_time);
         if !tf.is_aligned(c.open_time) {
             return Err(format!("open time {} off the {tf} grid", c.open_time));
         }
