@@ -48,7 +48,8 @@
 //! [`SimConfig::ws_ping_ms`] (default 20 000). Faults: [`Faults::ws_drop_every_n`],
 //! [`Simulator::drop_websockets`] (`POST /__sim/ws/drop`); counters
 //! [`Simulator::ws_connections`], [`Simulator::ws_open`], [`Simulator::ws_frames`] (also in
-//! `/__sim/stats`).
+//! `/__sim/stats`). Every injected fault is counted by kind as it is applied:
+//! [`Simulator::injected`] ([`Injected`], `"injected"` in `/__sim/stats`).
 
 pub mod clock;
 pub mod faults;
@@ -71,6 +72,7 @@ use tokio::task::JoinHandle;
 pub use clock::Clock;
 pub use faults::Faults;
 pub use market::{MarketSpec, SimCandle};
+pub use stats::Injected;
 pub use timeframe::Timeframe;
 
 use server::Shared;
@@ -288,6 +290,14 @@ impl Simulator {
     /// Responses with `status` since start or the last reset.
     pub fn status_count(&self, status: u16) -> u64 {
         self.shared.stats.status_count(status)
+    }
+
+    /// The faults injected since start or the last reset, by kind, counted as they are
+    /// applied: rate limits, bans, error statuses, malformed and truncated bodies of candle
+    /// requests, and WebSocket drops (by `ws_drop_every_n` and by [`Simulator::drop_websockets`]).
+    /// Also `"injected"` in `/__sim/stats`.
+    pub fn injected(&self) -> Injected {
+        self.shared.injected()
     }
 
     /// Zeroes the counters (WebSocket connections and frames too), and also the used weight,

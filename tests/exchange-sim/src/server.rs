@@ -23,7 +23,10 @@
 //!   `{"dropped": <connections open before>}`
 //!
 //! `/__sim/stats` also has `"ws_connections"` (accepted since start or reset), `"ws_open"` (open
-//! now) and `"ws_frames"` (kline frames sent since start or reset).
+//! now), `"ws_frames"` (kline frames sent since start or reset) and `"injected"`: the faults
+//! injected since start or reset, counted as they are applied (not estimated from the fault
+//! sequence): `{"rate_limited":n,"banned":n,"error":n,"malformed":n,"truncated":n,"ws_drop":n,
+//! "ws_drop_commanded":n}` ([`Injected`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -39,10 +42,10 @@ use serde::Deserialize;
 
 use crate::SimConfig;
 use crate::clock::{Clock, wall_ms};
-use crate::faults::Faults;
+use crate::faults::{self, Fault, Faults};
 use crate::limits::{Admission, WeightLimiter};
 use crate::market::{Markets, SimCandle};
-use crate::stats::Stats;
+use crate::stats::{Injected, Stats};
 use crate::timeframe::Timeframe;
 use crate::venues::binance;
 use crate::ws::WsHub;
@@ -127,6 +130,42 @@ impl Shared {
         self.fault_seq.fetch_add(1, Ordering::SeqCst) + 1
     }
 
+    /// The fault of `f` for the next candle request (taking its sequence number). A rate
+    /// limit, ban or error status is counted as injected here (every venue answers it at
+    /// once); a body fault is counted when [`Shared::mangle`] applies it (a request refused
+    /// as bad gets no body to mangle).
+    pub fn next_fault(&self, f: &Faults) -> Option<Fault> {
+        let pick = f.pick(self.next_fault_seq());
+        if let Some(answer @ (Fault::RateLimited | Fault::Banned | Fault::Error(_))) = pick {
+            self.stats.record_fault(answer);
+        }
+        pick
+    }
+
+    /// `body` truncated or made invalid JSON when `fault` says so (and counted).
+    pub fn mangle(&self, fault: Option<Fault>, body: Vec<u8>) -> Vec<u8> {
+        match fault {
+            Some(f @ Fault::Malformed) => {
+                self.stats.record_fault(f);
+                faults::malform(&body)
+            }
+            Some(f @ Fault::Truncated) => {
+                self.stats.record_fault(f);
+                faults::truncate(&body)
+            }
+            _ => body,
+        }
+    }
+
+    /// The faults injected since start or the last reset, WebSocket drops included.
+    pub fn injected(&self) -> Injected {
+        Injected {
+            ws_drop: self.ws.fault_drops(),
+            ws_drop_commanded: self.ws.commanded_drops(),
+            ..self.stats.injected()
+        }
+    }
+
     fn limiter(&self) -> std::sync::MutexGuard<'_, WeightLimiter> {
         self.limiter.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -198,6 +237,7 @@ impl Shared {
             "ws_connections": self.ws.connections(),
             "ws_open": self.ws.open(),
             "ws_frames": self.ws.frames(),
+            "injected": self.injected(),
         })
     }
 }

@@ -47,6 +47,10 @@ pub struct WsHub {
     connections: AtomicU64,
     open: AtomicU64,
     frames: AtomicU64,
+    /// Connections dropped by `Faults::ws_drop_every_n`.
+    fault_drops: AtomicU64,
+    /// Connections dropped by the drop signal ([`WsHub::drop_all`]).
+    commanded_drops: AtomicU64,
     stopped: AtomicBool,
     drops: watch::Sender<u64>,
 }
@@ -61,6 +65,8 @@ impl WsHub {
             connections: AtomicU64::new(0),
             open: AtomicU64::new(0),
             frames: AtomicU64::new(0),
+            fault_drops: AtomicU64::new(0),
+            commanded_drops: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
             drops: watch::channel(0).0,
         }
@@ -94,10 +100,28 @@ impl WsHub {
         self.frames.load(Ordering::Relaxed)
     }
 
-    /// Zeroes the accepted-connection and frame counters (open connections stay counted).
+    /// Connections dropped by the `ws_drop_every_n` fault since start or the last reset.
+    pub fn fault_drops(&self) -> u64 {
+        self.fault_drops.load(Ordering::Relaxed)
+    }
+
+    /// Connections dropped by [`WsHub::drop_all`] since start or the last reset (each counted
+    /// when its task ends it).
+    pub fn commanded_drops(&self) -> u64 {
+        self.commanded_drops.load(Ordering::Relaxed)
+    }
+
+    /// Zeroes the accepted-connection, frame and drop counters (open connections stay
+    /// counted).
     pub fn reset(&self) {
-        self.connections.store(0, Ordering::Relaxed);
-        self.frames.store(0, Ordering::Relaxed);
+        for c in [
+            &self.connections,
+            &self.frames,
+            &self.fault_drops,
+            &self.commanded_drops,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
     }
 }
 
@@ -195,7 +219,10 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, names: Vec<String>, c
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let end = loop {
         tokio::select! {
-            _ = drops.changed() => break End::Drop,
+            _ = drops.changed() => {
+                hub.commanded_drops.fetch_add(1, Ordering::Relaxed);
+                break End::Drop;
+            }
             _ = update.tick() => {
                 let frames = session.poll(shared.markets(), shared.now_ms());
                 let drop_after = shared.faults().ws_drop_every_n.filter(|n| *n > 0).map(u64::from);
@@ -208,6 +235,7 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, names: Vec<String>, c
                     hub.frames.fetch_add(1, Ordering::Relaxed);
                     sent += 1;
                     if drop_after.is_some_and(|n| sent >= n) {
+                        hub.fault_drops.fetch_add(1, Ordering::Relaxed);
                         dropped = true;
                         break;
                     }

@@ -268,6 +268,9 @@ async fn injected_faults() {
     let m = get(&c, &url).await;
     assert_eq!(m.status, 200);
     assert!(serde_json::from_slice::<Value>(&m.body).is_err());
+    // A body fault picked for a request refused as bad is not injected, so not counted.
+    let bad_symbol = format!("{}{KLINES}?symbol=NOPE&interval=1h", sim.base_url());
+    assert_eq!(get(&c, &bad_symbol).await.status, 400);
 
     sim.set_faults(Faults {
         latency_ms: 150,
@@ -307,6 +310,24 @@ async fn injected_faults() {
     assert_eq!(sim.status_count(503), 1);
     assert_eq!(sim.status_count(502), 1);
     assert_eq!(sim.status_count(500), 1);
+    // Every injected fault counted by kind, as applied.
+    let want = exchange_sim::Injected {
+        rate_limited: 1,
+        error: 3,
+        truncated: 1,
+        malformed: 1,
+        ..Default::default()
+    };
+    assert_eq!(sim.injected(), want);
+    let stats = get(&c, &format!("{}/__sim/stats", sim.base_url()))
+        .await
+        .json();
+    assert_eq!(
+        serde_json::from_value::<exchange_sim::Injected>(stats["injected"].clone()).unwrap(),
+        want
+    );
+    sim.reset_counts();
+    assert_eq!(sim.injected(), exchange_sim::Injected::default());
     sim.shutdown().await;
 }
 

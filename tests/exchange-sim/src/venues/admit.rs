@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
-use crate::faults::{self, Fault};
+use crate::faults::Fault;
 use crate::limits::Admission;
 use crate::market::{Market, Markets};
 use crate::server::Shared;
@@ -41,7 +41,7 @@ pub(crate) async fn admit(
             ..
         } => return Err(refused(418, retry_after_s, used)),
     };
-    match f.pick(s.next_fault_seq()) {
+    match s.next_fault(&f) {
         Some(Fault::RateLimited) => Err(refused(429, 1, used)),
         Some(Fault::Banned) => Err(refused(418, 1, used)),
         other => Ok((used, other)),
@@ -64,15 +64,6 @@ pub(crate) fn with_retry_after(mut r: Response, secs: u64) -> Response {
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     r
-}
-
-/// A served body after a malformed/truncated fault.
-pub(crate) fn mangle(body: Vec<u8>, fault: Option<Fault>) -> Vec<u8> {
-    match fault {
-        Some(Fault::Malformed) => faults::malform(&body),
-        Some(Fault::Truncated) => faults::truncate(&body),
-        _ => body,
-    }
 }
 
 /// The shortest decimal that parses back to exactly `v` (what `truth()` reports).

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
-use crate::faults::{self, Fault};
+use crate::faults::Fault;
 use crate::limits::Admission;
 use crate::server::Shared;
 
@@ -40,21 +40,16 @@ pub async fn gate(
             return Gate::Answer(rate_limited(retry_after_s));
         }
     }
-    match f.pick(s.next_fault_seq()) {
+    match s.next_fault(&f) {
         Some(Fault::RateLimited | Fault::Banned) => Gate::Answer(rate_limited(1)),
         Some(Fault::Error(status)) => Gate::Answer(error(status)),
         other => Gate::Serve(other),
     }
 }
 
-/// A 200 JSON answer, mangled if the fault says so.
-pub fn ok(body: Vec<u8>, fault: Option<Fault>) -> Response {
-    let body = match fault {
-        Some(Fault::Malformed) => faults::malform(&body),
-        Some(Fault::Truncated) => faults::truncate(&body),
-        _ => body,
-    };
-    json(StatusCode::OK, body)
+/// A 200 JSON answer, mangled (and counted) if the fault says so.
+pub fn ok(s: &Shared, body: Vec<u8>, fault: Option<Fault>) -> Response {
+    json(StatusCode::OK, s.mangle(fault, body))
 }
 
 /// A JSON response.

@@ -29,7 +29,7 @@ pub mod control;
 pub mod session;
 pub mod stream;
 
-use crate::faults::{self, Fault};
+use crate::faults::Fault;
 use crate::limits::Admission;
 use crate::market::{Candle, Market, Markets};
 use crate::query;
@@ -488,7 +488,7 @@ async fn klines(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Respon
         Ok(used) => used,
         Err(r) => return *r,
     };
-    let pick = fault.pick(s.next_fault_seq());
+    let pick = s.next_fault(&fault);
     match pick {
         Some(Fault::RateLimited) => {
             return with_retry_after(
@@ -520,12 +520,7 @@ async fn klines(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Respon
         Ok(b) => b,
         Err(e) => return bad_request(used, &e),
     };
-    let body = match pick {
-        Some(Fault::Malformed) => faults::malform(&body),
-        Some(Fault::Truncated) => faults::truncate(&body),
-        _ => body,
-    };
-    response(StatusCode::OK, used, JSON, body)
+    response(StatusCode::OK, used, JSON, s.mangle(pick, body))
 }
 
 async fn exchange_info(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {

@@ -17,7 +17,7 @@ use axum::http::HeaderValue;
 use axum::response::Response;
 use axum::routing::get;
 
-use super::admit::{admit, json, mangle, with_retry_after};
+use super::admit::{admit, json, with_retry_after};
 use crate::faults::Fault;
 use crate::market::{Market, Markets};
 use crate::query;
@@ -139,7 +139,10 @@ async fn klines(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Respon
             r#"{"code":-1008,"msg":"Server is currently overloaded with other requests. Please try again in a few minutes."}"#,
         ),
         (_, Err(e)) => json(400, e.body()),
-        (_, Ok(q)) => json(200, mangle(klines_body(s.markets(), &q, s.now_ms()), fault)),
+        (_, Ok(q)) => json(
+            200,
+            s.mangle(fault, klines_body(s.markets(), &q, s.now_ms())),
+        ),
     };
     with_used(r, used)
 }

@@ -160,7 +160,7 @@ async fn hist(
         Gate::Answer(r) => return r,
     };
     match hist_body(s.markets(), &key, raw.as_deref().unwrap_or(""), s.now_ms()) {
-        Ok(body) => answer::ok(body, fault),
+        Ok(body) => answer::ok(&s, body, fault),
         Err(e) => json(StatusCode::INTERNAL_SERVER_ERROR, e.body()),
     }
 }
@@ -266,6 +266,13 @@ mod tests {
         assert_eq!(c.get(&url).send().await.unwrap().status().as_u16(), 429); // 4th
         let bad = format!("{}/bitfinex/v2/candles/trade:1h:tXYZ/hist", sim.base_url());
         assert_eq!(c.get(&bad).send().await.unwrap().status().as_u16(), 500);
+        // 6th to 9th: 429, bad, 429, then a truncate pick on a bad request: refused as bad,
+        // nothing truncated, nothing counted.
+        for want in [429, 500, 429, 500] {
+            assert_eq!(c.get(&bad).send().await.unwrap().status().as_u16(), want);
+        }
+        let injected = sim.injected();
+        assert_eq!((injected.rate_limited, injected.truncated), (4, 1));
         sim.shutdown().await;
     }
 }

@@ -23,7 +23,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
 
-use super::admit::{admit, find_joined, json, mangle, num, with_retry_after};
+use super::admit::{admit, find_joined, json, num, with_retry_after};
 use crate::faults::Fault;
 use crate::market::{Market, Markets};
 use crate::query;
@@ -160,7 +160,7 @@ async fn candles(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery, history:
         return json(status, envelope("40010", "Request timed out", now, "null"));
     }
     match candles_body(s.markets(), raw.as_deref().unwrap_or(""), now, history) {
-        Ok(body) => json(200, mangle(body.into_bytes(), fault)),
+        Ok(body) => json(200, s.mangle(fault, body.into_bytes())),
         Err(ApiError(code, msg)) => json(400, envelope(code, &msg, now, "null")),
     }
 }

@@ -23,7 +23,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
 
-use super::newest_first::{Gate, gate, mangle, newest_first, reply, values};
+use super::newest_first::{Gate, gate, newest_first, reply, values};
 use crate::clock::wall_ms;
 use crate::market::Markets;
 use crate::query;
@@ -147,7 +147,7 @@ async fn kline(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Respons
         Gate::Error(status) => return reply(status, &[], error_body(10001, "params error", time)),
     };
     match kline_body(s.markets(), raw.as_deref().unwrap_or(""), s.now_ms(), time) {
-        Ok(body) => reply(200, &[], mangle(pick, body.into_bytes())),
+        Ok(body) => reply(200, &[], s.mangle(pick, body.into_bytes())),
         Err(msg) => reply(200, &[], error_body(10001, &msg, time)),
     }
 }

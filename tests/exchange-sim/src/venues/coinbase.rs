@@ -177,7 +177,7 @@ async fn candles(
         raw.as_deref().unwrap_or(""),
         s.now_ms(),
     ) {
-        Ok(body) => answer::ok(body, fault),
+        Ok(body) => answer::ok(&s, body, fault),
         Err(e) => json(
             StatusCode::from_u16(e.0).unwrap_or(StatusCode::BAD_REQUEST),
             e.body(),

@@ -117,7 +117,7 @@ async fn candles(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Respo
         Gate::Answer(r) => return r,
     };
     match candles_body(s.markets(), raw.as_deref().unwrap_or(""), s.now_ms()) {
-        Ok(body) => answer::ok(body, fault),
+        Ok(body) => answer::ok(&s, body, fault),
         Err(e) => json(StatusCode::BAD_REQUEST, e.body()),
     }
 }

@@ -22,7 +22,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
 
-use super::admit::{admit, find_joined, http_date, json, mangle, num, with_retry_after};
+use super::admit::{admit, find_joined, http_date, json, num, with_retry_after};
 use crate::faults::Fault;
 use crate::market::{Market, Markets};
 use crate::query;
@@ -172,7 +172,7 @@ async fn candlesticks(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> 
             r#"{"label":"SERVER_ERROR","message":"Internal server error"}"#,
         ),
         Ok((_, fault)) => match candles_body(s.markets(), raw.as_deref().unwrap_or(""), now) {
-            Ok(body) => json(200, mangle(body.into_bytes(), fault)),
+            Ok(body) => json(200, s.mangle(fault, body.into_bytes())),
             Err(e) => json(400, e.body()),
         },
     };

@@ -24,7 +24,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
 
-use super::newest_first::{Gate, gate, mangle, newest_first, reply, values};
+use super::newest_first::{Gate, gate, newest_first, reply, values};
 use crate::market::Markets;
 use crate::query;
 use crate::server::Shared;
@@ -147,7 +147,7 @@ async fn candles(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery, ranged: 
         s.now_ms(),
         ranged,
     ) {
-        Ok(body) => reply(200, &[], mangle(pick, body.into_bytes())),
+        Ok(body) => reply(200, &[], s.mangle(pick, body.into_bytes())),
         Err(msg) => reply(200, &[], error_body("invalid-parameter", &msg)),
     }
 }

@@ -148,6 +148,7 @@ fn injected(status: u16) -> Response {
 async fn ohlc(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
     match answer::gate(&s, 1, rate_limited, injected).await {
         Gate::Serve(fault) => answer::ok(
+            &s,
             ohlc_body(s.markets(), raw.as_deref().unwrap_or(""), s.now_ms()).into_bytes(),
             fault,
         ),

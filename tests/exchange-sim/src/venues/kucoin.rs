@@ -20,7 +20,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
 
-use super::newest_first::{Gate, find, gate, mangle, newest_first, reply, values};
+use super::newest_first::{Gate, find, gate, newest_first, reply, values};
 use crate::market::Markets;
 use crate::query;
 use crate::server::Shared;
@@ -128,7 +128,7 @@ async fn candles(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Respo
         }
     };
     match candles_body(s.markets(), raw.as_deref().unwrap_or(""), s.now_ms()) {
-        Ok(body) => reply(200, &[], mangle(pick, body.into_bytes())),
+        Ok(body) => reply(200, &[], s.mangle(pick, body.into_bytes())),
         Err(msg) => reply(
             200,
             &[],

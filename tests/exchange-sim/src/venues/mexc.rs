@@ -16,7 +16,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
 
-use super::admit::{admit, find_joined, json, mangle, num, with_retry_after};
+use super::admit::{admit, find_joined, json, num, with_retry_after};
 use crate::faults::Fault;
 use crate::market::{Market, Markets};
 use crate::query;
@@ -141,7 +141,7 @@ async fn klines(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Respon
         );
     }
     match klines_body(s.markets(), raw.as_deref().unwrap_or(""), s.now_ms()) {
-        Ok(body) => json(200, mangle(body, fault)),
+        Ok(body) => json(200, s.mangle(fault, body)),
         Err(e) => json(400, e.body()),
     }
 }

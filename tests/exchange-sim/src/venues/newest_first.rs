@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
-use crate::faults::{self, Fault};
+use crate::faults::Fault;
 use crate::limits::Admission;
 use crate::market::{Candle, Market, Markets};
 use crate::server::Shared;
@@ -39,20 +39,11 @@ pub(crate) async fn gate(s: &Shared, weight: u32) -> Gate {
         Admission::Limited { retry_after_s, .. } => return Gate::Limited(retry_after_s),
         Admission::Banned { retry_after_s, .. } => return Gate::Banned(retry_after_s),
     }
-    match f.pick(s.next_fault_seq()) {
+    match s.next_fault(&f) {
         Some(Fault::RateLimited) => Gate::Limited(1),
         Some(Fault::Banned) => Gate::Banned(1),
         Some(Fault::Error(status)) => Gate::Error(status),
         pick => Gate::Serve(pick),
-    }
-}
-
-/// `body` truncated or made invalid when the fault plan says so.
-pub(crate) fn mangle(pick: Option<Fault>, body: Vec<u8>) -> Vec<u8> {
-    match pick {
-        Some(Fault::Malformed) => faults::malform(&body),
-        Some(Fault::Truncated) => faults::truncate(&body),
-        _ => body,
     }
 }
 

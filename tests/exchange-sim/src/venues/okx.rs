@@ -23,7 +23,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
 
-use super::newest_first::{Gate, find, gate, http_date, mangle, newest_first, reply, values};
+use super::newest_first::{Gate, find, gate, http_date, newest_first, reply, values};
 use crate::market::Markets;
 use crate::query;
 use crate::server::Shared;
@@ -169,7 +169,7 @@ async fn candles(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery, recent: 
         s.now_ms(),
         recent,
     ) {
-        Ok(body) => reply(200, &[date], mangle(pick, body.into_bytes())),
+        Ok(body) => reply(200, &[date], s.mangle(pick, body.into_bytes())),
         Err((code, msg)) => {
             let body =
                 serde_json::json!({"code": code.to_string(), "msg": msg, "data": []}).to_string();

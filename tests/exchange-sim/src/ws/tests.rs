@@ -284,6 +284,8 @@ async fn drop_websockets_ends_every_stream() {
     }
     assert!(eventually(|| sim.ws_open() == 0).await);
     assert_eq!(sim.ws_connections(), 2);
+    assert_eq!(sim.injected().ws_drop_commanded, 2);
+    assert_eq!(sim.injected().ws_drop, 0);
     // Reconnecting works.
     let mut c = connect(&sim, "/ws/btcusdt@kline_1m").await;
     assert!(next_json(&mut c).await.is_some());
@@ -310,9 +312,11 @@ async fn drop_every_n_frames() {
         assert!(eventually(|| sim.ws_open() == 0).await);
         assert_eq!(sim.ws_frames(), 3 * round);
         assert_eq!(sim.ws_connections(), round);
+        assert_eq!(sim.injected().ws_drop, round);
     }
     sim.reset_counts();
     assert_eq!((sim.ws_frames(), sim.ws_connections()), (0, 0));
+    assert_eq!(sim.injected(), crate::Injected::default());
     sim.shutdown().await;
 }
 
@@ -471,6 +475,8 @@ async fn control_api_clock_and_drop() {
     assert_eq!(stats["ws_open"], 0);
     assert!(stats["ws_frames"].as_u64().unwrap() >= 1);
     assert_eq!(stats["faults"]["ws_drop_every_n"], Value::Null);
+    assert_eq!(stats["injected"]["ws_drop_commanded"], 1);
+    assert_eq!(stats["injected"]["ws_drop"], 0);
     // A plain GET on a stream path is refused (no upgrade), not a crash.
     let r = c
         .get(format!("{}/ws/btcusdt@kline_1m", sim.base_url()))
