@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use exchange_sim::faults::Fault;
 use exchange_sim::{Faults, SimConfig, Simulator};
 use seamless::domain::{NodeId, Window};
 use seamless::store::{AnyStore, CandleStore};
@@ -481,22 +480,6 @@ async fn queue_lengths(redis_url: &str) -> (u64, u64) {
     (queued, dead)
 }
 
-/// The faults the simulator injected into candle requests `1..=n` of one fault sequence.
-fn injected(f: &Faults, n: u64) -> [u64; 5] {
-    let mut c = [0u64; 5];
-    for i in 1..=n {
-        match f.pick(i) {
-            Some(Fault::RateLimited) => c[0] += 1,
-            Some(Fault::Banned) => c[1] += 1,
-            Some(Fault::Error(_)) => c[2] += 1,
-            Some(Fault::Truncated) => c[3] += 1,
-            Some(Fault::Malformed) => c[4] += 1,
-            None => {}
-        }
-    }
-    c
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn soak_every_series_equals_the_truth_after_the_faults() {
     let secs: u64 = std::env::var("SEAMLESS_SOAK_SECS")
@@ -553,8 +536,7 @@ async fn soak_every_series_equals_the_truth_after_the_faults() {
     let at = |f: f64| run.mul_f64(f);
     let chaos = Instant::now();
     let mut waves = 0i64;
-    let (mut redis_restarts, mut questdb_restarts, mut kills, mut ws_dropped) =
-        (0u64, 0u64, 0u64, 0u64);
+    let (mut redis_restarts, mut questdb_restarts, mut kills) = (0u64, 0u64, 0u64);
     let mut kills_in_job = 0u64;
     // One cycle per started minute of the run: seven waves of jobs, two WebSocket drops, a
     // kill -9, a Redis restart and a QuestDB restart.
@@ -591,7 +573,9 @@ async fn soak_every_series_equals_the_truth_after_the_faults() {
                 env.enqueue(waves).await;
                 waves += 1;
             }
-            "ws-drop" => ws_dropped += sim.drop_websockets(),
+            "ws-drop" => {
+                sim.drop_websockets();
+            }
             "kill" => {
                 // kill -9 a worker while it is inside a job (holds a chunk lease); the
                 // first one after 10 s without any.
@@ -638,11 +622,9 @@ async fn soak_every_series_equals_the_truth_after_the_faults() {
         tokio::time::sleep(run - chaos.elapsed()).await;
     }
 
-    // Faults off; count what was injected.
+    // Faults off (what was injected is counted by the simulator as it applied it).
     let requests = sim.requests(KLINES);
-    let faults = chaos_faults();
     sim.set_faults(Faults::default());
-    let [r429, r418, r5xx, truncated, malformed] = injected(&faults, requests);
     let ws_connections = sim.ws_connections();
     let observed = (
         sim.status_count(429),
@@ -752,6 +734,16 @@ async fn soak_every_series_equals_the_truth_after_the_faults() {
     drop(questdb);
     drop(redis);
 
+    // The faults the simulator injected, exact (counted as applied; none since they stopped).
+    let exchange_sim::Injected {
+        rate_limited: r429,
+        banned: r418,
+        error: r5xx,
+        truncated,
+        malformed,
+        ws_drop,
+        ws_drop_commanded,
+    } = sim.injected();
     let total = started.elapsed();
     let table = format!(
         "| fault | count |\n| --- | --- |\n\
@@ -764,7 +756,7 @@ async fn soak_every_series_equals_the_truth_after_the_faults() {
          | Redis restart | {redis_restarts} |\n\
          | QuestDB restart | {questdb_restarts} |\n\
          | kill -9 of a worker ({kills_in_job} inside a job) | {kills} |\n",
-        (ws_connections.saturating_sub(starts)).max(ws_dropped),
+        ws_drop + ws_drop_commanded,
     );
     eprintln!(
         "\nsoak: {secs} s of faults ({:.0} s in all, {:.0} s setup); {requests} candle requests in the fault phase \
