@@ -135,8 +135,10 @@ impl Timeframe {
     pub fn floor(self, t: i64) -> i64 {
         match self.fixed_ms() {
             Some(step) => {
+                // Saturating: an untrusted time near the ends of i64 must not overflow (the
+                // result is then simply not on the grid, which callers refuse).
                 let off = self.offset();
-                t - (t - off).rem_euclid(step)
+                t.saturating_sub(t.saturating_sub(off).rem_euclid(step))
             }
             None => {
                 let dt = Utc.timestamp_millis_opt(t).single().unwrap_or_default();
@@ -162,7 +164,7 @@ impl Timeframe {
     /// The open time after the candle opening at `open` (which must be aligned).
     pub fn next(self, open: i64) -> i64 {
         match self.fixed_ms() {
-            Some(step) => open + step,
+            Some(step) => open.saturating_add(step),
             None => {
                 let dt = Utc.timestamp_millis_opt(open).single().unwrap_or_default();
                 let (y, m) = if dt.month() == 12 {
@@ -173,7 +175,7 @@ impl Timeframe {
                 Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0)
                     .single()
                     .map(|d| d.timestamp_millis())
-                    .unwrap_or(open + 31 * DAY)
+                    .unwrap_or(open.saturating_add(31 * DAY))
             }
         }
     }
@@ -182,7 +184,7 @@ impl Timeframe {
     pub fn back(self, open: i64, n: u64) -> i64 {
         match self.fixed_ms() {
             Some(step) => open.saturating_sub(step.saturating_mul(n as i64)),
-            None => (0..n).fold(open, |t, _| self.floor(t - 1)),
+            None => (0..n).fold(open, |t, _| self.floor(t.saturating_sub(1))),
         }
     }
 
@@ -192,7 +194,7 @@ impl Timeframe {
             return 0;
         }
         match self.fixed_ms() {
-            Some(step) => (end - start) / step,
+            Some(step) => end.saturating_sub(start) / step,
             None => {
                 let mut n = 0;
                 let mut t = start;
@@ -228,6 +230,22 @@ impl FromStr for Timeframe {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn grid_arithmetic_never_overflows_at_the_ends_of_i64() {
+        for tf in ["1s", "1m", "1h", "1d", "1w"] {
+            let tf: super::Timeframe = tf.parse().unwrap();
+            for t in [i64::MIN, i64::MIN + 1, i64::MAX - 1, i64::MAX] {
+                let f = tf.floor(t);
+                assert!(f <= t, "{tf} floor({t}) = {f}");
+                let _ = tf.ceil(t);
+                let _ = tf.is_aligned(t);
+                let _ = tf.next(f);
+                let _ = tf.back(f, 3);
+            }
+            assert!(tf.slots(i64::MIN, i64::MAX) > 0);
+        }
+    }
+
     use super::*;
 
     #[test]
