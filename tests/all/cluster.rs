@@ -30,26 +30,7 @@ fn base() -> i64 {
     (JAN1_2024 / CHUNK + 1) * CHUNK
 }
 
-/// `SEAMLESS_TEST_REDIS` with database `db`; fails (never skips) when it is not set. Redis
-/// calls may take 2 s before a process counts Redis as down (the default 200 ms is a
-/// guess a loaded machine breaks: a worker would then fetch without its lease, twice).
-fn test_redis(db: u32) -> String {
-    let url = std::env::var("SEAMLESS_TEST_REDIS").unwrap_or_else(|_| {
-        panic!(
-            "SEAMLESS_TEST_REDIS is not set: the cluster tests need a real Redis. Run `just test`, \
-             or `scripts/services.sh up redis && export $(scripts/services.sh env)` and run the tests again"
-        )
-    });
-    let url = url.split('?').next().unwrap().trim_end_matches('/');
-    // Drop a database number the variable may carry.
-    let url = match url.rsplit_once('/') {
-        Some((head, tail)) if !head.ends_with('/') && tail.chars().all(|c| c.is_ascii_digit()) => {
-            head
-        }
-        _ => url,
-    };
-    format!("{url}/{db}?timeout_ms=2000")
-}
+use crate::support::test_redis;
 
 async fn redis_conn(url: &str) -> redis::aio::MultiplexedConnection {
     // The test's own checks wait as long as a loaded machine needs.

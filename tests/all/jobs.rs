@@ -27,25 +27,7 @@ fn base() -> i64 {
     (JAN1_2024 / PAGE + 1) * PAGE
 }
 
-/// `SEAMLESS_TEST_REDIS` with database `db`; fails (never skips) when it is not set.
-fn test_redis(db: u32) -> String {
-    let url = std::env::var("SEAMLESS_TEST_REDIS").unwrap_or_else(|_| {
-        panic!(
-            "SEAMLESS_TEST_REDIS is not set: the job tests need a real Redis. Run `just test`, \
-             or `scripts/services.sh up redis && eval \"$(scripts/services.sh env)\"` and run the tests again"
-        )
-    });
-    let url = url.split('?').next().unwrap().trim_end_matches('/');
-    let url = match url.rsplit_once('/') {
-        Some((head, tail)) if !head.ends_with('/') && tail.chars().all(|c| c.is_ascii_digit()) => {
-            head
-        }
-        _ => url,
-    };
-    // Generous command timeouts: on a loaded machine Redis can answer later than the
-    // product's 200 ms default, which these tests are not about.
-    format!("{url}/{db}?timeout_ms=2000")
-}
+use crate::support::test_redis;
 
 async fn redis_conn(url: &str) -> redis::aio::MultiplexedConnection {
     redis::Client::open(url)

@@ -189,9 +189,14 @@ pub const KLINES: &str = "/api/v3/klines";
 
 /// A provider over a fresh SQLite file, Binance pointed at `sim`, with quick retries.
 pub fn provider(sim: &Simulator, db: &Path) -> Provider {
-    let mut reg = AdapterRegistry::new(host(256, 2000), vec![guest_dir()], vec![]);
-    reg.add_override(&format!("binance={}", sim.base_url()))
-        .unwrap();
+    provider_with(&format!("binance={}", sim.base_url()), vec![], db)
+}
+
+/// A provider over a fresh SQLite file with the exchange URL override `spec`
+/// (`EXCHANGE=URL`), the built-in adapters plus `extra` component files, and quick retries.
+pub fn provider_with(spec: &str, extra: Vec<PathBuf>, db: &Path) -> Provider {
+    let mut reg = AdapterRegistry::new(host(256, 2000), vec![guest_dir()], extra);
+    reg.add_override(spec).unwrap();
     Provider::new(
         AnyStore::open(&format!("sqlite:{}", db.display())).unwrap(),
         reg,
@@ -275,4 +280,27 @@ macro_rules! store_suite {
             async fn $name() { super::$name($crate::support::StoreKind::QuestDb).await })*
         }
     };
+}
+
+/// `SEAMLESS_TEST_REDIS` with database `db`; fails (never skips) when it is not set. Redis
+/// calls may take 2 s before a process counts Redis as down (the default 200 ms is a guess a
+/// loaded machine breaks: a worker would then fetch without its lease, twice). Each test
+/// module keeps to its own databases (cluster 11-15, jobs 5-9).
+pub fn test_redis(db: u32) -> String {
+    let url = std::env::var("SEAMLESS_TEST_REDIS").unwrap_or_else(|_| {
+        panic!(
+            "SEAMLESS_TEST_REDIS is not set: the cluster and job tests need a real Redis. Run \
+             `just test`, or `scripts/services.sh up redis && eval \"$(scripts/services.sh env)\"` \
+             and run the tests again"
+        )
+    });
+    let url = url.split('?').next().unwrap().trim_end_matches('/');
+    // Drop a database number the variable may carry.
+    let url = match url.rsplit_once('/') {
+        Some((head, tail)) if !head.ends_with('/') && tail.chars().all(|c| c.is_ascii_digit()) => {
+            head
+        }
+        _ => url,
+    };
+    format!("{url}/{db}?timeout_ms=2000")
 }

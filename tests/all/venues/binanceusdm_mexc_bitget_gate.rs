@@ -3,16 +3,12 @@
 //! `seamless::provider::Provider` into SQLite, and once through the `seamless` binary.
 //! Candles must equal the simulator's truth exactly.
 
-use std::time::Duration;
-
 use exchange_sim::{Faults, MarketSpec, SimConfig, Simulator};
 use seamless::components::AdapterError;
 use seamless::domain::{Candle, NodeId, Window};
-use seamless::net::RetryPolicy;
-use seamless::provider::{AdapterRegistry, FetchOptions, Provider, ProviderError};
-use seamless::store::AnyStore;
+use seamless::provider::{FetchOptions, Provider, ProviderError};
 
-use crate::support::{DAY, MIN, guest, guest_dir, host, seamless, text};
+use crate::support::{DAY, MIN, guest, seamless, text};
 
 /// The simulator's (and the provider's) clock: 2024-03-01T00:00Z.
 const NOW: i64 = 1_709_251_200_000;
@@ -71,19 +67,8 @@ impl Venue {
     /// A provider over a fresh SQLite file with this venue pointed at `sim`.
     fn provider(&self, sim: &Simulator, db: &std::path::Path) -> Provider {
         guest(&format!("{}_adapter", self.id));
-        let mut reg = AdapterRegistry::new(host(256, 2000), vec![guest_dir()], vec![]);
-        reg.add_override(&format!("{0}={1}/{0}", self.id, sim.base_url()))
-            .unwrap();
-        Provider::new(
-            AnyStore::open(&format!("sqlite:{}", db.display())).unwrap(),
-            reg,
-        )
-        .with_retry(RetryPolicy {
-            max_attempts: 8,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(50),
-        })
-        .with_now(NOW)
+        crate::support::provider_with(&format!("{0}={1}/{0}", self.id, sim.base_url()), vec![], db)
+            .with_now(NOW)
     }
 }
 

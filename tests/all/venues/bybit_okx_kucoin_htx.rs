@@ -15,11 +15,9 @@ use std::time::{Duration, Instant};
 use exchange_sim::{Faults, SimConfig, Simulator};
 use seamless::components::AdapterError;
 use seamless::domain::{NodeId, Window};
-use seamless::net::RetryPolicy;
-use seamless::provider::{AdapterRegistry, FetchOptions, Provider, ProviderError};
-use seamless::store::AnyStore;
+use seamless::provider::{FetchOptions, Provider, ProviderError};
 
-use crate::support::{DAY, JAN1_2024, MIN, guest_dir, host, seamless, text, truth};
+use crate::support::{DAY, JAN1_2024, MIN, seamless, text, truth};
 
 /// SOL/USDT's listing in the simulator (2020-08-11T06:00Z).
 const SOL_LISTING: i64 = 1_597_125_600_000;
@@ -80,18 +78,11 @@ fn node(v: &Venue, symbol: &str, tf: &str) -> NodeId {
 
 /// A provider over a fresh SQLite file with the venue pointed at the simulator.
 fn provider(sim: &Simulator, db: &std::path::Path, v: &Venue) -> Provider {
-    let mut reg = AdapterRegistry::new(host(256, 2000), vec![guest_dir()], vec![]);
-    reg.add_override(&format!("{id}={}/{id}", sim.base_url(), id = v.id))
-        .unwrap();
-    Provider::new(
-        AnyStore::open(&format!("sqlite:{}", db.display())).unwrap(),
-        reg,
+    crate::support::provider_with(
+        &format!("{id}={}/{id}", sim.base_url(), id = v.id),
+        vec![],
+        db,
     )
-    .with_retry(RetryPolicy {
-        max_attempts: 8,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(50),
-    })
 }
 
 fn requests(sim: &Simulator, v: &Venue) -> u64 {

@@ -9,11 +9,9 @@ use std::time::{Duration, Instant};
 use exchange_sim::{Faults, MarketSpec, SimConfig, Simulator};
 use seamless::components::AdapterError;
 use seamless::domain::{NodeId, Window};
-use seamless::net::RetryPolicy;
-use seamless::provider::{AdapterRegistry, FetchOptions, LimitOverride, Provider, ProviderError};
-use seamless::store::AnyStore;
+use seamless::provider::{FetchOptions, LimitOverride, Provider, ProviderError};
 
-use crate::support::{DAY, JAN1_2024, MIN, guest, guest_dir, host, seamless, text, truth};
+use crate::support::{DAY, JAN1_2024, MIN, guest, seamless, text, truth};
 
 const HOUR: i64 = 60 * MIN;
 /// A market listed 6 h into 2024 with a 2 h downtime gap that evening.
@@ -43,22 +41,11 @@ fn config() -> SimConfig {
 /// A provider over a fresh SQLite file with `id` pointed at `sim`'s `/{venue}` routes,
 /// quick retries, and no client-side limiter (the simulator's answers are under test).
 fn provider(sim: &Simulator, db: &Path, id: &str, venue: &str, extra: Option<PathBuf>) -> Provider {
-    let mut reg = AdapterRegistry::new(
-        host(256, 2000),
-        vec![guest_dir()],
+    crate::support::provider_with(
+        &format!("{id}={}/{venue}", sim.base_url()),
         extra.into_iter().collect(),
-    );
-    reg.add_override(&format!("{id}={}/{venue}", sim.base_url()))
-        .unwrap();
-    Provider::new(
-        AnyStore::open(&format!("sqlite:{}", db.display())).unwrap(),
-        reg,
+        db,
     )
-    .with_retry(RetryPolicy {
-        max_attempts: 8,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(50),
-    })
     .with_rate_limit(
         id,
         LimitOverride {
