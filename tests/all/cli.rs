@@ -584,6 +584,33 @@ async fn adapters_test_refuses_an_unknown_simulator_format() {
     sim.shutdown().await;
 }
 
+/// An exchange id that no built-in has: the error lists the built-ins and says how to
+/// load a third-party adapter.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_exchange_suggests_loading_a_third_party_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let args = [
+        "fetch",
+        "--node",
+        "ohlcv:acme:BTC/USDT:1m",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-01-02",
+    ];
+    let o = seamless(&args, &db);
+    let (out, err) = text(&o);
+    no_panic(&err);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(
+        err.contains("unknown exchange 'acme'")
+            && err.contains("binance")
+            && err.contains("to use a third-party adapter, pass --adapter PATH.wasm"),
+        "{err}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_third_party_adapter_may_not_shadow_a_builtin_without_override() {
     let dir = tempfile::tempdir().unwrap();

@@ -373,6 +373,9 @@ impl Global {
                     _ => None,
                 });
         match registry {
+            Some(RegistryError::UnknownExchange { .. }) => {
+                "; to use a third-party adapter, pass --adapter PATH.wasm".to_string()
+            }
             Some(RegistryError::Shadows { .. }) => {
                 "; pass --override to use it instead of the built-in".to_string()
             }
