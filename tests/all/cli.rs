@@ -611,6 +611,69 @@ async fn an_unknown_exchange_suggests_loading_a_third_party_adapter() {
     );
 }
 
+/// `--exchange-url ID=URL` for an id that no loaded adapter has is refused (exit 2) before
+/// any request, naming the id, the exchanges there are and a close one; the ids of
+/// `--adapter` files count.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exchange_url_for_no_loaded_adapter_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let url = sim.base_url();
+    let template = guest("adapter_template");
+    let window = ["--start", "2024-01-01", "--end", "2024-01-02"];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["fetch"];
+        args.extend(window);
+        args.extend(extra);
+        seamless(&args, &db)
+    };
+    // The right override too, so that nothing could leave the machine if the check failed.
+    let binance = format!("binance={url}");
+    let example = format!("example={url}");
+    let o = run(&[
+        "--node",
+        "ohlcv:binance:BTC/USDT:1m",
+        "--exchange-url",
+        &binance,
+        "--exchange-url",
+        &example,
+    ]);
+    let (out, err) = text(&o);
+    no_panic(&err);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(
+        err.contains("override for exchange 'example', which no adapter has")
+            && err.contains("binance, binanceusdm")
+            && err.contains("--exchange-url ID=URL")
+            && err.contains("--adapter PATH.wasm")
+            && !err.contains("did you mean"),
+        "{err}"
+    );
+    let typo = format!("exampel={url}");
+    let o = run(&[
+        "--node",
+        "ohlcv:example:BTC/USDT:1m",
+        "--adapter",
+        template.to_str().unwrap(),
+        "--exchange-url",
+        &example,
+        "--exchange-url",
+        &typo,
+    ]);
+    let (out, err) = text(&o);
+    no_panic(&err);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(
+        err.contains("exchange 'exampel'")
+            && err.contains(", example,")
+            && err.contains("did you mean 'example'?"),
+        "{err}"
+    );
+    assert_eq!(sim.requests(KLINES), 0, "refused before any request");
+    sim.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_third_party_adapter_may_not_shadow_a_builtin_without_override() {
     let dir = tempfile::tempdir().unwrap();

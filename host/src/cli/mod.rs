@@ -376,6 +376,10 @@ impl Global {
             Some(RegistryError::UnknownExchange { .. }) => {
                 "; to use a third-party adapter, pass --adapter PATH.wasm".to_string()
             }
+            Some(RegistryError::OverrideForUnknownExchange { id, .. }) => format!(
+                "; fix the ID in --exchange-url ID=URL (`exchange_urls.{id}` came from {}), or pass --adapter PATH.wasm to load the adapter that has it",
+                self.source_of(&format!("exchange_urls.{id}"))
+            ),
             Some(RegistryError::Shadows { .. }) => {
                 "; pass --override to use it instead of the built-in".to_string()
             }

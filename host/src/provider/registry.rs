@@ -47,6 +47,16 @@ pub enum RegistryError {
         dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
     NoAdapters { dirs: Vec<PathBuf> },
+    #[error(
+        "base-URL override for exchange '{id}', which no adapter has: the exchanges are {}{}",
+        if known.is_empty() { "none".to_string() } else { known.join(", ") },
+        suggestion.as_ref().map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default()
+    )]
+    OverrideForUnknownExchange {
+        id: String,
+        known: Vec<String>,
+        suggestion: Option<String>,
+    },
     #[error("bad base-URL override '{0}': use EXCHANGE=URL, e.g. binance=http://127.0.0.1:8080")]
     BadOverride(String),
     #[error(
@@ -81,6 +91,8 @@ pub struct AdapterRegistry {
     pins: BTreeMap<String, String>,
     allow_shadowing: bool,
     loaded: Mutex<BTreeMap<String, Exchange>>,
+    /// Whether every override names a known exchange (checked on the first lookup).
+    overrides_checked: Mutex<bool>,
 }
 
 impl AdapterRegistry {
@@ -94,6 +106,7 @@ impl AdapterRegistry {
             pins: BTreeMap::new(),
             allow_shadowing: false,
             loaded: Mutex::new(BTreeMap::new()),
+            overrides_checked: Mutex::new(false),
         }
     }
 
@@ -201,6 +214,39 @@ impl AdapterRegistry {
         }
     }
 
+    /// Refuse a base-URL override naming no exchange: the ids are the built-in file names
+    /// (`{id}_adapter.wasm`, not compiled for this) and the ids the extra components declare.
+    /// Checked once, when the registry first resolves an exchange.
+    fn check_overrides(&self) -> Result<(), RegistryError> {
+        let mut checked = self
+            .overrides_checked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if *checked || self.overrides.is_empty() {
+            return Ok(());
+        }
+        let files = self.builtin_files();
+        if files.is_empty() && self.extra.is_empty() {
+            // Nothing to check against: the lookup reports the missing components.
+            return Ok(());
+        }
+        let mut known: Vec<String> = files.into_keys().collect();
+        for p in &self.extra {
+            known.push(self.load_extra(p)?.adapter.info().id.clone());
+        }
+        known.sort();
+        known.dedup();
+        if let Some(id) = self.overrides.keys().find(|id| !known.contains(id)) {
+            return Err(RegistryError::OverrideForUnknownExchange {
+                id: id.clone(),
+                suggestion: crate::config::closest(id, known.iter().map(String::as_str)),
+                known,
+            });
+        }
+        *checked = true;
+        Ok(())
+    }
+
     fn load_extra(&self, path: &Path) -> Result<Exchange, RegistryError> {
         let adapter = self.load_file(path, None)?;
         let id = adapter.info().id.clone();
@@ -248,6 +294,7 @@ impl AdapterRegistry {
         {
             return Ok(ex.clone());
         }
+        self.check_overrides()?;
         for p in &self.extra {
             let ex = self.load_extra(p)?;
             if ex.adapter.info().id == id {
