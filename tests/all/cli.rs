@@ -674,6 +674,43 @@ async fn an_exchange_url_for_no_loaded_adapter_is_refused() {
     sim.shutdown().await;
 }
 
+/// A base URL missing the path the exchange serves under (here the simulator's `/example`)
+/// gets an empty 404: the error names the URL that got it and the base URL to check.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_404_from_the_exchange_names_the_url_and_the_base_url_to_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let url = sim.base_url();
+    let template = guest("adapter_template");
+    let wrong = format!("example={url}");
+    let args = [
+        "fetch",
+        "--node",
+        "ohlcv:example:BTC/USDT:1m",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-01-02",
+        "--adapter",
+        template.to_str().unwrap(),
+        "--exchange-url",
+        &wrong,
+    ];
+    let o = seamless(&args, &db);
+    let (out, err) = text(&o);
+    no_panic(&err);
+    assert!(sim.status_count(404) >= 1, "the simulator answered 404");
+    assert_eq!(o.status.code(), Some(3), "{out}{err}");
+    assert!(
+        err.contains(&format!("HTTP 404 from {url}/"))
+            && err.contains("check the exchange's base URL (--exchange-url)")
+            && !err.contains("exchange error 404"),
+        "{err}"
+    );
+    sim.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_third_party_adapter_may_not_shadow_a_builtin_without_override() {
     let dir = tempfile::tempdir().unwrap();

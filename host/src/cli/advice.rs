@@ -2,7 +2,6 @@
 //! ([`Remedy`], [`StrategyFailure::SKIP_REMEDY`], a config key); on the command line the
 //! advice names the flag instead.
 
-use seamless::net::NetError;
 use seamless::provider::{ProviderError, Remedy};
 use seamless::strategy::StrategyFailure;
 
@@ -21,23 +20,11 @@ pub fn provider_error(e: ProviderError) -> anyhow::Error {
     let text = e.to_string();
     let advised = match e.remedy() {
         Some(r) => text.replacen(&r.to_string(), flag(r), 1),
-        None if is_unreachable(&e) => text.replacen(EXCHANGE_URL.0, EXCHANGE_URL.1, 1),
-        None => return e.into(),
+        None if !text.contains(EXCHANGE_URL.0) => return e.into(),
+        None => text,
     };
-    anyhow::anyhow!(advised)
-}
-
-fn is_unreachable(e: &ProviderError) -> bool {
-    matches!(
-        e,
-        ProviderError::Net {
-            error: NetError::Connect { .. },
-            ..
-        } | ProviderError::Exhausted {
-            unreachable: true,
-            ..
-        }
-    )
+    // Also inside a cause (an incomplete frame after a 404, an unreachable exchange).
+    anyhow::anyhow!(advised.replacen(EXCHANGE_URL.0, EXCHANGE_URL.1, 1))
 }
 
 /// A strategy failure with its advice in command-line terms.
@@ -54,6 +41,7 @@ pub fn strategy_failure(f: StrategyFailure) -> anyhow::Error {
 mod tests {
     use super::*;
     use seamless::domain::RangeSet;
+    use seamless::net::NetError;
 
     #[test]
     fn library_remedies_become_flags() {

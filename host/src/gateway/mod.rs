@@ -57,11 +57,12 @@ pub enum GatewayError {
     /// The exchange asked to wait; the whole exchange key is paused for `wait`.
     #[error("HTTP {status}: the exchange asks to wait {} ms", wait.as_millis())]
     RateLimited { status: u16, wait: Duration },
-    /// The adapter refused to plan the request or to read the answer (`status` is the
-    /// answer's, when there was one).
+    /// The adapter refused to plan the request or to read the answer (`status` and `url`
+    /// are the answer's, when there was one).
     #[error("{error}")]
     Adapter {
         status: Option<u16>,
+        url: Option<String>,
         error: AdapterError,
     },
     /// The component trapped, timed out or broke the contract.
@@ -83,6 +84,7 @@ impl GatewayError {
             GatewayError::Adapter {
                 status: Some(200),
                 error: AdapterError::Malformed(_),
+                ..
             } => Some("malformed"),
             _ => None,
         }
@@ -245,6 +247,7 @@ impl Route {
             .await??
             .map_err(|error| GatewayError::Adapter {
                 status: None,
+                url: None,
                 error,
             })
     }
@@ -277,6 +280,7 @@ impl Route {
             }
             Err(error) => Err(GatewayError::Adapter {
                 status: Some(status),
+                url: Some(url),
                 error,
             }),
         }
@@ -318,6 +322,7 @@ mod tests {
         );
         let malformed = |status| GatewayError::Adapter {
             status,
+            url: None,
             error: AdapterError::Malformed("eof".into()),
         };
         assert_eq!(malformed(Some(200)).transient(), Some("malformed"));

@@ -34,7 +34,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 
 use super::{Exchange, Provider, ProviderError};
-use crate::components::Page;
+use crate::components::{AdapterError, Page};
 use crate::domain::{Candle, NodeId, RangeSet, Timeframe, Window};
 use crate::gateway::{GatewayError, Route};
 use crate::net::HttpRequest;
@@ -127,6 +127,15 @@ fn permanent(node_id: String, e: GatewayError) -> ProviderError {
         GatewayError::Net(error) => ProviderError::Net {
             node: node_id,
             error,
+        },
+        GatewayError::Adapter {
+            status: Some(404),
+            url: Some(url),
+            error: AdapterError::Exchange { message, .. },
+        } => ProviderError::NotFound {
+            node: node_id,
+            url,
+            message,
         },
         GatewayError::Adapter { error, .. } => ProviderError::Exchange {
             node: node_id,

@@ -87,6 +87,17 @@ pub enum ProviderError {
     Component(#[from] ComponentError),
     #[error("{node}: {error}")]
     Exchange { node: String, error: AdapterError },
+    /// The exchange answered 404: most often a base URL without the path the exchange
+    /// (or a simulator) serves under.
+    #[error(
+        "{node}: HTTP 404 from {url}{}; check the exchange's base URL (its `exchange_urls` override)",
+        if message.is_empty() { String::new() } else { format!(" ({message})") }
+    )]
+    NotFound {
+        node: String,
+        url: String,
+        message: String,
+    },
     #[error("{node}: {error}")]
     Net { node: String, error: NetError },
     #[error("{node}: gave up after {attempts} attempts: {last}")]
