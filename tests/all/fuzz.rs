@@ -843,3 +843,46 @@ fn config_env_values_never_panic_and_errors_name_the_variable() {
         }
     });
 }
+
+#[test]
+fn the_property_fails_on_a_guest_trap_and_on_a_broken_page() {
+    // The judge itself: a panicking guest (the chaos test guest) fails the property, and so
+    // does a page that breaks the contract, while an adapter error passes.
+    let chaos = host(64, 2000)
+        .load_adapter_file(&crate::support::guest("chaos_guest"))
+        .expect("loading the chaos adapter");
+    // The chaos guest reads its misbehaviour from the symbol (not a BASE/QUOTE one).
+    let node = NodeId {
+        exchange: "chaos".into(),
+        symbol: "PANIC".into(),
+        timeframe: Timeframe::M1,
+    };
+    let window = Window::new(JAN1_2024, JAN1_2024 + 10 * MIN).unwrap();
+    let r = chaos.plan(&node, window, 1000);
+    assert!(matches!(r, Err(ComponentError::Trap { .. })), "{r:?}");
+    let mut t = Tally::default();
+    assert!(judge("chaos plan", Duration::ZERO, r, |_| Ok(0), &mut t).is_err());
+    let r: Result<Result<(), AdapterError>, ComponentError> =
+        Ok(Err(AdapterError::Malformed("x".into())));
+    assert!(judge("malformed", Duration::ZERO, r, |_| Ok(0), &mut t).is_ok());
+    let slow: Result<Result<(), AdapterError>, ComponentError> = Ok(Ok(()));
+    assert!(judge("slow", CALL_TIMEOUT + SLACK, slow, |_| Ok(0), &mut t).is_err());
+    let page = Page {
+        candles: vec![Candle {
+            open_time: JAN1_2024 + 1,
+            open: 1.0,
+            high: 1.0,
+            low: 1.0,
+            close: 1.0,
+            volume: 1.0,
+        }],
+        covered: window,
+        next: None,
+    };
+    let n = NodeId::new("binance", "BTC/USDT", "1m").unwrap();
+    assert!(
+        check_page(&page, &n, window, 1000)
+            .unwrap_err()
+            .contains("grid")
+    );
+}
