@@ -40,23 +40,9 @@ pub struct LiveArgs {
     format: Format,
 }
 
-/// `30s`, `5m`, `2h`, or plain seconds.
+/// `30s`, `5m`, `2h`, or plain seconds (the library's duration syntax, as a clap parser).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map(|i| s.split_at(i))
-        .unwrap_or((s, "s"));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration: write e.g. 30s, 5m or 2h"))?;
-    let secs = match unit {
-        "ms" => return Ok(Duration::from_millis(n)),
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?}; use ms, s, m or h")),
-    };
-    Ok(Duration::from_secs(secs))
+    seamless::domain::parse_duration(s).map_err(|e| e.to_string())
 }
 
 pub async fn run(g: &Global, a: &LiveArgs) -> Result<(), Failure> {

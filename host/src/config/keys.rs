@@ -719,18 +719,7 @@ pub(super) fn check(kind: Kind, val: Val) -> Result<Val, String> {
 
 /// `"250ms"`, `"30s"`, `"5m"`, `"2h"`, or a bare number of seconds (`"30"`); `None` otherwise.
 pub(super) fn parse_duration(s: &str) -> Option<Duration> {
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, "s"), |i| s.split_at(i));
-    let n: u64 = num.parse().ok()?;
-    let secs = match unit {
-        "ms" => return Some(Duration::from_millis(n)),
-        "s" => n,
-        "m" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
-        _ => return None,
-    };
-    Some(Duration::from_secs(secs))
+    crate::domain::parse_duration(s).ok()
 }
 
 /// A duration in the largest unit that states it exactly: `30s`, `1m`, `1500ms`.

@@ -15,6 +15,6 @@ pub use candle::Candle;
 pub use clock::Clock;
 pub use node::{NodeId, NodeIdError};
 pub use ranges::RangeSet;
-pub use time::{TimeParseError, format_ms, now_ms, parse_time};
+pub use time::{DurationParseError, TimeParseError, format_ms, now_ms, parse_duration, parse_time};
 pub use timeframe::{Timeframe, TimeframeError};
 pub use window::{Window, WindowError};

@@ -83,6 +83,38 @@ pub fn parse_time(s: &str, now: i64) -> Result<i64, TimeParseError> {
     Err(err())
 }
 
+/// A duration that cannot be read.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum DurationParseError {
+    #[error("{0:?} is not a duration: write e.g. 30s, 5m or 2h")]
+    NotADuration(String),
+    #[error("{0:?}: unknown unit {1:?}; use ms, s, m or h")]
+    UnknownUnit(String, String),
+}
+
+/// `"250ms"`, `"30s"`, `"5m"`, `"2h"`, or a bare number of seconds (`"30"`).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, DurationParseError> {
+    use std::time::Duration;
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let not = || DurationParseError::NotADuration(s.to_string());
+    let n: u64 = num.parse().map_err(|_| not())?;
+    let secs = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "s" => n,
+        "m" => n.checked_mul(60).ok_or_else(not)?,
+        "h" => n.checked_mul(3600).ok_or_else(not)?,
+        _ => {
+            return Err(DurationParseError::UnknownUnit(
+                s.to_string(),
+                unit.to_string(),
+            ));
+        }
+    };
+    Ok(Duration::from_secs(secs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
