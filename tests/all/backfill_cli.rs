@@ -196,12 +196,12 @@ async fn config_file_env_and_flags_with_sources() {
     assert_eq!(out.lines().count(), 25, "header + 24 hourly rows");
     let o = seamless_command(
         &[
+            "config",
+            "show",
             "--config-file",
             cfg_s,
             "--concurrency",
             "5",
-            "config",
-            "show",
         ],
         &db,
     )

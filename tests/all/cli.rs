@@ -576,10 +576,15 @@ async fn adapters_test_refuses_an_unknown_simulator_format() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(
-        err.contains("unknown simulator format \"binanse\"")
-            && err.contains("binance, binanceusdm, bitfinex")
-            && err.contains("--simulator"),
+        err.contains("invalid value 'binanse' for '--simulator <FORMAT>'")
+            && err.contains("possible values: binance, binanceusdm, bitfinex")
+            && err.contains("example"),
         "{err}"
+    );
+    assert_eq!(
+        sim.requests("/api/v3/klines"),
+        0,
+        "refused before any request"
     );
     sim.shutdown().await;
 }
@@ -701,11 +706,14 @@ async fn a_404_from_the_exchange_names_the_url_and_the_base_url_to_check() {
     let (out, err) = text(&o);
     no_panic(&err);
     assert!(sim.status_count(404) >= 1, "the simulator answered 404");
-    assert_eq!(o.status.code(), Some(3), "{out}{err}");
+    // A refusal is the cause, not an incomplete frame: exit 1, no "rerun"/--partial-ok advice.
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
     assert!(
         err.contains(&format!("HTTP 404 from {url}/"))
             && err.contains("check the exchange's base URL (--exchange-url)")
-            && !err.contains("exchange error 404"),
+            && !err.contains("exchange error 404")
+            && !err.contains("rerun")
+            && !err.contains("--partial-ok"),
         "{err}"
     );
     sim.shutdown().await;
@@ -955,4 +963,111 @@ fn config_keys_prints_the_key_table() {
         docs.contains(&out),
         "docs/operations.md lacks the key table"
     );
+}
+
+/// Each command's `--help` lists its own options first, then its option groups, then the
+/// global options.
+#[test]
+fn help_lists_the_commands_own_options_before_the_global_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    for cmd in [
+        vec!["fetch"],
+        vec!["backfill"],
+        vec!["coverage"],
+        vec!["adapters", "test"],
+        vec!["adapters", "list"],
+    ] {
+        let mut args = cmd.clone();
+        args.push("--help");
+        let o = seamless(&args, &db);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{cmd:?}: {err}");
+        let own = out.find("--format").expect("its own --format");
+        let global = out.find("Global options:").expect("a global section");
+        let config_file = out.find("--config-file").expect("--config-file");
+        assert!(own < global && global < config_file, "{cmd:?}:\n{out}");
+    }
+}
+
+/// One output convention: every command that prints data or a report takes `--format`.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_report_takes_format_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let url = format!("binance={}", sim.base_url());
+    let node = "ohlcv:binance:BTC/USDT:1h";
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = seamless(args, &db);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{args:?}: {err}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}"))
+    };
+    let window = ["--start", "2024-01-01", "--end", "2024-01-02"];
+    let mut args = vec![
+        "backfill",
+        "--node",
+        node,
+        "--exchange-url",
+        &url,
+        "--format",
+        "json",
+    ];
+    args.extend(window);
+    let v = json(&args);
+    assert_eq!(v["nodes"][0]["node_id"], node);
+    assert_eq!(v["nodes"][0]["candles"], 24);
+    assert_eq!(v["nodes"][0]["missing"], serde_json::json!([]));
+    let mut args = vec!["coverage", "--node", node, "--format", "json"];
+    args.extend(window);
+    assert_eq!(json(&args)["missing"], serde_json::json!([]));
+    let v = json(&["adapters", "list", "--format", "json"]);
+    assert!(
+        v.as_array().unwrap().iter().any(|a| a["id"] == "okx"),
+        "{v}"
+    );
+    let v = json(&["adapters", "inspect", "binance", "--format", "json"]);
+    assert_eq!(v["sha256"].as_str().map(str::len), Some(64), "{v}");
+    let mut args = vec![
+        "adapters",
+        "plan",
+        "--node",
+        node,
+        "--exchange-url",
+        &url,
+        "--format",
+        "json",
+    ];
+    args.extend(window);
+    let v = json(&args);
+    assert!(
+        v["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://api.binance.com/"),
+        "{v}"
+    );
+    assert!(
+        v["sent_to"].as_str().unwrap().starts_with(&sim.base_url()),
+        "{v}"
+    );
+    let v = json(&["config", "show", "--format", "json", "--concurrency", "3"]);
+    let c = v["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "backfill.concurrency")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (c["value"].as_i64(), c["source"].as_str()),
+        (Some(3), Some("flag --concurrency"))
+    );
+    let v = json(&["config", "keys", "--format", "json"]);
+    assert!(
+        v.as_array().unwrap().iter().any(|k| k["key"] == "store"),
+        "{v}"
+    );
+    sim.shutdown().await;
 }

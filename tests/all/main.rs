@@ -7,6 +7,7 @@
 // `.err().expect(..)` reads as "this must fail" and works for Ok types without Debug.
 #![allow(clippy::err_expect)]
 
+mod adapter_author;
 mod backfill_cli;
 mod cli;
 mod cluster;

@@ -1,5 +1,6 @@
-//! `seamless adapters`: list the built-in adapters, inspect a component file (with the
-//! SHA-256 a pin holds), and run an adapter's `plan` or `parse` by hand.
+//! `seamless adapters`: list the built-in adapters, inspect a component (with the SHA-256 a
+//! pin holds), run the conformance suite on one, run an adapter's `plan` or `parse` by
+//! hand, and write a new adapter crate (`adapters new`, see [`super::scaffold`]).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -8,8 +9,11 @@ use clap::{Args, Subcommand};
 
 use seamless::components::{Adapter, ComponentCache, ComponentError, HttpResponse, WIT_PACKAGE};
 use seamless::provider::Exchange;
+use seamless::suite::SIMULATOR_FORMATS;
 
-use super::output::{Format, write_candles};
+use super::options::{AdapterArgs, SandboxArgs, Settings, settings};
+use super::output::{Format, ReportFormat, print_json, write_candles};
+use super::scaffold::NewArgs;
 use super::select::{SeriesArgs, WindowArgs};
 use super::{Failure, Global};
 
@@ -17,36 +21,65 @@ use super::{Failure, Global};
 pub enum AdaptersCommand {
     /// List the built-in adapters (and any given with --adapter).
     List {
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
+        /// `table` or `json`.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+        #[command(flatten)]
+        adapter: AdapterArgs,
     },
-    /// Load a component file and describe it.
+    /// Load a component and describe it (compiling it into the compile cache if needed).
     Inspect {
-        /// Path of the .wasm component.
-        path: PathBuf,
+        /// A built-in adapter id (e.g. binance) or the path of a .wasm component.
+        #[arg(value_name = "ID|PATH")]
+        target: String,
+        /// `table` or `json`.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
     },
     /// Run the conformance suite against a component: contract checks, and with
     /// --simulator a backfill from the exchange simulator compared with its truth.
     Test {
-        /// Path of the .wasm component.
-        path: PathBuf,
-        /// Simulator format (the exchange the simulator should speak, e.g. binance, bybit).
-        /// Starts the `exchange-sim` program found next to seamless or on PATH, unless
-        /// --simulator-url names a running one.
-        #[arg(long)]
+        /// A built-in adapter id (e.g. binance) or the path of a .wasm component.
+        #[arg(value_name = "ID|PATH")]
+        target: String,
+        /// The exchange API the simulator should speak for the backfill checks (`example` is
+        /// the template's made-up exchange). Starts the `exchange-sim` program found next to
+        /// seamless or on PATH, unless --simulator-url names a running one.
+        #[arg(long, value_name = "FORMAT", value_parser = clap::builder::PossibleValuesParser::new(SIMULATOR_FORMATS))]
         simulator: Option<String>,
         /// URL of a running exchange simulator (http://127.0.0.1:PORT) for --simulator.
         #[arg(long, requires = "simulator", value_name = "URL")]
         simulator_url: Option<String>,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
+        /// `table` or `json`.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
     },
     /// Print the HTTP request an adapter would send first for a window.
     Plan(PlanArgs),
     /// Parse a response body (stdin) with an adapter and print the candles.
     Parse(ParseArgs),
+    /// Write a new adapter crate (outside this repository) that builds as is: Cargo.toml,
+    /// src/ from the template, wit/, recorded payloads with a test, and a README.
+    New(NewArgs),
+}
+
+impl AdaptersCommand {
+    /// What this command's options ask for.
+    pub fn settings(&self) -> Settings {
+        match self {
+            AdaptersCommand::List { adapter, .. } => settings(&[adapter]),
+            AdaptersCommand::Inspect { sandbox, .. } | AdaptersCommand::Test { sandbox, .. } => {
+                settings(&[sandbox])
+            }
+            AdaptersCommand::Plan(a) => settings(&[&a.adapter]),
+            AdaptersCommand::Parse(a) => settings(&[&a.adapter]),
+            AdaptersCommand::New(_) => Settings::default(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -58,6 +91,11 @@ pub struct PlanArgs {
     /// Candles per page (default: the adapter's maximum).
     #[arg(long)]
     limit: Option<u32>,
+    /// `table` (the request as HTTP text) or `json`.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    #[command(flatten)]
+    adapter: AdapterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -78,26 +116,56 @@ pub struct ParseArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    #[command(flatten)]
+    adapter: AdapterArgs,
 }
 
 pub async fn run(g: &Global, cmd: &AdaptersCommand) -> Result<(), Failure> {
     match cmd {
-        AdaptersCommand::List { json } => list(g, *json),
-        AdaptersCommand::Inspect { path } => inspect(g, path),
+        AdaptersCommand::List { format, .. } => list(g, *format),
+        AdaptersCommand::Inspect { target, format, .. } => inspect(g, target, *format),
         AdaptersCommand::Test {
-            path,
+            target,
             simulator,
             simulator_url,
-            json,
+            format,
+            ..
         } => {
             let sim = simulator
                 .as_deref()
                 .map(|format| (format, simulator_url.as_deref()));
-            test(g, path, sim, *json).await
+            test(g, target, sim, *format).await
         }
         AdaptersCommand::Plan(a) => plan(g, a),
         AdaptersCommand::Parse(a) => parse(g, a),
+        AdaptersCommand::New(a) => super::scaffold::run(g, a),
     }
+}
+
+/// The component file `target` names: an existing file, or a built-in adapter's id.
+fn component_file(g: &Global, target: &str) -> Result<PathBuf, Failure> {
+    let path = Path::new(target);
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    let builtins = g.registry()?.builtin_files();
+    if let Some(p) = builtins.get(target) {
+        return Ok(p.clone());
+    }
+    let ids: Vec<&str> = builtins.keys().map(String::as_str).collect();
+    let known = if ids.is_empty() {
+        "no built-in adapters found".to_string()
+    } else {
+        format!("built-in: {}", ids.join(", "))
+    };
+    let what = if target.ends_with(".wasm") || target.contains('/') {
+        format!("{target} does not exist")
+    } else {
+        format!("'{target}' is neither a file nor a built-in adapter id ({known})")
+    };
+    Err(Failure::bad(anyhow::anyhow!(
+        "{what}: pass the path of a .wasm component or a built-in adapter id"
+    )))
 }
 
 fn describe(a: &Adapter, source: &str, sha256: &str) -> String {
@@ -129,7 +197,7 @@ fn registry_failure(e: seamless::provider::RegistryError) -> Failure {
     }
 }
 
-fn list(g: &Global, json: bool) -> Result<(), Failure> {
+fn list(g: &Global, format: ReportFormat) -> Result<(), Failure> {
     let reg = g.registry()?;
     let files = reg.builtin_files();
     let mut exchanges = Vec::new();
@@ -139,20 +207,9 @@ fn list(g: &Global, json: bool) -> Result<(), Failure> {
             Err(e) => eprintln!("warning: skipping an adapter that cannot be loaded: {e}"),
         }
     }
-    if json {
-        let v: Vec<_> = exchanges
-            .iter()
-            .map(|e| {
-                let mut o = serde_json::to_value(e.adapter.info()).unwrap_or_default();
-                o["wit_version"] = e.adapter.wit_version().into();
-                o
-            })
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&v).map_err(Failure::runtime)?
-        );
-        return Ok(());
+    if format == ReportFormat::Json {
+        let v: Vec<_> = exchanges.iter().map(|e| info_json(&e.adapter)).collect();
+        return print_json(&v);
     }
     println!(
         "{:<10} {:<8} {:<6} {:<44} {:<28} SOURCE",
@@ -177,72 +234,92 @@ fn list(g: &Global, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Describe a component file, with the SHA-256 a pin (`adapters.<id>.sha256`) would hold.
-fn inspect(g: &Global, path: &Path) -> Result<(), Failure> {
-    let component_failure = |e: ComponentError| {
-        if e.is_bad_input() {
-            Failure::bad(e)
-        } else {
-            Failure::runtime(e)
-        }
-    };
-    let wasm = std::fs::read(path).map_err(|source| {
+/// An adapter's `info` with its WIT version, as JSON.
+fn info_json(a: &Adapter) -> serde_json::Value {
+    let mut o = serde_json::to_value(a.info()).unwrap_or_default();
+    o["wit_version"] = a.wit_version().into();
+    o
+}
+
+fn component_failure(e: ComponentError) -> Failure {
+    if e.is_bad_input() {
+        Failure::bad(e)
+    } else {
+        Failure::runtime(e)
+    }
+}
+
+/// Describe a component, with the SHA-256 a pin (`adapters.<id>.sha256`) would hold. Says on
+/// stderr when loading it wrote a compiled copy into the compile cache.
+fn inspect(g: &Global, target: &str, format: ReportFormat) -> Result<(), Failure> {
+    let path = component_file(g, target)?;
+    let wasm = std::fs::read(&path).map_err(|source| {
         component_failure(ComponentError::Read {
-            path: path.to_path_buf(),
+            path: path.clone(),
             source,
         })
     })?;
     let host = g.component_host()?;
+    let cached = host.cache().path_for(&wasm);
+    let was_cached = cached.as_deref().is_some_and(Path::is_file);
     let label = path.display().to_string();
     let adapter = host
         .load_adapter(&label, &wasm)
         .map_err(component_failure)?;
     let sha256 = ComponentCache::sha256_hex(&wasm);
-    print!("{}", describe(&adapter, &label, &sha256));
+    match format {
+        ReportFormat::Table => print!("{}", describe(&adapter, &label, &sha256)),
+        ReportFormat::Json => {
+            let mut v = info_json(&adapter);
+            v["source"] = label.clone().into();
+            v["sha256"] = sha256.into();
+            print_json(&v)?;
+        }
+    }
+    if let Some(c) = cached.filter(|c| !was_cached && c.is_file() && !g.quiet) {
+        eprintln!(
+            "note: compiled the component once and cached it as {} (later loads skip compiling; \
+             --cache-dir or SEAMLESS_CACHE_DIR chooses the folder)",
+            c.display()
+        );
+    }
     Ok(())
 }
 
 /// `simulator`: the format and, if given, the URL of a running simulator.
 async fn test(
     g: &Global,
-    path: &Path,
+    target: &str,
     simulator: Option<(&str, Option<&str>)>,
-    json: bool,
+    format: ReportFormat,
 ) -> Result<(), Failure> {
-    if !path.is_file() {
-        return Err(Failure::bad(anyhow::anyhow!(
-            "{} does not exist: pass the path of a .wasm component",
-            path.display()
-        )));
-    }
+    let path = component_file(g, target)?;
     let host = g.component_host()?;
-    let (adapter, mut checks) = seamless::suite::contract_checks(&host, path);
-    if let (Some(a), Some((format, url))) = (&adapter, simulator) {
+    let (adapter, mut checks) = seamless::suite::contract_checks(&host, &path);
+    if let (Some(a), Some((sim_format, url))) = (&adapter, simulator) {
         let sim = start_simulator(url).await?;
-        let base = match sim.venue_url(format).await {
+        let base = match sim.venue_url(sim_format).await {
             Ok(b) => b,
             Err(e) => {
                 sim.stop().await;
                 return Err(simulator_failure(e));
             }
         };
-        checks.extend(seamless::suite::simulator_checks(&host, a, path, &sim, &base).await);
+        checks.extend(seamless::suite::simulator_checks(&host, a, &path, &sim, &base).await);
         sim.stop().await;
     }
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&checks).map_err(Failure::runtime)?
-        );
-    } else {
-        println!("{:<72} {:<6} DETAIL", "CHECK", "RESULT");
-        for c in &checks {
-            let r = match c.passed {
-                Some(true) => "pass",
-                Some(false) => "FAIL",
-                None => "n/a",
-            };
-            println!("{:<72} {:<6} {}", c.name, r, c.detail);
+    match format {
+        ReportFormat::Json => print_json(&checks)?,
+        ReportFormat::Table => {
+            println!("{:<72} {:<6} DETAIL", "CHECK", "RESULT");
+            for c in &checks {
+                let r = match c.passed {
+                    Some(true) => "pass",
+                    Some(false) => "FAIL",
+                    None => "n/a",
+                };
+                println!("{:<72} {:<6} {}", c.name, r, c.detail);
+            }
         }
     }
     if seamless::suite::all_passed(&checks) {
@@ -305,11 +382,19 @@ fn plan(g: &Global, a: &PlanArgs) -> Result<(), Failure> {
         .plan(&node, window, limit)
         .map_err(Failure::runtime)?
         .map_err(Failure::bad)?;
+    let sent = ex.bases.rewrite(&req.url);
+    if a.format == ReportFormat::Json {
+        return print_json(&serde_json::json!({
+            "method": req.method,
+            "url": req.url,
+            "headers": req.headers,
+            "sent_to": sent,
+        }));
+    }
     println!("{} {}", req.method, req.url);
     for (k, v) in &req.headers {
         println!("{k}: {v}");
     }
-    let sent = ex.bases.rewrite(&req.url);
     if sent != req.url {
         println!("# sent to: {sent}");
     }

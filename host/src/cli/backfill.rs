@@ -12,6 +12,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seamless::domain::{NodeId, Window, format_ms, now_ms, parse_time};
 use seamless::provider::Progress;
 
+use super::options::DataArgs;
+use super::output::{ReportFormat, print_json};
 use super::{Failure, Global};
 
 #[derive(Debug, Args)]
@@ -41,6 +43,12 @@ pub struct BackfillArgs {
     /// lists them) instead of running it.
     #[arg(long)]
     enqueue: bool,
+    /// `table`: progress bars and a line per node on stderr; `json`: also a JSON report of
+    /// every node (candles, requests, ranges still missing, errors) on stdout.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 fn nodes(a: &BackfillArgs) -> Result<Vec<NodeId>, Failure> {
@@ -136,6 +144,7 @@ pub async fn run(g: &Global, a: &BackfillArgs) -> Result<(), Failure> {
         });
     }
     let mut failed = Vec::new();
+    let mut reports = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         let (node, w, outcome) = joined.map_err(Failure::runtime)?;
         let outcome = outcome?;
@@ -162,9 +171,25 @@ pub async fn run(g: &Global, a: &BackfillArgs) -> Result<(), Failure> {
                 }
             );
         }
-        for e in outcome.errors {
-            failed.push(format!("{node}: {e}"));
-        }
+        let errors: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
+        reports.push(serde_json::json!({
+            "node_id": node.to_string(),
+            "window": w,
+            "candles": s.candles,
+            "requests": s.requests,
+            "pages": s.pages,
+            "chunks": s.chunks,
+            "missing": missing,
+            "errors": errors,
+        }));
+        failed.extend(errors.iter().map(|e| format!("{node}: {e}")));
+    }
+    if a.format == ReportFormat::Json {
+        reports.sort_by(|a, b| a["node_id"].as_str().cmp(&b["node_id"].as_str()));
+        print_json(&serde_json::json!({
+            "nodes": reports,
+            "seconds": started.elapsed().as_secs_f64(),
+        }))?;
     }
     if !g.quiet {
         eprintln!("done in {:.2} s", started.elapsed().as_secs_f64());

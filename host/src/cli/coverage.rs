@@ -5,6 +5,8 @@ use clap::Args;
 
 use seamless::domain::{RangeSet, Window, format_ms, now_ms, parse_time};
 
+use super::options::StoreArgs;
+use super::output::ReportFormat;
 use super::select::SeriesArgs;
 use super::{Failure, Global};
 
@@ -19,8 +21,10 @@ pub struct CoverageArgs {
     #[arg(long, allow_hyphen_values = true)]
     end: Option<String>,
     /// `table` or `json`.
-    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
-    format: String,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 pub async fn run(g: &Global, a: &CoverageArgs) -> Result<(), Failure> {
@@ -62,7 +66,7 @@ pub async fn run(g: &Global, a: &CoverageArgs) -> Result<(), Failure> {
         end: node.timeframe.floor(now).min(w.end).max(w.start),
     };
     let missing = ledger.missing(closed);
-    if a.format == "json" {
+    if a.format == ReportFormat::Json {
         let v = serde_json::json!({
             "node_id": node.to_string(),
             "window": w,

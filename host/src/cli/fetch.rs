@@ -8,6 +8,7 @@ use clap::Args;
 use seamless::domain::format_ms;
 use seamless::provider::{FetchOptions, Phase, Strategy};
 
+use super::options::DataArgs;
 use super::output::{Format, write_candles, write_candles_with_state};
 use super::select::{SeriesArgs, WindowArgs};
 use super::{Failure, Global};
@@ -38,6 +39,8 @@ pub struct FetchArgs {
     /// Write the result metadata as JSON to FILE (`-` for stderr).
     #[arg(long, value_name = "FILE")]
     metadata: Option<String>,
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 pub async fn run(g: &Global, args: &FetchArgs) -> Result<(), Failure> {

@@ -11,14 +11,18 @@ use seamless::coord::jobs::{DEAD_KEY, LEGACY_LIST_KEY, QUEUE_KEY};
 use seamless::coord::{Job, QueueStatus};
 use seamless::domain::format_ms;
 
+use super::options::RedisArgs;
+use super::output::ReportFormat;
 use super::worker::needs_redis;
 use super::{Failure, Global};
 
 #[derive(Debug, Args)]
 pub struct JobsArgs {
     /// `table` or `json`.
-    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
-    format: String,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    #[command(flatten)]
+    pub redis: RedisArgs,
     /// Jobs listed per kind (the counts are always complete).
     #[arg(long, default_value_t = 100)]
     limit: usize,
@@ -87,7 +91,7 @@ pub async fn run(g: &Global, a: &JobsArgs) -> Result<(), Failure> {
         .queue_status(a.limit)
         .await
         .map_err(Failure::runtime)?;
-    if a.format == "json" {
+    if a.format == ReportFormat::Json {
         println!(
             "{}",
             serde_json::to_string_pretty(&to_json(&s)).map_err(Failure::runtime)?

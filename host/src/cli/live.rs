@@ -11,6 +11,7 @@ use clap::Args;
 use seamless::domain::{format_ms, now_ms, parse_time};
 use seamless::live::{FeedSource, LiveSession, LiveUpdate, SessionOptions};
 
+use super::options::DataArgs;
 use super::output::{Format, header, row};
 use super::select::SeriesArgs;
 use super::{Failure, Global};
@@ -38,6 +39,8 @@ pub struct LiveArgs {
     /// Output: table (default), csv or jsonl; every row has a `state` (closed|forming).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 /// `30s`, `5m`, `2h`, or plain seconds (the library's duration syntax, as a clap parser).

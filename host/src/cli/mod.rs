@@ -11,8 +11,10 @@ mod coverage;
 mod fetch;
 mod jobs;
 mod live;
+mod options;
 mod output;
 mod run;
+mod scaffold;
 mod select;
 mod worker;
 
@@ -29,6 +31,9 @@ use seamless::net::RetryPolicy;
 use seamless::provider::{AdapterRegistry, Provider, ProviderError, RegistryError, Sla};
 use seamless::store::AnyStore;
 
+use options::{DataArgs, Settings, settings};
+use output::ReportFormat;
+
 /// seamless: candles from storage, backfilled through sandboxed exchange adapters.
 #[derive(Debug, Parser)]
 #[command(name = "seamless", version, about, propagate_version = true)]
@@ -39,45 +44,15 @@ pub struct Cli {
     command: Command,
 }
 
-/// Options every command takes. Each config key can also come from `seamless.toml` or a
-/// `SEAMLESS_…` variable (see `seamless config show`); a flag wins over both.
+/// Options every command takes (listed last in each command's `--help`). Each config key
+/// can also come from `seamless.toml` or a `SEAMLESS_…` variable (see `seamless config
+/// show`); a flag wins over both.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Global options")]
 struct GlobalArgs {
     /// Config file (default: $SEAMLESS_CONFIG, else <config dir>/seamless/seamless.toml).
     #[arg(long, global = true, value_name = "FILE")]
     config_file: Option<PathBuf>,
-    /// Store URL: sqlite:PATH. Default: seamless.db in the user's data directory.
-    #[arg(long, global = true)]
-    store: Option<String>,
-    /// Send an exchange's requests to another base URL, e.g. binance=http://127.0.0.1:8080 (repeatable).
-    #[arg(long = "exchange-url", global = true, value_name = "EXCHANGE=URL")]
-    exchange_urls: Vec<String>,
-    /// Load a third-party adapter component (repeatable).
-    #[arg(long = "adapter", global = true, value_name = "PATH.wasm")]
-    adapters: Vec<PathBuf>,
-    /// Pin the adapter serving an exchange to a SHA-256 (`seamless adapters inspect` prints
-    /// it); a component that hashes differently is refused (repeatable).
-    #[arg(long = "adapter-sha256", global = true, value_name = "EXCHANGE=HEX")]
-    adapter_sha256: Vec<String>,
-    /// Let --adapter components replace built-in adapters with the same exchange id.
-    #[arg(long = "override", global = true)]
-    allow_override: bool,
-    /// Folder of compiled-component cache files. Default: the user's cache directory.
-    #[arg(long, global = true)]
-    cache_dir: Option<PathBuf>,
-    /// Wall-clock budget of one guest call, in ms (default 2000).
-    #[arg(long, global = true)]
-    call_timeout_ms: Option<String>,
-    /// Memory cap of one guest instance, in MiB (default 256).
-    #[arg(long, global = true)]
-    guest_memory_mb: Option<String>,
-    /// Chunks in flight per exchange during a backfill (default 4).
-    #[arg(long, global = true)]
-    concurrency: Option<String>,
-    /// Cluster mode: share exchange budgets and chunk leases with other workers through this
-    /// Redis, e.g. redis://127.0.0.1:6379/0 (options: ?lease_ms=10000&timeout_ms=200&reconnect_ms=2000).
-    #[arg(long, global = true, value_name = "URL")]
-    redis: Option<String>,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive; default warn).
     #[arg(long, global = true)]
     log: Option<String>,
@@ -94,38 +69,16 @@ struct GlobalArgs {
 }
 
 impl GlobalArgs {
-    /// The flags that set config keys, as `(flag, text)` in the order given; the key table
-    /// (`seamless::config::KEYS`) says which key each flag sets.
-    fn flag_values(&self) -> Vec<(&'static str, String)> {
-        let mut out: Vec<(&'static str, String)> = Vec::new();
-        let single: [(&'static str, Option<String>); 8] = [
-            ("--store", self.store.clone()),
-            ("--redis", self.redis.clone()),
-            (
-                "--cache-dir",
-                self.cache_dir.as_ref().map(|d| d.display().to_string()),
-            ),
-            ("--log", self.log.clone()),
-            ("--metrics", self.metrics.clone()),
-            ("--call-timeout-ms", self.call_timeout_ms.clone()),
-            ("--guest-memory-mb", self.guest_memory_mb.clone()),
-            ("--concurrency", self.concurrency.clone()),
-        ];
-        out.extend(single.into_iter().filter_map(|(f, v)| Some((f, v?))));
-        if self.allow_remote {
-            out.push(("--allow-remote", "true".to_string()));
+    /// The global flags that set config keys, as `(flag, text)`.
+    fn add_to(&self, s: &mut Settings) {
+        for (flag, v) in [("--log", &self.log), ("--metrics", &self.metrics)] {
+            if let Some(v) = v {
+                s.flags.push((flag, v.clone()));
+            }
         }
-        out.extend(
-            self.exchange_urls
-                .iter()
-                .map(|v| ("--exchange-url", v.clone())),
-        );
-        out.extend(
-            self.adapter_sha256
-                .iter()
-                .map(|v| ("--adapter-sha256", v.clone())),
-        );
-        out
+        if self.allow_remote {
+            s.flags.push(("--allow-remote", "true".to_string()));
+        }
     }
 }
 
@@ -138,15 +91,16 @@ pub struct Global {
 }
 
 impl Global {
-    /// `command_flags`: the command's own flags that set config keys (`seamless worker
-    /// --job-lease`), applied after the global ones.
-    fn resolve(
-        a: &GlobalArgs,
-        command_flags: Vec<(&'static str, String)>,
-    ) -> Result<Global, Failure> {
+    /// `settings`: what the command's options ask for (its option groups and its own flags
+    /// that set config keys, such as `seamless worker --job-lease`).
+    fn resolve(a: &GlobalArgs, mut settings: Settings) -> Result<Global, Failure> {
         let mut loaded =
             Loaded::load(a.config_file.as_deref(), std::env::vars()).map_err(Failure::bad)?;
-        for spec in &a.exchange_urls {
+        let specs = settings
+            .flags
+            .iter()
+            .filter(|(f, _)| *f == "--exchange-url");
+        for (_, spec) in specs {
             // The CLI's own shape check, so the message names the flag's form.
             let ok = spec.split_once('=').is_some_and(|(id, url)| {
                 !id.is_empty() && (url.starts_with("http://") || url.starts_with("https://"))
@@ -157,13 +111,14 @@ impl Global {
                 )));
             }
         }
-        for (flag, value) in a.flag_values().into_iter().chain(command_flags) {
-            loaded.apply_flag(flag, &value).map_err(Failure::bad)?;
+        a.add_to(&mut settings);
+        for (flag, value) in &settings.flags {
+            loaded.apply_flag(flag, value).map_err(Failure::bad)?;
         }
         Ok(Global {
             quiet: a.quiet,
-            adapters: a.adapters.clone(),
-            allow_override: a.allow_override,
+            adapters: settings.adapters,
+            allow_override: settings.allow_override,
             loaded,
         })
     }
@@ -201,10 +156,44 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Print every setting, its value and where it came from.
-    Show,
-    /// Print every key: type, default, environment variable and flag (Markdown).
-    Keys,
+    /// Print every setting, its value and where it came from (with the options given here
+    /// applied).
+    Show {
+        /// `table` (TOML lines with their source) or `json`.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+        #[command(flatten)]
+        data: Box<DataArgs>,
+    },
+    /// Print every key: type, default, environment variable and flag (a Markdown table).
+    Keys {
+        /// `table` (Markdown) or `json`.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
+}
+
+impl Command {
+    /// What this command's options ask for.
+    fn settings(&self) -> Settings {
+        match self {
+            Command::Fetch(a) => settings(&[&a.data]),
+            Command::Backfill(a) => settings(&[&a.data]),
+            Command::Live(a) => settings(&[&a.data]),
+            Command::Run(a) => settings(&[&a.data]),
+            Command::Coverage(a) => settings(&[&a.store]),
+            Command::Serve => Settings::default(),
+            Command::Worker(a) => {
+                let mut s = settings(&[&a.data]);
+                s.flags.extend(a.flag_values());
+                s
+            }
+            Command::Jobs(a) => settings(&[&a.redis]),
+            Command::Adapters(a) => a.settings(),
+            Command::Config(ConfigCommand::Show { data, .. }) => settings(&[data.as_ref()]),
+            Command::Config(ConfigCommand::Keys { .. }) => Settings::default(),
+        }
+    }
 }
 
 /// A failure with its exit code.
@@ -396,6 +385,38 @@ impl Global {
     }
 }
 
+/// `seamless config show`.
+fn config_show(g: &Global, format: ReportFormat) -> Result<(), Failure> {
+    match format {
+        ReportFormat::Table => {
+            match &g.loaded.file {
+                Some(f) => println!("# config file: {}", f.display()),
+                None => println!("# no config file"),
+            }
+            print!("{}", g.loaded.show());
+        }
+        ReportFormat::Json => {
+            let v = serde_json::json!({
+                "file": g.loaded.file,
+                "settings": g.loaded.entries().into_iter().map(|(key, value, source)| {
+                    serde_json::json!({"key": key, "value": value, "source": source})
+                }).collect::<Vec<_>>(),
+            });
+            output::print_json(&v)?;
+        }
+    }
+    Ok(())
+}
+
+/// `seamless config keys`.
+fn config_keys(format: ReportFormat) -> Result<(), Failure> {
+    match format {
+        ReportFormat::Table => print!("{}", seamless::config::keys::markdown_table()),
+        ReportFormat::Json => output::print_json(&seamless::config::keys::as_json())?,
+    }
+    Ok(())
+}
+
 /// SIGINT or SIGTERM.
 pub(crate) async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -420,11 +441,7 @@ fn init_tracing(filter: &str) {
 /// Parse the command line, run the command, map failures to exit codes.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let command_flags = match &cli.command {
-        Command::Worker(args) => args.flag_values(),
-        _ => Vec::new(),
-    };
-    let global = match Global::resolve(&cli.global, command_flags) {
+    let global = match Global::resolve(&cli.global, cli.command.settings()) {
         Ok(g) => g,
         Err(f) => {
             eprintln!("error: {:#}", f.error);
@@ -471,18 +488,8 @@ pub fn main() -> ExitCode {
             Command::Worker(args) => worker::run(&global, args).await,
             Command::Jobs(args) => jobs::run(&global, args).await,
             Command::Adapters(cmd) => adapters::run(&global, cmd).await,
-            Command::Config(ConfigCommand::Show) => {
-                match &global.loaded.file {
-                    Some(f) => println!("# config file: {}", f.display()),
-                    None => println!("# no config file"),
-                }
-                print!("{}", global.loaded.show());
-                Ok(())
-            }
-            Command::Config(ConfigCommand::Keys) => {
-                print!("{}", seamless::config::keys::markdown_table());
-                Ok(())
-            }
+            Command::Config(ConfigCommand::Show { format, .. }) => config_show(&global, *format),
+            Command::Config(ConfigCommand::Keys { format }) => config_keys(*format),
         }
     });
     match result {

@@ -1,4 +1,6 @@
-//! Writing candles as a table, CSV or JSON lines.
+//! The output conventions: candles as a table, CSV, JSON lines or Parquet ([`Format`]),
+//! reports (lists, coverage, check results, summaries) as a table or JSON
+//! ([`ReportFormat`]); every command that prints data or a report takes `--format`.
 
 use std::io::{self, Write};
 
@@ -17,6 +19,23 @@ pub enum Format {
     Jsonl,
     /// Apache Parquet (needs --output), with a manifest JSON beside it.
     Parquet,
+}
+
+/// Output format of reports: a table for people, or JSON for programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ReportFormat {
+    /// Aligned columns (or text) for people.
+    #[default]
+    Table,
+    /// One pretty-printed JSON document on stdout.
+    Json,
+}
+
+/// Print `v` as pretty JSON on stdout.
+pub fn print_json(v: &impl serde::Serialize) -> Result<(), super::Failure> {
+    let text = serde_json::to_string_pretty(v).map_err(super::Failure::runtime)?;
+    println!("{text}");
+    Ok(())
 }
 
 /// Write `candles` in `format`.

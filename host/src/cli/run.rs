@@ -12,6 +12,7 @@ use seamless::strategy::{
     self as runner, LiveRun, OnError, RunError, RunOptions, RunReport, SignalRecord, SignalSink,
 };
 
+use super::options::DataArgs;
 use super::{Failure, Global};
 
 #[derive(Debug, Args)]
@@ -31,9 +32,12 @@ pub struct RunArgs {
     /// Strategy setting KEY=VALUE passed to its init (repeatable).
     #[arg(long = "config", short = 'c', value_name = "KEY=VALUE")]
     pub config: Vec<String>,
-    /// Write the signals to FILE (.jsonl or .csv) instead of stdout (JSON lines).
+    /// Write the signals to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Signals as `jsonl` or `csv` (default: csv for an --output ending in .csv, else jsonl).
+    #[arg(long, value_enum)]
+    pub format: Option<SignalFormat>,
     /// What to do when the strategy fails on a batch: stop (default) or skip the batch.
     #[arg(long, default_value = "stop", value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<OnError>()))]
     pub on_error: OnError,
@@ -49,6 +53,8 @@ pub struct RunArgs {
     /// Write the run summary as JSON to FILE (`-` for stderr).
     #[arg(long, value_name = "FILE")]
     pub summary: Option<String>,
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 /// Where built-in components live: the configured adapter folder, then the defaults.
@@ -142,7 +148,7 @@ pub async fn run(g: &Global, a: &RunArgs) -> Result<(), Failure> {
         run_live(g, a, &provider, &strategy, opts, until).await?
     } else {
         let report = runner::run(&provider, &strategy, opts).await?;
-        write_signals(a.output.as_deref(), &report.signals)?;
+        write_signals(a, &report.signals)?;
         report
     };
     if !g.quiet {
@@ -169,7 +175,7 @@ async fn run_live(
     mut opts: RunOptions,
     until: Option<i64>,
 ) -> Result<RunReport, Failure> {
-    let csv = is_csv(a.output.as_deref());
+    let csv = is_csv(a);
     let out = std::sync::Arc::new(std::sync::Mutex::new(open_output(a.output.as_deref())?));
     if csv {
         let mut o = out.lock().unwrap_or_else(|p| p.into_inner());
@@ -206,8 +212,24 @@ async fn run_live(
 
 const CSV_HEADER: &str = "time,time_iso,node,input,action,value,note";
 
-fn is_csv(path: Option<&Path>) -> bool {
-    path.is_some_and(|p| p.extension().is_some_and(|e| e == "csv"))
+/// How signals are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignalFormat {
+    /// One JSON object per signal.
+    Jsonl,
+    /// `time,time_iso,node,input,action,value,note` with a header.
+    Csv,
+}
+
+/// Signals as CSV: `--format csv`, or no `--format` and an `--output` ending in `.csv`.
+fn is_csv(a: &RunArgs) -> bool {
+    match a.format {
+        Some(f) => f == SignalFormat::Csv,
+        None => a
+            .output
+            .as_deref()
+            .is_some_and(|p| p.extension().is_some_and(|e| e == "csv")),
+    }
 }
 
 fn io_failure(e: std::io::Error) -> Failure {
@@ -251,10 +273,10 @@ fn signal_line(r: &SignalRecord, csv: bool) -> String {
     }
 }
 
-/// Signals as JSON lines (stdout or `.jsonl`) or CSV (`.csv`).
-fn write_signals(path: Option<&Path>, signals: &[SignalRecord]) -> Result<(), Failure> {
-    let csv = is_csv(path);
-    let mut out = open_output(path)?;
+/// Signals as JSON lines or CSV ([`is_csv`]), to `--output` or stdout.
+fn write_signals(a: &RunArgs, signals: &[SignalRecord]) -> Result<(), Failure> {
+    let csv = is_csv(a);
+    let mut out = open_output(a.output.as_deref())?;
     if csv {
         writeln!(out, "{CSV_HEADER}").map_err(io_failure)?;
     }

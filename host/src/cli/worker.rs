@@ -30,6 +30,7 @@ use seamless::coord::{Cluster, Delivery, Job, JobPolicy, Renewal};
 use seamless::domain::{NodeId, Window, format_ms};
 use seamless::provider::{BackfillOutcome, Provider, ProviderError};
 
+use super::options::DataArgs;
 use super::{Failure, Global};
 
 #[derive(Debug, Args)]
@@ -49,6 +50,8 @@ pub struct WorkerArgs {
     /// Config key `jobs.max_attempts` (default 3).
     #[arg(long, value_name = "N")]
     max_attempts: Option<String>,
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 impl WorkerArgs {

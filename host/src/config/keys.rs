@@ -748,6 +748,24 @@ pub(super) fn is_base_url(s: &str) -> bool {
     }
 }
 
+/// Every key as JSON objects (`seamless config keys --format json`): the same columns as
+/// [`markdown_table`].
+pub fn as_json() -> serde_json::Value {
+    KEYS.iter()
+        .map(|k| {
+            serde_json::json!({
+                "key": k.path,
+                "type": k.kind.doc_type(),
+                "doc": k.doc,
+                "default": k.default,
+                "env": k.env_var(),
+                "env_aliases": k.aliases.iter().map(|a| format!("{}{a}", super::ENV_PREFIX)).collect::<Vec<_>>(),
+                "flag": k.flag,
+            })
+        })
+        .collect()
+}
+
 /// The documented list of keys, a Markdown table generated from [`KEYS`] (`docs/operations.md`
 /// holds a copy; a unit test keeps the two equal; `seamless config keys` prints it).
 pub fn markdown_table() -> String {

@@ -440,12 +440,22 @@ impl Loaded {
     /// are shown as `***`.
     pub fn show(&self) -> String {
         let mut out = String::new();
+        for (path, value, src) in self.entries() {
+            out.push_str(&format!("{path} = {value}  # {src}\n"));
+        }
+        out
+    }
+
+    /// Every key that has a value: its path, the value (passwords inside URLs as `***`) and
+    /// where it came from, in key order (`seamless config show --format json`).
+    pub fn entries(&self) -> Vec<(String, toml::Value, String)> {
+        let mut out = Vec::new();
         for (path, src) in &self.sources {
             let Some(Ok((spec, id))) = resolve_key(path) else {
                 continue;
             };
             if let Some(v) = spec.get(&self.config, &id) {
-                out.push_str(&format!("{path} = {}  # {src}\n", v.to_toml()));
+                out.push((path.clone(), v.to_toml(), src.to_string()));
             }
         }
         out

@@ -129,11 +129,12 @@ fn permanent(node_id: String, e: GatewayError) -> ProviderError {
             error,
         },
         GatewayError::Adapter {
-            status: Some(404),
+            status: Some(status @ 400..=499),
             url: Some(url),
             error: AdapterError::Exchange { message, .. },
-        } => ProviderError::NotFound {
+        } => ProviderError::Refused {
             node: node_id,
+            status,
             url,
             message,
         },

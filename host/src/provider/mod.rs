@@ -87,14 +87,21 @@ pub enum ProviderError {
     Component(#[from] ComponentError),
     #[error("{node}: {error}")]
     Exchange { node: String, error: AdapterError },
-    /// The exchange answered 404: most often a base URL without the path the exchange
-    /// (or a simulator) serves under.
+    /// The exchange refused a request with a 4xx status (other than a rate limit) that the
+    /// adapter did not map to a typed error: a 404 is most often a base URL without the
+    /// path the exchange (or a simulator) serves under. Asking again would be refused again.
     #[error(
-        "{node}: HTTP 404 from {url}{}; check the exchange's base URL (its `exchange_urls` override)",
-        if message.is_empty() { String::new() } else { format!(" ({message})") }
+        "{node}: HTTP {status} from {url}{}; {}",
+        if message.is_empty() { String::new() } else { format!(" ({message})") },
+        if *status == 404 {
+            "check the exchange's base URL (its `exchange_urls` override)"
+        } else {
+            "the exchange refuses this request: check the symbol, the timeframe and the adapter's plan"
+        }
     )]
-    NotFound {
+    Refused {
         node: String,
+        status: u16,
         url: String,
         message: String,
     },

@@ -170,8 +170,8 @@ impl Provider {
                 got.stats = o.stats;
                 got.served_from_pages = o.errors.is_empty() && o.stats.shared_chunks == 0;
                 if let Some(e) = o.errors.into_iter().next() {
-                    // Bad input, or an exchange that cannot be reached at all: the cause
-                    // is the error (exit 2 / 1), not "incomplete".
+                    // Bad input, a refusal, or an exchange that cannot be reached at all:
+                    // the cause is the error (exit 2 / 1), not "incomplete".
                     let unreachable = matches!(
                         e,
                         ProviderError::Exhausted {
@@ -179,7 +179,11 @@ impl Provider {
                             ..
                         }
                     );
-                    if e.is_bad_input() || (unreachable && got.stats.pages == 0 && !opts.partial_ok)
+                    // A refusal (4xx) is refused again on a rerun: the cause, not "incomplete".
+                    let refused = matches!(e, ProviderError::Refused { .. });
+                    if e.is_bad_input()
+                        || (refused && !opts.partial_ok)
+                        || (unreachable && got.stats.pages == 0 && !opts.partial_ok)
                     {
                         return Err(e);
                     }

@@ -14,7 +14,7 @@ use crate::domain::{NodeId, Timeframe, Window, now_ms};
 
 mod simulator;
 
-pub use simulator::{Simulator, SimulatorError};
+pub use simulator::{SIMULATOR_FORMATS, Simulator, SimulatorError};
 
 /// One check of the suite.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -61,6 +61,16 @@ fn symbol_for(a: &Adapter, tf: Timeframe) -> Option<NodeId> {
     None
 }
 
+/// What a guest call gave, as a sentence: its answer, the typed error it returned, or the
+/// failure of the call itself (a trap, a timeout).
+fn outcome<T: std::fmt::Display>(r: &Result<Result<T, AdapterError>, ComponentError>) -> String {
+    match r {
+        Ok(Ok(answer)) => format!("no error: {answer}"),
+        Ok(Err(e)) => format!("typed error: {e}"),
+        Err(e) => format!("the call failed: {e}"),
+    }
+}
+
 /// Run the contract checks (no network).
 pub fn contract_checks(host: &ComponentHost, path: &Path) -> (Option<Adapter>, Vec<Check>) {
     let mut out = Vec::new();
@@ -94,7 +104,14 @@ pub fn contract_checks(host: &ComponentHost, path: &Path) -> (Option<Adapter>, V
         if unknown.is_empty() {
             info.timeframes.join(" ")
         } else {
-            format!("unknown: {unknown:?}")
+            format!(
+                "not unified names: {}",
+                unknown
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         },
     ));
     let tfs: Vec<Timeframe> = info
@@ -162,7 +179,10 @@ pub fn contract_checks(host: &ComponentHost, path: &Path) -> (Option<Adapter>, V
             out.push(Check::new(
                 "unsupported timeframe → typed error",
                 Some(ok),
-                format!("{tf}: {r:?}"),
+                format!(
+                    "{tf}: {}",
+                    outcome(&r.map(|r| r.map(|_| "planned a request")))
+                ),
             ));
         }
     }
@@ -206,10 +226,11 @@ pub fn contract_checks(host: &ComponentHost, path: &Path) -> (Option<Adapter>, V
             body: b"Internal Server Error".to_vec(),
         };
         let r = adapter.parse(&base_node, w, &req, resp);
+        let said = r.map(|r| r.map(|p| format!("a page of {} candles", p.candles.len())));
         out.push(Check::new(
             "parse HTTP 500 → typed error",
-            Some(matches!(r, Ok(Err(_)))),
-            format!("{r:?}").chars().take(160).collect::<String>(),
+            Some(matches!(said, Ok(Err(_)))),
+            outcome(&said).chars().take(160).collect::<String>(),
         ));
     }
     (Some(adapter), out)

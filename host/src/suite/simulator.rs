@@ -44,6 +44,25 @@ pub enum SimulatorError {
     UnknownFormat { format: String, valid: Vec<String> },
 }
 
+/// The formats the bundled `exchange-sim` speaks (one per venue, and `example`, the made-up
+/// exchange of the adapter template and of `seamless adapters new`), for `--simulator`; a
+/// test keeps this list equal to the simulator's own.
+pub const SIMULATOR_FORMATS: [&str; 13] = [
+    "binance",
+    "binanceusdm",
+    "bitfinex",
+    "bitget",
+    "bybit",
+    "coinbase",
+    "example",
+    "gate",
+    "htx",
+    "kraken",
+    "kucoin",
+    "mexc",
+    "okx",
+];
+
 fn list(paths: &[PathBuf]) -> String {
     let v: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     v.join(", ")

@@ -143,6 +143,10 @@ fn wal_path(db: &std::path::Path) -> PathBuf {
 
 /// Asks the checkpoint thread (started when first needed) for a checkpoint whenever the
 /// WAL has grown past [`CHECKPOINT_WAL_BYTES`].
+/// How long a commit past the hard WAL limit waits for a checkpoint in progress (a reader
+/// holding an old snapshot can keep it from completing; the next commit tries again).
+const HARD_CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 struct Checkpointer {
     db: PathBuf,
     wal: PathBuf,
@@ -171,10 +175,30 @@ impl Checkpointer {
             return;
         }
         if wal > self.hard {
-            // Nothing is written meanwhile, so this one completes (unless a reader holds
-            // an old snapshot) and the next commit starts the WAL from its beginning.
-            if let Err(e) = writer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                tracing::debug!(store = %self.db.display(), error = %e, "WAL checkpoint did not run");
+            // Nothing is written meanwhile. TRUNCATE empties the WAL file once every frame
+            // is in the database. While the background checkpointer holds the checkpoint
+            // lock the pragma answers busy at once (it does not call the busy handler), so
+            // it is asked again until that one is done (on a loaded machine a single try
+            // often met it and the WAL kept growing).
+            let deadline = std::time::Instant::now() + HARD_CHECKPOINT_WAIT;
+            loop {
+                let busy = writer.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    r.get::<_, i64>(0)
+                });
+                match busy {
+                    Ok(0) => break,
+                    Ok(_) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                    }
+                    Ok(_) => {
+                        tracing::debug!(store = %self.db.display(), "WAL checkpoint still busy; the next commit tries again");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::debug!(store = %self.db.display(), error = %e, "WAL checkpoint did not run");
+                        break;
+                    }
+                }
             }
             return;
         }
