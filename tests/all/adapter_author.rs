@@ -180,6 +180,23 @@ fn adapters_test_and_inspect_take_a_builtin_id_or_a_path() {
     let err = text(&o).1;
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("./acme_adapter.wasm does not exist"), "{err}");
+    // `--adapter` takes a built-in id too (it is loaded anyway).
+    let o = seamless(&["adapters", "list", "--adapter", "kraken"], &db);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("kraken ")).count(),
+        1,
+        "{out}"
+    );
+    let o = seamless(&["adapters", "list", "--adapter", "acme.wasm"], &db);
+    let err = text(&o).1;
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("adapter file acme.wasm does not exist")
+            && err.contains("or a built-in adapter id: binance,"),
+        "{err}"
+    );
 }
 
 #[test]

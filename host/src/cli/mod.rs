@@ -252,17 +252,23 @@ impl Global {
     }
 
     fn registry(&self) -> Result<AdapterRegistry, Failure> {
+        let mut dirs: Vec<PathBuf> = self.cfg().adapters_dir.iter().cloned().collect();
+        dirs.extend(AdapterRegistry::default_dirs());
+        let builtins = seamless::components::builtin_files(&dirs, "_adapter.wasm");
+        // `--adapter ID` of a built-in adapter: it is loaded anyway.
+        let mut extra = Vec::new();
         for p in &self.adapters {
-            if !p.is_file() {
+            if p.is_file() {
+                extra.push(p.clone());
+            } else if !p.to_str().is_some_and(|id| builtins.contains_key(id)) {
                 return Err(Failure::bad(anyhow::anyhow!(
-                    "adapter file {} does not exist: pass the path of a .wasm component",
-                    p.display()
+                    "adapter file {} does not exist: pass the path of a .wasm component (or a built-in adapter id: {})",
+                    p.display(),
+                    builtins.keys().cloned().collect::<Vec<_>>().join(", ")
                 )));
             }
         }
-        let mut dirs: Vec<PathBuf> = self.cfg().adapters_dir.iter().cloned().collect();
-        dirs.extend(AdapterRegistry::default_dirs());
-        let mut reg = AdapterRegistry::new(self.component_host()?, dirs, self.adapters.clone());
+        let mut reg = AdapterRegistry::new(self.component_host()?, dirs, extra);
         reg.allow_shadowing(self.allow_override);
         for (id, sha256) in &self.cfg().adapter_sha256 {
             reg.pin_sha256(id, sha256);

@@ -79,7 +79,10 @@ pub fn contract_checks(host: &ComponentHost, path: &Path) -> (Option<Adapter>, V
             out.push(Check::new(
                 "loads (component, WIT version, world)",
                 Some(true),
-                format!("seamless:market@{}", a.wit_version()),
+                format!(
+                    "a component of world exchange-adapter, seamless:market@{}",
+                    a.wit_version()
+                ),
             ));
             a
         }
@@ -126,7 +129,7 @@ pub fn contract_checks(host: &ComponentHost, path: &Path) -> (Option<Adapter>, V
         out.push(Check::new(
             "plan accepts BTC/USDT, BTC/USD or BTC/USDT:USDT",
             Some(false),
-            "plan refused all three",
+            "plan refused all three symbols with a typed error",
         ));
         return (Some(adapter), out);
     };
@@ -152,7 +155,10 @@ pub fn contract_checks(host: &ComponentHost, path: &Path) -> (Option<Adapter>, V
         "plan: every timeframe, URL inside declared bases",
         Some(bad.is_empty()),
         if bad.is_empty() {
-            format!("{} timeframes", tfs.len())
+            format!(
+                "planned a request inside the bases for each of {} timeframes",
+                tfs.len()
+            )
         } else {
             bad.join("; ")
         },
@@ -162,7 +168,7 @@ pub fn contract_checks(host: &ComponentHost, path: &Path) -> (Option<Adapter>, V
         None => out.push(Check::new(
             "unsupported timeframe → typed error",
             None,
-            "supports every timeframe",
+            "the adapter supports every timeframe",
         )),
         Some(tf) => {
             let node = NodeId {
