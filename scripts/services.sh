@@ -15,7 +15,11 @@ cd "$(dirname "$0")/.."
 root="$PWD/target/services"
 mkdir -p "$root"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# N distinct free ports (the sockets stay bound until all are chosen: asked one at a time,
+# the kernel may hand out a port it just released twice, and QuestDB's HTTP and min-HTTP
+# servers then collide).
+free_ports() { python3 -c 'import socket,sys; s=[socket.socket() for _ in range(int(sys.argv[1]))]; [x.bind(("127.0.0.1",0)) for x in s]; print(" ".join(str(x.getsockname()[1]) for x in s))' "$1"; }
+free_port() { free_ports 1; }
 
 wait_for() { # wait_for SECONDS CMD...
     local secs=$1; shift
@@ -54,7 +58,7 @@ questdb_up() {
     fi
     rm -rf "$dir"; mkdir -p "$dir/conf"
     local http pg ilp min
-    http=$(free_port); pg=$(free_port); ilp=$(free_port); min=$(free_port)
+    read -r http pg ilp min <<< "$(free_ports 4)"
     cat > "$dir/conf/server.conf" <<CONF
 http.net.bind.to=127.0.0.1:$http
 pg.net.bind.to=127.0.0.1:$pg

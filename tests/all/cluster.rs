@@ -440,11 +440,7 @@ struct PrivateRedis {
 
 impl PrivateRedis {
     fn start(dir: &Path) -> PrivateRedis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let [port] = crate::support::free_ports::<1>();
         let mut r = PrivateRedis {
             port,
             dir: dir.to_path_buf(),

@@ -13,14 +13,6 @@ use seamless::store::{AnyStore, CandleStore};
 
 use crate::support::{JAN1_2024, MIN, STARTUP, StoreKind, provider_in, truth};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A private QuestDB server (own ports and data folder) that a test may stop and restart.
 struct PrivateQuestDb {
     jar: PathBuf,
@@ -34,15 +26,14 @@ impl PrivateQuestDb {
     fn start(dir: &Path) -> Self {
         let jar = std::env::var("SEAMLESS_TEST_QUESTDB_JAR")
             .expect("SEAMLESS_TEST_QUESTDB_JAR is not set: run the suite with `just test` (scripts/services.sh exports it)");
-        let (http, pg) = (free_port(), free_port());
+        let [http, pg, ilp, min] = crate::support::free_ports::<4>();
         std::fs::create_dir_all(dir.join("conf")).unwrap();
         std::fs::write(
             dir.join("conf/server.conf"),
             format!(
                 "http.net.bind.to=127.0.0.1:{http}\npg.net.bind.to=127.0.0.1:{pg}\nline.tcp.net.bind.to=127.0.0.1:{}\n\
                  http.min.net.bind.to=127.0.0.1:{}\nline.udp.enabled=false\ntelemetry.enabled=false\n",
-                free_port(),
-                free_port()
+                ilp, min
             ),
         )
         .unwrap();

@@ -54,14 +54,6 @@ fn chaos_faults() -> Faults {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn wait_port(port: u16, limit: Duration, what: &str) {
     let t = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -86,7 +78,7 @@ impl SoakRedis {
         let dir = dir.join("redis");
         std::fs::create_dir_all(&dir).unwrap();
         let mut r = SoakRedis {
-            port: free_port(),
+            port: crate::support::free_ports::<1>()[0],
             dir,
             child: None,
         };
@@ -180,7 +172,7 @@ impl SoakQuestDb {
     fn start(dir: &Path) -> SoakQuestDb {
         let dir = dir.join("questdb");
         std::fs::create_dir_all(dir.join("conf")).unwrap();
-        let (http, pg, ilp, min) = (free_port(), free_port(), free_port(), free_port());
+        let [http, pg, ilp, min] = crate::support::free_ports::<4>();
         std::fs::write(
             dir.join("conf/server.conf"),
             format!(

@@ -304,3 +304,12 @@ pub fn test_redis(db: u32) -> String {
     };
     format!("{url}/{db}?timeout_ms=2000")
 }
+
+/// `N` distinct free ports on 127.0.0.1 (the listeners stay bound until all are chosen:
+/// asked one at a time, the kernel may hand out the same port twice).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().unwrap().port())
+}
