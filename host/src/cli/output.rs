@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use clap::ValueEnum;
 
 use seamless::domain::{Candle, format_ms};
+use seamless::export::text;
 
 /// Output format of candle listings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -64,7 +65,8 @@ pub fn header(format: Format, state: bool) -> Option<String> {
     match format {
         Format::Jsonl | Format::Parquet => None,
         Format::Csv => Some(format!(
-            "open_time,open,high,low,close,volume{}{state}",
+            "{}{}{state}",
+            text::CSV_HEADER,
             if state.is_empty() { "" } else { "," }
         )),
         Format::Table => Some(
@@ -85,41 +87,11 @@ pub fn row(format: Format, c: &Candle, state: Option<&str>) -> String {
     line
 }
 
-/// Append one candle as a line of `format` (no newline) to `out`. Numbers are printed as
-/// Rust's `Display` prints them (shortest round-trip digits, no exponent), but through
-/// `ryu`/`itoa`: CSV and JSON output of large windows spent most of its time in float
-/// formatting.
+/// Append one candle as a line of `format` (no newline) to `out`.
 fn push_row(out: &mut String, format: Format, c: &Candle, state: Option<&str>) {
-    let nums = [c.open, c.high, c.low, c.close, c.volume];
     match format {
-        Format::Jsonl | Format::Parquet => {
-            const KEYS: [&str; 5] = ["open", "high", "low", "close", "volume"];
-            out.push_str("{\"open_time\":");
-            out.push_str(itoa::Buffer::new().format(c.open_time));
-            for (k, v) in KEYS.iter().zip(nums) {
-                out.push_str(",\"");
-                out.push_str(k);
-                out.push_str("\":");
-                push_f64(out, v);
-            }
-            if let Some(s) = state {
-                out.push_str(",\"state\":\"");
-                out.push_str(s);
-                out.push('"');
-            }
-            out.push('}');
-        }
-        Format::Csv => {
-            out.push_str(itoa::Buffer::new().format(c.open_time));
-            for v in nums {
-                out.push(',');
-                push_f64(out, v);
-            }
-            if let Some(s) = state {
-                out.push(',');
-                out.push_str(s);
-            }
-        }
+        Format::Jsonl | Format::Parquet => text::push_json(out, c, state),
+        Format::Csv => text::push_csv(out, c, state),
         Format::Table => {
             use std::fmt::Write as _;
             let _ = write!(
@@ -136,22 +108,6 @@ fn push_row(out: &mut String, format: Format, c: &Candle, state: Option<&str>) {
             out.truncate(out.trim_end().len());
         }
     }
-}
-
-/// `v` exactly as `Display` prints it: ryu's shortest digits, without its `.0` suffix on
-/// whole numbers; values `Display` would print without an exponent but ryu with one (very
-/// large or small) and non-finite values go through `Display`.
-fn push_f64(out: &mut String, v: f64) {
-    if v.is_finite() {
-        let mut b = ryu::Buffer::new();
-        let s = b.format_finite(v);
-        if !s.contains('e') {
-            out.push_str(s.strip_suffix(".0").unwrap_or(s));
-            return;
-        }
-    }
-    use std::fmt::Write as _;
-    let _ = write!(out, "{v}");
 }
 
 fn write_rows<'a>(
@@ -183,36 +139,6 @@ fn write_rows<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_print_as_display_does() {
-        for v in [
-            0.0,
-            -0.0,
-            1.0,
-            2.5,
-            10.0,
-            0.1,
-            1e-7,
-            123456.789,
-            1e16,
-            1.5e300,
-            4.9e-324,
-            f64::MAX,
-            615.6,
-            0.30000000000000004,
-            -42.125,
-            1e15,
-            99999999999999.98,
-        ] {
-            let mut s = String::new();
-            push_f64(&mut s, v);
-            assert_eq!(s, v.to_string(), "{v:e}");
-        }
-        let mut s = String::new();
-        push_f64(&mut s, f64::NAN);
-        assert_eq!(s, "NaN");
-    }
 
     #[test]
     fn formats() {

@@ -1,4 +1,5 @@
-//! export: writing served frames to files (Parquet + a JSON manifest beside it).
+//! export: writing served frames to files (Parquet + a JSON manifest beside it), and candles
+//! as CSV or JSON text ([`text`]).
 //!
 //! A served frame is written as one Parquet file (`open_time` as a UTC millisecond timestamp,
 //! `open`/`high`/`low`/`close`/`volume` as doubles, Snappy-compressed) and a pretty-printed JSON
@@ -7,6 +8,7 @@
 //! same folder, synced, then renamed over the target, so a reader never sees half a file.
 
 pub mod parquet;
+pub mod text;
 
 use std::path::PathBuf;
 
