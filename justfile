@@ -13,7 +13,7 @@ setup:
 
 # Build the guest components (adapters, test guests) into target/wasm32-wasip2/guest/.
 guests: setup
-    cargo build --profile guest --target wasm32-wasip2 --workspace --exclude seamless --exclude exchange-sim
+    cargo build --profile guest --target wasm32-wasip2 --workspace --exclude seamless --exclude exchange-sim --exclude seamless-python
 
 # The demo: simulator + backfill of 7 days of BTC/USDT and ETH/USDT 1m into SQLite.
 demo: guests
