@@ -112,11 +112,9 @@ pub fn provider(s: &Settings) -> Result<Built, Failure> {
         .clone()
         .or_else(|| dirs::cache_dir().map(|d| d.join("seamless").join("components")));
     let host = ComponentHost::new(limits, cache).map_err(Failure::runtime)?;
-    // The configured folder, $SEAMLESS_ADAPTER_DIR, then the components embedded here.
+    // The configured folder (`adapters_dir`, also `$SEAMLESS_ADAPTER_DIR`), then the
+    // components embedded in this extension.
     let mut dirs: Vec<PathBuf> = cfg.adapters_dir.iter().cloned().collect();
-    if let Some(d) = std::env::var_os("SEAMLESS_ADAPTER_DIR") {
-        dirs.push(PathBuf::from(d));
-    }
     dirs.push(crate::adapters::default_folder().map_err(|e| {
         Failure::runtime(format!(
             "cannot write the built-in adapter components to the cache folder: {e}"
