@@ -55,7 +55,9 @@ where
             Ok(Ok(Ok(v))) => return convert(py, v),
             Ok(Ok(Err(f))) => return Err(f.into_pyerr(py)),
             Ok(Err(join)) => {
-                return Err(Failure::runtime(format!("internal task failed: {join}")).into_pyerr(py));
+                return Err(
+                    Failure::runtime(format!("internal task failed: {join}")).into_pyerr(py)
+                );
             }
             Err(_elapsed) => {
                 if let Err(e) = py.check_signals() {
