@@ -55,7 +55,7 @@ def median_time(fn, repeat: int):
 
 def ccxt_frame(rows) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["open_time", "open", "high", "low", "close", "volume"])
-    df.index = pd.DatetimeIndex(pd.to_datetime(df.pop("open_time"), unit="ms", utc=True), name="open_time")
+    df.index = pd.DatetimeIndex(pd.to_datetime(df.pop("open_time"), unit="ms", utc=True), name="open_time").as_unit("ms")
     return df
 
 
@@ -100,8 +100,7 @@ def main() -> None:
             ccxt_df = ccxt_frame(r["_rows"])
             ccxt_s = time.perf_counter() - t0
             assert len(ccxt_df) == candles
-            pd.testing.assert_frame_equal(ccxt_df, cold_df, check_index_type=False, check_exact=True,
-                                          check_dtype=False)
+            pd.testing.assert_frame_equal(ccxt_df, cold_df, check_exact=True)
             out["ccxt_cold"] = {"seconds": ccxt_s, "candles_per_s": candles / ccxt_s,
                                 "fetch_seconds": r["seconds"], "requests": r["requests"], "version": r["version"]}
 
