@@ -70,3 +70,42 @@ def test_progress_in_a_terminal_is_a_bar(sim, store):
     assert "\r" in err and "candles" in err and "ETA" in err
     assert "5760/5760 candles" in err  # the bar ends full
     assert err.rstrip().endswith("2880 candles fetched in 3 requests (3 pages, 3 chunks)")
+
+
+INTERRUPT = """
+import seamless_market as sm, sys
+p = sm.Provider(store=sys.argv[1], exchange_urls={"binance": sys.argv[2]})
+started = []
+def progress(snapshot):
+    if not started:
+        started.append(1)
+        print("started", flush=True)
+try:
+    p.backfill(%r, "2024-01-01", "2024-01-31", progress=progress)
+    print("finished")
+except KeyboardInterrupt:
+    cov = p.coverage(%r, "2024-01-01", "2024-01-31")
+    print("interrupted, missing ranges:", len(cov.missing))
+""" % (NODE, NODE)
+
+
+def test_ctrl_c_interrupts_a_blocking_call(store):
+    """SIGINT during a blocking backfill raises KeyboardInterrupt in Python and aborts the job."""
+    import signal
+
+    from conftest import Simulator
+
+    slow = Simulator("--latency-ms", "300")
+    try:
+        cwd = store.removeprefix("sqlite:").rsplit("/", 1)[0]
+        proc = subprocess.Popen([sys.executable, "-c", INTERRUPT, store, slow.url],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+        assert proc.stdout.readline().strip() == "started"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        slow.stop()
+    assert proc.returncode == 0, err
+    line = out.strip()
+    assert line.startswith("interrupted, missing ranges:"), out
+    assert int(line.rsplit(":", 1)[1]) > 0
