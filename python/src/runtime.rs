@@ -33,7 +33,7 @@ pub type Convert<T> = fn(Python<'_>, T) -> PyResult<Py<PyAny>>;
 
 /// Run `job` on the runtime and wait for it with the GIL released. Every [`TICK`] the
 /// waiting thread takes the GIL to call `tick` (progress) and check for signals: a
-/// KeyboardInterrupt aborts the job and is raised.
+/// KeyboardInterrupt (or an exception from `tick`) aborts the job and is raised.
 pub fn block<T, F>(
     py: Python<'_>,
     job: F,
@@ -48,8 +48,11 @@ where
     loop {
         let waited = py
             .detach(|| runtime().block_on(async { tokio::time::timeout(TICK, &mut handle).await }));
-        if let Some(t) = tick {
-            t.call0()?;
+        if let Some(t) = tick
+            && let Err(e) = t.call0()
+        {
+            handle.abort();
+            return Err(e);
         }
         match waited {
             Ok(Ok(Ok(v))) => return convert(py, v),
