@@ -13,12 +13,18 @@ setup:
 
 # Build the guest components (adapters, test guests) into target/wasm32-wasip2/guest/.
 guests: setup
-    cargo build --profile guest --target wasm32-wasip2 --workspace --exclude seamless --exclude exchange-sim
+    cargo build --profile guest --target wasm32-wasip2 --workspace --exclude seamless --exclude exchange-sim --exclude seamless-python
 
 # The demo: simulator + backfill of 7 days of BTC/USDT and ETH/USDT 1m into SQLite.
 demo: guests
     cargo build --release -p seamless -p exchange-sim
     scripts/demo.sh
+
+# The Python package (python/, distribution `seamless-market`) as a release wheel in
+# target/wheels, with the built-in adapters inside: `pip install target/wheels/seamless_market-*.whl`.
+python-wheel: guests
+    python3 -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2"
+    python3 -m maturin build --release --manifest-path python/Cargo.toml -o target/wheels
 
 # The whole test suite: unit tests of every crate and the integration tests (tests/all),
 # with real QuestDB and Redis started on 127.0.0.1 for the run.

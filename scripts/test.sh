@@ -23,3 +23,5 @@ set -a
 eval "$(scripts/services.sh env)"
 set +a
 cargo test --workspace --no-fail-fast "$@"
+# The Python package: wheel (maturin) into target/py, then pytest (python/tests).
+python/test.sh
