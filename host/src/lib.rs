@@ -5,6 +5,7 @@
 //! sandboxed exchange adapter ([`components`]) whose HTTP requests the host performs
 //! ([`net`]), and reports what it served.
 
+pub mod api;
 pub mod components;
 pub mod config;
 pub mod coord;

@@ -238,7 +238,13 @@ async fn serve_exposes_prometheus_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = KillOnDrop(
         seamless_command(
-            &["serve", "--metrics", "127.0.0.1:0"],
+            &[
+                "serve",
+                "--metrics",
+                "127.0.0.1:0",
+                "--listen",
+                "127.0.0.1:0",
+            ],
             &dir.path().join("s.db"),
         )
         .stderr(std::process::Stdio::piped())

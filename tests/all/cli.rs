@@ -822,10 +822,13 @@ async fn listening_sockets_stay_on_loopback_unless_allowed() {
     // Loopback needs nothing: IPv4 and IPv6.
     for addr in ["127.0.0.1:0", "[::1]:0"] {
         use std::io::{BufRead, BufReader};
-        let mut child = crate::support::seamless_command(&["serve", "--metrics", addr], &db)
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = crate::support::seamless_command(
+            &["serve", "--metrics", addr, "--listen", "127.0.0.1:0"],
+            &db,
+        )
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
         let mut line = String::new();
         BufReader::new(child.stderr.take().unwrap())
             .read_line(&mut line)

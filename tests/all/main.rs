@@ -8,6 +8,7 @@
 #![allow(clippy::err_expect)]
 
 mod adapter_author;
+mod api;
 mod backfill_cli;
 mod cli;
 mod cluster;

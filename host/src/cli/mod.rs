@@ -16,9 +16,10 @@ mod output;
 mod run;
 mod scaffold;
 mod select;
+mod serve;
 mod worker;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -140,8 +141,9 @@ enum Command {
     Run(run::RunArgs),
     /// Show the coverage ledger of a series: present, empty and missing ranges.
     Coverage(coverage::CoverageArgs),
-    /// Run until interrupted, exposing Prometheus metrics (--metrics ADDR, default 127.0.0.1:9184).
-    Serve,
+    /// Run until interrupted, serving the HTTP data API (candles, coverage, metrics) on
+    /// --listen (default 127.0.0.1:8765).
+    Serve(serve::ServeArgs),
     /// Take backfill jobs from Redis (--redis; `backfill --enqueue` adds them) until SIGTERM/SIGINT.
     Worker(worker::WorkerArgs),
     /// List the cluster's backfill jobs: pending, running (by worker) and failed (--redis).
@@ -182,7 +184,11 @@ impl Command {
             Command::Live(a) => settings(&[&a.data]),
             Command::Run(a) => settings(&[&a.data]),
             Command::Coverage(a) => settings(&[&a.store]),
-            Command::Serve => Settings::default(),
+            Command::Serve(a) => {
+                let mut s = settings(&[&a.data]);
+                s.flags.extend(a.flag_values());
+                s
+            }
             Command::Worker(a) => {
                 let mut s = settings(&[&a.data]);
                 s.flags.extend(a.flag_values());
@@ -317,11 +323,8 @@ impl Global {
     }
 }
 
-/// Where `seamless serve` listens without `--metrics`.
-const SERVE_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9184);
-
 /// True for 127.0.0.0/8, `::1` and `::ffff:127.x.y.z`.
-fn is_loopback(ip: IpAddr) -> bool {
+pub(crate) fn is_loopback(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
         IpAddr::V6(v6) => v6
@@ -341,14 +344,14 @@ impl Global {
 
     /// A listening socket may bind a loopback address; any other address needs `allow_remote`
     /// (`--allow-remote`), and then a warning goes to stderr (even with `--quiet`).
-    fn check_listen(&self, addr: SocketAddr) -> Result<(), Failure> {
+    fn check_listen(&self, addr: SocketAddr, key: &str) -> Result<(), Failure> {
         if is_loopback(addr.ip()) {
             return Ok(());
         }
         if !self.cfg().allow_remote {
             return Err(Failure::bad(anyhow::anyhow!(
                 "refusing to listen on {addr} (from {}): it is not a loopback address, so other machines could reach it; listen on 127.0.0.1:{}, or pass --allow-remote (or set allow_remote = true) to expose it",
-                self.source_of("metrics"),
+                self.source_of(key),
                 addr.port()
             )));
         }
@@ -466,13 +469,9 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let server = match &cli.command {
-            Command::Serve => Some(global.cfg().metrics.unwrap_or(SERVE_ADDR)),
-            _ => global.cfg().metrics,
-        };
-        let _server = match server {
+        let _server = match global.cfg().metrics {
             Some(addr) => {
-                global.check_listen(addr)?;
+                global.check_listen(addr, "metrics")?;
                 let s = seamless::metrics::serve(addr).await.map_err(Failure::bad)?;
                 if !cli.global.quiet {
                     eprintln!("metrics: http://{}/metrics", s.addr());
@@ -482,10 +481,7 @@ pub fn main() -> ExitCode {
             None => None,
         };
         match &cli.command {
-            Command::Serve => {
-                shutdown_signal().await;
-                Ok(())
-            }
+            Command::Serve(_) => serve::run(&global).await,
             Command::Fetch(args) => fetch::run(&global, args).await,
             Command::Backfill(args) => backfill::run(&global, args).await,
             Command::Coverage(args) => coverage::run(&global, args).await,

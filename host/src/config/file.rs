@@ -253,6 +253,7 @@ impl FileCtx<'_> {
         };
         let parsed = match (kind, v.get_ref()) {
             (Kind::Str | Kind::Url | Kind::Sha256, DeValue::String(s)) => Val::Str(s.to_string()),
+            (Kind::Secret, DeValue::String(s)) => Val::Secret(s.trim().to_string()),
             (Kind::Addr, DeValue::String(s)) => match s.trim().parse() {
                 Ok(a) => Val::Addr(a),
                 Err(_) => return Err(invalid(format!("{:?}", s.as_ref()))),

@@ -29,6 +29,8 @@ pub(super) enum Kind {
     Addr,
     /// A SHA-256 digest in hex (64 digits), stored lowercase.
     Sha256,
+    /// A secret string (a token): shown as `***`.
+    Secret,
     /// A duration written with its unit (`"250ms"`, `"30s"`, `"1m"`, `"2h"`; a bare number is
     /// seconds), at least `min_ms`.
     Duration {
@@ -41,6 +43,7 @@ impl Kind {
     pub(super) fn expected(self) -> String {
         match self {
             Kind::Str => "a non-empty string".into(),
+            Kind::Secret => "a non-empty string without spaces".into(),
             Kind::Path => "a non-empty path".into(),
             Kind::Url => "an http:// or https:// base URL (e.g. \"http://127.0.0.1:8080\")".into(),
             Kind::U32 { min } => format!("an integer from {min} to {}", u32::MAX),
@@ -64,6 +67,7 @@ impl Kind {
     pub(super) fn toml_type(self) -> &'static str {
         match self {
             Kind::Str
+            | Kind::Secret
             | Kind::Path
             | Kind::Url
             | Kind::OnViolation
@@ -80,6 +84,7 @@ impl Kind {
     fn doc_type(self) -> String {
         match self {
             Kind::Str => "string".into(),
+            Kind::Secret => "string, secret (shown as `***`)".into(),
             Kind::Path => "string, folder path".into(),
             Kind::Url => "string, `http://` or `https://` base URL".into(),
             Kind::U32 { min } => format!("integer ≥ {min} (u32)"),
@@ -101,6 +106,7 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Val {
     Str(String),
+    Secret(String),
     Path(PathBuf),
     U32(u32),
     U64(u64),
@@ -120,6 +126,7 @@ impl Val {
         };
         match self {
             Val::Str(s) => toml::Value::String(redact(s).into_owned()),
+            Val::Secret(_) => toml::Value::String("***".into()),
             Val::Path(p) => toml::Value::String(p.to_string_lossy().into_owned()),
             Val::U32(v) => n(u64::from(*v)),
             Val::U64(v) => n(*v),
@@ -354,12 +361,37 @@ pub const KEYS: &[Key] = &[
     Key::new(
         "metrics",
         Kind::Addr,
-        "none: no endpoint (`serve`: `127.0.0.1:9184`)",
+        "none: no endpoint (`serve` serves `/metrics` on `api.listen` too)",
         "address of the Prometheus `/metrics` endpoint; a non-loopback address needs `allow_remote`",
         |c, _| c.metrics.read(),
         |c, _, v| c.metrics.write(v),
     )
     .flag("--metrics"),
+    Key::new(
+        "api.listen",
+        Kind::Addr,
+        "`127.0.0.1:8765`",
+        "address `seamless serve` serves the HTTP data API on; a non-loopback address needs `allow_remote` and `api.token`",
+        |c, _| c.api.listen.read(),
+        |c, _, v| c.api.listen.write(v),
+    )
+    .defaulted()
+    .flag("--listen"),
+    Key::new(
+        "api.token",
+        Kind::Secret,
+        "none: no token (loopback only)",
+        "bearer token every `/v1/` call of the HTTP data API must send (`Authorization: Bearer TOKEN`)",
+        |c, _| c.api.token.clone().map(Val::Secret),
+        |c, _, v| match v {
+            Val::Secret(t) => {
+                c.api.token = Some(t);
+                true
+            }
+            _ => false,
+        },
+    )
+    .flag("--token"),
     Key::new(
         "allow_remote",
         Kind::Bool,
@@ -667,6 +699,7 @@ pub(super) fn parse_text(kind: Kind, raw: &str) -> Result<Val, String> {
     let t = raw.trim();
     let val = match kind {
         Kind::Str => Val::Str(raw.to_string()),
+        Kind::Secret => Val::Secret(t.to_string()),
         Kind::Path => Val::Path(PathBuf::from(raw)),
         Kind::Url | Kind::Sha256 => Val::Str(t.to_string()),
         Kind::U32 { .. } => Val::U32(t.parse().map_err(|_| bad())?),
@@ -689,6 +722,7 @@ pub(super) fn parse_text(kind: Kind, raw: &str) -> Result<Val, String> {
 pub(super) fn check(kind: Kind, val: Val) -> Result<Val, String> {
     let ok = match (&kind, &val) {
         (Kind::Str, Val::Str(s)) => !s.is_empty(),
+        (Kind::Secret, Val::Secret(s)) => !s.is_empty() && !s.contains(char::is_whitespace),
         (Kind::Path, Val::Path(p)) => !p.as_os_str().is_empty(),
         (Kind::Url, Val::Str(s)) => is_base_url(s),
         (Kind::Sha256, Val::Str(s)) => s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()),
@@ -706,6 +740,7 @@ pub(super) fn check(kind: Kind, val: Val) -> Result<Val, String> {
     }
     Err(match val {
         Val::Str(s) => format!("{:?}", redact(&s)),
+        Val::Secret(_) => "the token given".to_string(),
         Val::Path(p) => format!("{:?}", p.to_string_lossy()),
         Val::U32(v) => v.to_string(),
         Val::U64(v) => v.to_string(),

@@ -128,6 +128,28 @@ pub struct Config {
     pub ratelimit: BTreeMap<String, LimitOverride>,
     /// Exchange id → the SHA-256 (lowercase hex) its adapter component must have.
     pub adapter_sha256: BTreeMap<String, String>,
+    /// The HTTP data API of `seamless serve`.
+    pub api: ApiConfig,
+}
+
+/// Where `seamless serve` serves the HTTP data API, and the token it asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiConfig {
+    /// Listening address (default `127.0.0.1:8765`).
+    pub listen: SocketAddr,
+    /// Bearer token of `/v1/` calls; `None`: none (only loopback addresses are allowed).
+    /// Never serialised.
+    #[serde(skip_serializing)]
+    pub token: Option<String>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8765)),
+            token: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -147,6 +169,7 @@ impl Default for Config {
             sla: Sla::default(),
             ratelimit: BTreeMap::new(),
             adapter_sha256: BTreeMap::new(),
+            api: ApiConfig::default(),
         }
     }
 }

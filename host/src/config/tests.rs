@@ -109,7 +109,9 @@ fn defaults() {
     assert_eq!(c.jobs.lease, Duration::from_secs(30));
     assert_eq!(c.jobs.max_attempts, 3);
     assert_eq!(l.sources.get("jobs.lease"), Some(&Source::Default));
-    assert_eq!(l.sources.len(), 10);
+    assert_eq!(c.api.listen.to_string(), "127.0.0.1:8765");
+    assert_eq!(c.api.token, None);
+    assert_eq!(l.sources.len(), 11);
 }
 
 #[test]
@@ -382,9 +384,9 @@ fn show_lists_values_and_sources() {
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted);
-    // 10 defaulted keys (`jobs.lease` and `jobs.max_attempts` among them) + redis, store,
-    // sla.total_ms and ratelimit.binance.share.
-    assert_eq!(lines.len(), 14, "{out}");
+    // 11 defaulted keys (`jobs.lease`, `jobs.max_attempts` and `api.listen` among them) +
+    // redis, store, sla.total_ms and ratelimit.binance.share.
+    assert_eq!(lines.len(), 15, "{out}");
 }
 
 #[test]
@@ -992,4 +994,17 @@ fn redact_urls() {
     assert_eq!(redact("redis://u@h"), "redis://u@h");
     assert_eq!(redact("http://h/a:b@c"), "http://h/a:b@c");
     assert_eq!(redact("sqlite:/x.db"), "sqlite:/x.db");
+}
+
+#[test]
+fn api_keys_from_the_file_and_the_token_stays_secret() {
+    let l = load_text("[api]\nlisten = \"127.0.0.1:9000\"\ntoken = \"t0ken\"\n").unwrap();
+    assert_eq!(l.config.api.listen.to_string(), "127.0.0.1:9000");
+    assert_eq!(l.config.api.token.as_deref(), Some("t0ken"));
+    let shown = l.show();
+    assert!(shown.contains("api.token = \"***\""), "{shown}");
+    assert!(!shown.contains("t0ken"), "{shown}");
+    let e = load_text("[api]\ntoken = \"has space\"\n").unwrap_err();
+    assert!(e.to_string().contains("without spaces"), "{e}");
+    assert!(!e.to_string().contains("has space"), "{e}");
 }
