@@ -20,12 +20,16 @@
 //! - live: latency from a candle closing on the simulated exchange (fast clock, WebSocket
 //!   updates every 1 ms) to the strategy's `on-candles` returning for it through a
 //!   `LiveSession`, vs a bare WebSocket client reading the same stream.
+//! - api: windows of one day served by the HTTP data API (JSON, Arrow; 1 and 32 clients)
+//!   vs reading the same windows from the store directly.
 //!
 //! `cargo bench -p seamless --bench host -- SECTION...` runs only the named sections
-//! (load, parse, fetch, plan, rss, questdb, strategy, live).
+//! (load, parse, fetch, plan, rss, questdb, strategy, live, api).
 //!
 //! One module per section in `benches/host/` (this file is the crate root, hence the paths).
 
+#[path = "host/api.rs"]
+mod api;
 #[path = "host/fetch.rs"]
 mod fetch;
 #[path = "host/live.rs"]
@@ -121,6 +125,9 @@ fn main() {
     }
     if run("live") {
         rt.block_on(live::bench_live(&cached_host));
+    }
+    if run("api") {
+        rt.block_on(api::bench_api(&cached_host, &node));
     }
     if run("questdb") {
         match std::env::var("SEAMLESS_TEST_QUESTDB") {
