@@ -10,6 +10,7 @@
 mod backfill_cli;
 mod cli;
 mod cluster;
+mod dashboards;
 mod fetch;
 mod fuzz;
 mod jobs;

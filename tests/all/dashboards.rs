@@ -1,0 +1,460 @@
+//! The monitoring files in `deploy/`: Debian's real Prometheus scrapes a `seamless` process
+//! (a strategy run with live follow-up, against the simulator with injected 429s and a
+//! refused request) through a config made from `deploy/prometheus.yml`, and every query of
+//! every panel of `deploy/grafana/seamless.json` must return data.
+//!
+//! Prometheus is not optional here: without `/usr/bin/prometheus` (Debian package
+//! `prometheus`) the test fails and says how to install it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use exchange_sim::{Faults, SimConfig, Simulator};
+use serde_json::Value;
+
+use crate::support::{KillOnDrop, STARTUP, seamless_command, wait_until};
+
+/// The address `deploy/prometheus.yml` scrapes (`seamless serve`'s default).
+const DEPLOY_TARGET: &str = "127.0.0.1:9184";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Debian's Prometheus (`PROMETHEUS` overrides the path), or a failure saying how to get it.
+fn prometheus_bin() -> PathBuf {
+    let p = std::env::var_os("PROMETHEUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/prometheus"));
+    assert!(
+        p.is_file(),
+        "{} not found: this test runs the real Prometheus. Install it with \
+         `apt-get install -y prometheus` (Debian/Ubuntu), or set PROMETHEUS to its path",
+        p.display()
+    );
+    p
+}
+
+/// `promtool` next to the Prometheus binary, when the package ships it.
+fn promtool(prometheus: &Path) -> Option<PathBuf> {
+    Some(prometheus.with_file_name("promtool")).filter(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Percent-encoding of a query-string value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A panel's query with the dashboard's variables replaced: every template variable by
+/// `.*` (the "All" value), Grafana's interval by a window that holds several 1 s scrapes.
+fn concrete(expr: &str) -> String {
+    expr.replace("$__rate_interval", "1m")
+        .replace("$exchange", ".*")
+        .replace("$symbol", ".*")
+        .replace("$timeframe", ".*")
+}
+
+/// Every `seamless_*` metric a query reads (histogram series named by their base name).
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = expr;
+    while let Some(i) = rest.find("seamless_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        let name = &tail[..end];
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(name);
+        out.push(base.to_string());
+        rest = &tail[end..];
+    }
+    out
+}
+
+/// `(panel title, expr)` of every target of every panel, after checking the dashboard's
+/// shape: uid, title, the Prometheus data-source variable, one data source on every panel.
+fn panel_targets(dash: &Value) -> Vec<(String, String)> {
+    assert!(dash["uid"].as_str().is_some_and(|u| !u.is_empty()), "uid");
+    assert!(
+        dash["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "title"
+    );
+    let vars = dash["templating"]["list"].as_array().expect("templating");
+    assert!(
+        vars.iter().any(|v| v["name"] == "datasource"
+            && v["type"] == "datasource"
+            && v["query"] == "prometheus"),
+        "the dashboard needs a Prometheus data-source variable named `datasource`"
+    );
+    let mut out = Vec::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for p in dash["panels"].as_array().expect("panels") {
+        let title = p["title"].as_str().unwrap_or("?").to_string();
+        assert!(
+            ids.insert(p["id"].as_i64().expect("panel id")),
+            "duplicate id: {title}"
+        );
+        if p["type"] == "row" {
+            continue;
+        }
+        assert_eq!(p["datasource"]["uid"], "${datasource}", "panel {title:?}");
+        let targets = p["targets"].as_array().filter(|t| !t.is_empty());
+        for t in targets.unwrap_or_else(|| panic!("panel {title:?} has no targets")) {
+            assert_eq!(t["datasource"]["uid"], "${datasource}", "panel {title:?}");
+            let expr = t["expr"].as_str().expect("expr").to_string();
+            out.push((title.clone(), expr));
+        }
+    }
+    out
+}
+
+/// A child's stderr, read line by line into a buffer (for waiting on a line and for
+/// failure messages) so the child never blocks on a full pipe.
+fn drain(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
+    let log = Arc::new(Mutex::new(String::new()));
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            let mut l = sink.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+    log
+}
+
+struct Prom {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Prom {
+    async fn get(&self, path_and_query: &str) -> Value {
+        let url = format!("{}{path_and_query}", self.base);
+        let resp = self.http.get(&url).send().await;
+        let resp = resp.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let status = resp.status();
+        let body: Value =
+            serde_json::from_str(&resp.text().await.unwrap_or_default()).unwrap_or(Value::Null);
+        assert!(status.is_success(), "GET {url}: {status} {body}");
+        body
+    }
+
+    async fn query(&self, expr: &str) -> Vec<Value> {
+        let v = self
+            .get(&format!("/api/v1/query?query={}", encode(expr)))
+            .await;
+        assert_eq!(v["status"], "success", "{expr}: {v}");
+        v["data"]["result"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Health of every active target (`up`, `down`, `unknown`).
+    async fn target_health(&self) -> Vec<String> {
+        let v = self.get("/api/v1/targets?state=active").await;
+        v["data"]["activeTargets"]
+            .as_array()
+            .map(|ts| {
+                ts.iter()
+                    .map(|t| t["health"].as_str().unwrap_or("?").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Scrapes of the least-scraped `seamless` target so far.
+    async fn scrapes(&self) -> u64 {
+        let r = self
+            .query(r#"min(count_over_time(up{job="seamless"}[1h]))"#)
+            .await;
+        r.first()
+            .and_then(|s| s["value"][1].as_str())
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or(0.0) as u64
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_panel_query_returns_data_from_a_scraped_run() {
+    let prometheus = prometheus_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let deploy_cfg = repo().join("deploy/prometheus.yml");
+    if let Some(tool) = promtool(&prometheus) {
+        let o = Command::new(&tool)
+            .args(["check", "config"])
+            .arg(&deploy_cfg)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "promtool check config deploy/prometheus.yml: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let dash: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("deploy/grafana/seamless.json")).unwrap(),
+    )
+    .expect("deploy/grafana/seamless.json is JSON");
+    let targets = panel_targets(&dash);
+
+    // 429 on every 3rd candle request (Retry-After: pause, wait, retry); a refused 400 on
+    // every 7th (a chunk fails: a failure, a gap flag, coverage below 1).
+    let sim = Simulator::start(SimConfig {
+        ban_after_429s: u32::MAX,
+        faults: Faults {
+            rate_limit_every_n: Some(3),
+            error_every_n: Some(7),
+            error_status: 400,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+
+    // Three hours of 1s history (11 pages), then live 1s candles until killed.
+    let url = format!("binance={}", sim.base_url());
+    let mut child = KillOnDrop(
+        seamless_command(
+            &[
+                "run",
+                "sma-cross",
+                "--config",
+                "node=ohlcv:binance:BTC/USDT:1s",
+                "--config",
+                "fast=2",
+                "--config",
+                "slow=5",
+                "--start",
+                "-3h",
+                "--live",
+                "--partial-ok",
+                "--concurrency",
+                "1",
+                "--metrics",
+                "127.0.0.1:0",
+                "--exchange-url",
+                &url,
+                "--output",
+                dir.path().join("signals.jsonl").to_str().unwrap(),
+            ],
+            &dir.path().join("run.db"),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap(),
+    );
+    let log = drain(child.stderr.take().unwrap());
+    let metrics_url = {
+        let find = || {
+            log.lock()
+                .unwrap()
+                .lines()
+                .find_map(|l| l.strip_prefix("metrics: ").map(str::to_string))
+        };
+        wait_until(
+            "the metrics line",
+            STARTUP,
+            || find().is_some(),
+            || log.lock().unwrap().clone(),
+        )
+        .await;
+        find().unwrap()
+    };
+    let seamless_addr = metrics_url
+        .strip_prefix("http://")
+        .and_then(|u| u.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("{metrics_url}"))
+        .to_string();
+
+    // The deploy config, pointed at this process and scraping every second.
+    let deploy = std::fs::read_to_string(&deploy_cfg).unwrap();
+    assert!(deploy.contains(DEPLOY_TARGET) && deploy.contains("scrape_interval: 15s"));
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        deploy
+            .replace(DEPLOY_TARGET, &seamless_addr)
+            .replace("scrape_interval: 15s", "scrape_interval: 1s"),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut prom_child = KillOnDrop(
+        Command::new(&prometheus)
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let prom_log = drain(prom_child.stderr.take().unwrap());
+    seamless::net::install_crypto();
+    let prom = Prom {
+        base: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+    };
+    let http = prom.http.clone();
+
+    // Every metric the panels read is in the process's exposition (the history fetch, its
+    // failed chunk and 429s, and the first live candles happened).
+    let mut wanted: Vec<String> = targets.iter().flat_map(|(_, e)| metric_names(e)).collect();
+    wanted.sort();
+    wanted.dedup();
+    let t = std::time::Instant::now();
+    loop {
+        let text = match http.get(&metrics_url).send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let missing: Vec<&String> = wanted
+            .iter()
+            .filter(|m| {
+                !text
+                    .lines()
+                    .any(|l| l.starts_with(m.as_str()) && !l.starts_with('#'))
+            })
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            t.elapsed() < STARTUP,
+            "seamless never exposed {missing:?}; its log:\n{}",
+            log.lock().unwrap()
+        );
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "seamless exited ({status}); its log:\n{}",
+                log.lock().unwrap()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Prometheus is up, the target is healthy, and it was scraped at least twice since.
+    let t = std::time::Instant::now();
+    loop {
+        let ready = prom
+            .http
+            .get(format!("{}/-/ready", prom.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ready
+            && prom.target_health().await.iter().all(|h| h == "up")
+            && !prom.target_health().await.is_empty()
+        {
+            break;
+        }
+        assert!(
+            t.elapsed() < STARTUP,
+            "Prometheus never scraped seamless; its log:\n{}",
+            prom_log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let first = prom.scrapes().await;
+    let t = std::time::Instant::now();
+    while prom.scrapes().await < first + 2 {
+        assert!(
+            t.elapsed() < STARTUP,
+            "scrapes stuck at {first}; Prometheus log:\n{}",
+            prom_log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let mut empty = Vec::new();
+    for (title, expr) in &targets {
+        let q = concrete(expr);
+        assert!(
+            !q.contains('$'),
+            "panel {title:?}: unknown variable in {expr}"
+        );
+        let series = prom.query(&q).await;
+        if series.is_empty() {
+            empty.push(format!("{title:?}: {q}"));
+        }
+        let values: Vec<&str> = series
+            .iter()
+            .filter_map(|s| s["value"][1].as_str())
+            .collect();
+        eprintln!("{title}: {} series {values:?} <- {q}", series.len());
+    }
+    assert!(
+        empty.is_empty(),
+        "panels whose query returned nothing:\n{}\nseamless exposition:\n{}",
+        empty.join("\n"),
+        http.get(&metrics_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    );
+
+    // The template variables' values: node ids Prometheus has for their selectors.
+    for v in dash["templating"]["list"].as_array().unwrap() {
+        if v["type"] != "query" {
+            continue;
+        }
+        let def = v["definition"].as_str().unwrap();
+        let name = v["name"].as_str().unwrap();
+        let selector = def
+            .strip_prefix("label_values(")
+            .and_then(|d| d.strip_suffix("node_id)"))
+            .unwrap_or_else(|| panic!("variable {name}: expected label_values(…node_id): {def}"))
+            .trim_end_matches(", ");
+        let path = if selector.is_empty() {
+            "/api/v1/label/node_id/values".to_string()
+        } else {
+            format!(
+                "/api/v1/label/node_id/values?match[]={}",
+                encode(&concrete(selector))
+            )
+        };
+        let values = prom.get(&path).await;
+        let values = values["data"].as_array().cloned().unwrap_or_default();
+        assert!(
+            values.iter().any(|n| n == "ohlcv:binance:BTC/USDT:1s"),
+            "variable {name}: {path} gave {values:?}"
+        );
+    }
+    drop(prom_child);
+    drop(child);
+    sim.shutdown().await;
+}
