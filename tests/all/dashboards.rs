@@ -185,6 +185,40 @@ impl Prom {
             .unwrap_or_default()
     }
 
+    /// Waits until Prometheus is ready, every target is up, and each was scraped twice more.
+    async fn wait_scraped(&self, log: &Mutex<String>) {
+        let t = std::time::Instant::now();
+        loop {
+            let ready = self
+                .http
+                .get(format!("{}/-/ready", self.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ready {
+                let health = self.target_health().await;
+                if !health.is_empty() && health.iter().all(|h| h == "up") {
+                    break;
+                }
+            }
+            assert!(
+                t.elapsed() < STARTUP,
+                "Prometheus never scraped seamless; its log:\n{}",
+                log.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let first = self.scrapes().await;
+        while self.scrapes().await < first + 2 {
+            assert!(
+                t.elapsed() < STARTUP,
+                "scrapes stuck at {first}; Prometheus log:\n{}",
+                log.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Scrapes of the least-scraped `seamless` target so far.
     async fn scrapes(&self) -> u64 {
         let r = self
@@ -197,46 +231,34 @@ impl Prom {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_panel_query_returns_data_from_a_scraped_run() {
-    let prometheus = prometheus_bin();
-    let dir = tempfile::tempdir().unwrap();
-    let deploy_cfg = repo().join("deploy/prometheus.yml");
-    if let Some(tool) = promtool(&prometheus) {
-        let o = Command::new(&tool)
-            .args(["check", "config"])
-            .arg(&deploy_cfg)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "promtool check config deploy/prometheus.yml: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
-    let dash: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("deploy/grafana/seamless.json")).unwrap(),
-    )
-    .expect("deploy/grafana/seamless.json is JSON");
-    let targets = panel_targets(&dash);
+/// `promtool check config deploy/prometheus.yml`, when the package ships promtool.
+fn check_deploy_config(prometheus: &Path) {
+    let Some(tool) = promtool(prometheus) else {
+        return;
+    };
+    let o = Command::new(&tool)
+        .args(["check", "config"])
+        .arg(repo().join("deploy/prometheus.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "promtool check config deploy/prometheus.yml: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
 
-    // 429 on every 3rd candle request (Retry-After: pause, wait, retry); a refused 400 on
-    // every 7th (a chunk fails: a failure, a gap flag, coverage below 1).
-    let sim = Simulator::start(SimConfig {
-        ban_after_429s: u32::MAX,
-        faults: Faults {
-            rate_limit_every_n: Some(3),
-            error_every_n: Some(7),
-            error_status: 400,
-            ..Faults::default()
-        },
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+/// A running `seamless` child, its stderr so far, and its metrics URL.
+struct Run {
+    child: KillOnDrop,
+    log: Arc<Mutex<String>>,
+    metrics_url: String,
+}
 
-    // Three hours of 1s history (11 pages), then live 1s candles until killed.
+/// `seamless run sma-cross` over three hours of BTC/USDT 1s history (11 pages, one chunk
+/// at a time), then live 1s candles until killed, with `--metrics` on a free port.
+async fn start_run(sim: &Simulator, dir: &Path) -> Run {
     let url = format!("binance={}", sim.base_url());
     let mut child = KillOnDrop(
         seamless_command(
@@ -260,9 +282,9 @@ async fn every_panel_query_returns_data_from_a_scraped_run() {
                 "--exchange-url",
                 &url,
                 "--output",
-                dir.path().join("signals.jsonl").to_str().unwrap(),
+                dir.join("signals.jsonl").to_str().unwrap(),
             ],
-            &dir.path().join("run.db"),
+            &dir.join("run.db"),
         )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -270,46 +292,102 @@ async fn every_panel_query_returns_data_from_a_scraped_run() {
         .unwrap(),
     );
     let log = drain(child.stderr.take().unwrap());
-    let metrics_url = {
-        let find = || {
-            log.lock()
-                .unwrap()
-                .lines()
-                .find_map(|l| l.strip_prefix("metrics: ").map(str::to_string))
-        };
-        wait_until(
-            "the metrics line",
-            STARTUP,
-            || find().is_some(),
-            || log.lock().unwrap().clone(),
-        )
-        .await;
-        find().unwrap()
+    let find = || {
+        log.lock()
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("metrics: ").map(str::to_string))
     };
-    let seamless_addr = metrics_url
-        .strip_prefix("http://")
-        .and_then(|u| u.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("{metrics_url}"))
-        .to_string();
+    wait_until(
+        "the metrics line",
+        STARTUP,
+        || find().is_some(),
+        || log.lock().unwrap().clone(),
+    )
+    .await;
+    let metrics_url = find().unwrap();
+    Run {
+        child,
+        log,
+        metrics_url,
+    }
+}
 
-    // The deploy config, pointed at this process and scraping every second.
-    let deploy = std::fs::read_to_string(&deploy_cfg).unwrap();
-    assert!(deploy.contains(DEPLOY_TARGET) && deploy.contains("scrape_interval: 15s"));
-    let cfg = dir.path().join("prometheus.yml");
+impl Run {
+    /// `host:port` of the metrics endpoint.
+    fn addr(&self) -> &str {
+        self.metrics_url
+            .strip_prefix("http://")
+            .and_then(|u| u.strip_suffix("/metrics"))
+            .unwrap_or_else(|| panic!("{}", self.metrics_url))
+    }
+
+    async fn exposition(&self, http: &reqwest::Client) -> String {
+        match http.get(&self.metrics_url).send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Waits until every metric in `wanted` has a sample in the exposition.
+    async fn wait_for_metrics(&mut self, http: &reqwest::Client, wanted: &[String]) {
+        let t = std::time::Instant::now();
+        loop {
+            let text = self.exposition(http).await;
+            let missing: Vec<&String> = wanted
+                .iter()
+                .filter(|m| {
+                    !text
+                        .lines()
+                        .any(|l| l.starts_with(m.as_str()) && !l.starts_with('#'))
+                })
+                .collect();
+            if missing.is_empty() {
+                return;
+            }
+            assert!(
+                t.elapsed() < STARTUP,
+                "seamless never exposed {missing:?}; its log:\n{}",
+                self.log.lock().unwrap()
+            );
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "seamless exited ({status}); its log:\n{}",
+                    self.log.lock().unwrap()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Debian's Prometheus on a free loopback port with a fresh TSDB in `dir`, configured from
+/// `deploy/prometheus.yml` with `target` in place of its target and a 1 s scrape interval.
+fn start_prometheus(
+    prometheus: &Path,
+    dir: &Path,
+    target: &str,
+) -> (KillOnDrop, Arc<Mutex<String>>, Prom) {
+    let deploy = std::fs::read_to_string(repo().join("deploy/prometheus.yml")).unwrap();
+    assert!(
+        deploy.contains(DEPLOY_TARGET) && deploy.contains("scrape_interval: 15s"),
+        "deploy/prometheus.yml should scrape {DEPLOY_TARGET} every 15s (the test swaps both)"
+    );
+    let cfg = dir.join("prometheus.yml");
     std::fs::write(
         &cfg,
         deploy
-            .replace(DEPLOY_TARGET, &seamless_addr)
+            .replace(DEPLOY_TARGET, target)
             .replace("scrape_interval: 15s", "scrape_interval: 1s"),
     )
     .unwrap();
     let port = free_port();
-    let mut prom_child = KillOnDrop(
-        Command::new(&prometheus)
+    let mut child = KillOnDrop(
+        Command::new(prometheus)
             .arg(format!("--config.file={}", cfg.display()))
             .arg(format!(
                 "--storage.tsdb.path={}",
-                dir.path().join("tsdb").display()
+                dir.join("tsdb").display()
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
@@ -317,7 +395,7 @@ async fn every_panel_query_returns_data_from_a_scraped_run() {
             .spawn()
             .unwrap(),
     );
-    let prom_log = drain(prom_child.stderr.take().unwrap());
+    let log = drain(child.stderr.take().unwrap());
     seamless::net::install_crypto();
     let prom = Prom {
         base: format!("http://127.0.0.1:{port}"),
@@ -326,79 +404,14 @@ async fn every_panel_query_returns_data_from_a_scraped_run() {
             .build()
             .unwrap(),
     };
-    let http = prom.http.clone();
+    (child, log, prom)
+}
 
-    // Every metric the panels read is in the process's exposition (the history fetch, its
-    // failed chunk and 429s, and the first live candles happened).
-    let mut wanted: Vec<String> = targets.iter().flat_map(|(_, e)| metric_names(e)).collect();
-    wanted.sort();
-    wanted.dedup();
-    let t = std::time::Instant::now();
-    loop {
-        let text = match http.get(&metrics_url).send().await {
-            Ok(r) => r.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        let missing: Vec<&String> = wanted
-            .iter()
-            .filter(|m| {
-                !text
-                    .lines()
-                    .any(|l| l.starts_with(m.as_str()) && !l.starts_with('#'))
-            })
-            .collect();
-        if missing.is_empty() {
-            break;
-        }
-        assert!(
-            t.elapsed() < STARTUP,
-            "seamless never exposed {missing:?}; its log:\n{}",
-            log.lock().unwrap()
-        );
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!(
-                "seamless exited ({status}); its log:\n{}",
-                log.lock().unwrap()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-
-    // Prometheus is up, the target is healthy, and it was scraped at least twice since.
-    let t = std::time::Instant::now();
-    loop {
-        let ready = prom
-            .http
-            .get(format!("{}/-/ready", prom.base))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if ready
-            && prom.target_health().await.iter().all(|h| h == "up")
-            && !prom.target_health().await.is_empty()
-        {
-            break;
-        }
-        assert!(
-            t.elapsed() < STARTUP,
-            "Prometheus never scraped seamless; its log:\n{}",
-            prom_log.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let first = prom.scrapes().await;
-    let t = std::time::Instant::now();
-    while prom.scrapes().await < first + 2 {
-        assert!(
-            t.elapsed() < STARTUP,
-            "scrapes stuck at {first}; Prometheus log:\n{}",
-            prom_log.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-
+/// Every panel target's query (variables at "All") returns at least one series; the
+/// failure names each panel that returned nothing.
+async fn check_panels(prom: &Prom, targets: &[(String, String)]) -> Result<(), String> {
     let mut empty = Vec::new();
-    for (title, expr) in &targets {
+    for (title, expr) in targets {
         let q = concrete(expr);
         assert!(
             !q.contains('$'),
@@ -414,20 +427,18 @@ async fn every_panel_query_returns_data_from_a_scraped_run() {
             .collect();
         eprintln!("{title}: {} series {values:?} <- {q}", series.len());
     }
-    assert!(
-        empty.is_empty(),
-        "panels whose query returned nothing:\n{}\nseamless exposition:\n{}",
-        empty.join("\n"),
-        http.get(&metrics_url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    );
+    if empty.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "panels whose query returned nothing:\n{}",
+            empty.join("\n")
+        ))
+    }
+}
 
-    // The template variables' values: node ids Prometheus has for their selectors.
+/// The template variables' `label_values(…, node_id)` queries list the scraped series.
+async fn check_variables(prom: &Prom, dash: &Value, node: &str) {
     for v in dash["templating"]["list"].as_array().unwrap() {
         if v["type"] != "query" {
             continue;
@@ -450,11 +461,56 @@ async fn every_panel_query_returns_data_from_a_scraped_run() {
         let values = prom.get(&path).await;
         let values = values["data"].as_array().cloned().unwrap_or_default();
         assert!(
-            values.iter().any(|n| n == "ohlcv:binance:BTC/USDT:1s"),
-            "variable {name}: {path} gave {values:?}"
+            values.iter().any(|n| n == node),
+            "variable {name}: {path} gave {values:?}, without {node}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_panel_query_returns_data_from_a_scraped_run() {
+    let prometheus = prometheus_bin();
+    check_deploy_config(&prometheus);
+    let dash: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("deploy/grafana/seamless.json")).unwrap(),
+    )
+    .expect("deploy/grafana/seamless.json is JSON");
+    let targets = panel_targets(&dash);
+    let mut wanted: Vec<String> = targets.iter().flat_map(|(_, e)| metric_names(e)).collect();
+    wanted.sort();
+    wanted.dedup();
+
+    // 429 on every 3rd candle request (Retry-After: pause, wait, retry); a refused 400 on
+    // every 7th (a chunk fails: a failure, a gap flag, coverage below 1).
+    let sim = Simulator::start(SimConfig {
+        ban_after_429s: u32::MAX,
+        faults: Faults {
+            rate_limit_every_n: Some(3),
+            error_every_n: Some(7),
+            error_status: 400,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = start_run(&sim, dir.path()).await;
+    let (prom_child, prom_log, prom) = start_prometheus(&prometheus, dir.path(), run.addr());
+
+    // The history fetch, its failed chunk and 429s, and the first live candles are in the
+    // exposition; then Prometheus scrapes it.
+    run.wait_for_metrics(&prom.http, &wanted).await;
+    prom.wait_scraped(&prom_log).await;
+
+    if let Err(e) = check_panels(&prom, &targets).await {
+        panic!(
+            "{e}\nseamless exposition:\n{}",
+            run.exposition(&prom.http).await
+        );
+    }
+    check_variables(&prom, &dash, "ohlcv:binance:BTC/USDT:1s").await;
     drop(prom_child);
-    drop(child);
+    drop(run);
     sim.shutdown().await;
 }
