@@ -437,14 +437,18 @@ async fn check_panels(prom: &Prom, targets: &[(String, String)]) -> Result<(), S
     }
 }
 
-/// The template variables' `label_values(…, node_id)` queries list the scraped series.
-async fn check_variables(prom: &Prom, dash: &Value, node: &str) {
-    for v in dash["templating"]["list"].as_array().unwrap() {
-        if v["type"] != "query" {
-            continue;
-        }
+/// The template variables: each `label_values(…, node_id)` query lists the scraped series,
+/// and the variable's regex cuts the expected value out of its node id (Grafana keeps the
+/// first capture group), e.g. `timeframe` → `1s`.
+async fn check_variables(prom: &Prom, dash: &Value, node: &str, expected: &[(&str, &str)]) {
+    for (name, want) in expected {
+        let v = dash["templating"]["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == *name)
+            .unwrap_or_else(|| panic!("the dashboard has no variable {name}"));
         let def = v["definition"].as_str().unwrap();
-        let name = v["name"].as_str().unwrap();
         let selector = def
             .strip_prefix("label_values(")
             .and_then(|d| d.strip_suffix("node_id)"))
@@ -464,6 +468,14 @@ async fn check_variables(prom: &Prom, dash: &Value, node: &str) {
             values.iter().any(|n| n == node),
             "variable {name}: {path} gave {values:?}, without {node}"
         );
+        let pattern = v["regex"].as_str().unwrap_or_default();
+        let re = pattern
+            .strip_prefix('/')
+            .and_then(|p| p.strip_suffix('/'))
+            .and_then(|p| regex::Regex::new(p).ok())
+            .unwrap_or_else(|| panic!("variable {name}: regex {pattern:?} is not /…/"));
+        let got = re.captures(node).and_then(|c| c.get(1)).map(|m| m.as_str());
+        assert_eq!(got, Some(*want), "variable {name}: {pattern} on {node}");
     }
 }
 
@@ -509,8 +521,44 @@ async fn every_panel_query_returns_data_from_a_scraped_run() {
             run.exposition(&prom.http).await
         );
     }
-    check_variables(&prom, &dash, "ohlcv:binance:BTC/USDT:1s").await;
+    check_variables(
+        &prom,
+        &dash,
+        "ohlcv:binance:BTC/USDT:1s",
+        &[
+            ("exchange", "binance"),
+            ("symbol", "BTC/USDT"),
+            ("timeframe", "1s"),
+        ],
+    )
+    .await;
     drop(prom_child);
     drop(run);
     sim.shutdown().await;
+}
+
+/// The variable regexes also cut node ids whose symbol holds a `:` (a settled swap).
+#[test]
+fn variable_regexes_split_swap_symbols() {
+    let dash: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("deploy/grafana/seamless.json")).unwrap(),
+    )
+    .unwrap();
+    let node = "ohlcv:binanceusdm:BTC/USDT:USDT:1m";
+    for (name, want) in [
+        ("exchange", "binanceusdm"),
+        ("symbol", "BTC/USDT:USDT"),
+        ("timeframe", "1m"),
+    ] {
+        let v = dash["templating"]["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap();
+        let pattern = v["regex"].as_str().unwrap();
+        let re = regex::Regex::new(&pattern[1..pattern.len() - 1]).unwrap();
+        let got = re.captures(node).and_then(|c| c.get(1)).map(|m| m.as_str());
+        assert_eq!(got, Some(want), "variable {name}: {pattern}");
+    }
 }
