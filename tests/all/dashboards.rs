@@ -95,9 +95,28 @@ fn metric_names(expr: &str) -> Vec<String> {
     out
 }
 
-/// `(panel title, expr)` of every target of every panel, after checking the dashboard's
-/// shape: uid, title, the Prometheus data-source variable, one data source on every panel.
-fn panel_targets(dash: &Value) -> Vec<(String, String)> {
+/// One query of a panel.
+struct Target {
+    panel: String,
+    expr: String,
+    /// Grafana's legend template, e.g. `{{status}} {{key}}`.
+    legend: String,
+}
+
+impl Target {
+    /// The labels the legend shows (`{{name}}`): each returned series must carry them.
+    fn legend_labels(&self) -> Vec<&str> {
+        self.legend
+            .split("{{")
+            .skip(1)
+            .filter_map(|p| p.split_once("}}").map(|(l, _)| l.trim()))
+            .collect()
+    }
+}
+
+/// Every target of every panel, after checking the dashboard's shape: uid, title, the
+/// Prometheus data-source variable, one data source on every panel.
+fn panel_targets(dash: &Value) -> Vec<Target> {
     assert!(dash["uid"].as_str().is_some_and(|u| !u.is_empty()), "uid");
     assert!(
         dash["title"].as_str().is_some_and(|t| !t.is_empty()),
@@ -125,8 +144,11 @@ fn panel_targets(dash: &Value) -> Vec<(String, String)> {
         let targets = p["targets"].as_array().filter(|t| !t.is_empty());
         for t in targets.unwrap_or_else(|| panic!("panel {title:?} has no targets")) {
             assert_eq!(t["datasource"]["uid"], "${datasource}", "panel {title:?}");
-            let expr = t["expr"].as_str().expect("expr").to_string();
-            out.push((title.clone(), expr));
+            out.push(Target {
+                panel: title.clone(),
+                expr: t["expr"].as_str().expect("expr").to_string(),
+                legend: t["legendFormat"].as_str().unwrap_or_default().to_string(),
+            });
         }
     }
     out
@@ -407,33 +429,42 @@ fn start_prometheus(
     (child, log, prom)
 }
 
-/// Every panel target's query (variables at "All") returns at least one series; the
-/// failure names each panel that returned nothing.
-async fn check_panels(prom: &Prom, targets: &[(String, String)]) -> Result<(), String> {
-    let mut empty = Vec::new();
-    for (title, expr) in targets {
-        let q = concrete(expr);
+/// Every panel target's query (variables at "All") returns at least one series, and each
+/// series carries the labels its legend shows; the failure names each panel that did not.
+async fn check_panels(prom: &Prom, targets: &[Target]) -> Result<(), String> {
+    let mut bad = Vec::new();
+    for t in targets {
+        let q = concrete(&t.expr);
         assert!(
             !q.contains('$'),
-            "panel {title:?}: unknown variable in {expr}"
+            "panel {:?}: unknown variable in {}",
+            t.panel,
+            t.expr
         );
         let series = prom.query(&q).await;
         if series.is_empty() {
-            empty.push(format!("{title:?}: {q}"));
+            bad.push(format!("{:?} returned nothing: {q}", t.panel));
+        }
+        for s in &series {
+            for l in t.legend_labels() {
+                if s["metric"][l].as_str().is_none_or(str::is_empty) {
+                    bad.push(format!(
+                        "{:?}: a series lacks the legend's label {l}: {} <- {q}",
+                        t.panel, s["metric"]
+                    ));
+                }
+            }
         }
         let values: Vec<&str> = series
             .iter()
             .filter_map(|s| s["value"][1].as_str())
             .collect();
-        eprintln!("{title}: {} series {values:?} <- {q}", series.len());
+        eprintln!("{}: {} series {values:?} <- {q}", t.panel, series.len());
     }
-    if empty.is_empty() {
+    if bad.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "panels whose query returned nothing:\n{}",
-            empty.join("\n")
-        ))
+        Err(format!("panel queries failed:\n{}", bad.join("\n")))
     }
 }
 
@@ -488,7 +519,7 @@ async fn every_panel_query_returns_data_from_a_scraped_run() {
     )
     .expect("deploy/grafana/seamless.json is JSON");
     let targets = panel_targets(&dash);
-    let mut wanted: Vec<String> = targets.iter().flat_map(|(_, e)| metric_names(e)).collect();
+    let mut wanted: Vec<String> = targets.iter().flat_map(|t| metric_names(&t.expr)).collect();
     wanted.sort();
     wanted.dedup();
 
