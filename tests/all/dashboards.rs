@@ -207,6 +207,25 @@ impl Prom {
             .unwrap_or_default()
     }
 
+    /// Waits until Prometheus answers `/-/ready`.
+    async fn wait_ready(&self, log: &Mutex<String>) {
+        let t = std::time::Instant::now();
+        while !self
+            .http
+            .get(format!("{}/-/ready", self.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(
+                t.elapsed() < STARTUP,
+                "Prometheus never got ready; its log:\n{}",
+                log.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until Prometheus is ready, every target is up, and each was scraped twice more.
     async fn wait_scraped(&self, log: &Mutex<String>) {
         let t = std::time::Instant::now();
@@ -279,8 +298,8 @@ struct Run {
 }
 
 /// `seamless run sma-cross` over three hours of BTC/USDT 1s history (11 pages, one chunk
-/// at a time), then live 1s candles until killed, with `--metrics` on a free port.
-async fn start_run(sim: &Simulator, dir: &Path) -> Run {
+/// at a time), then live 1s candles until killed, with `--metrics` on `metrics_addr`.
+async fn start_run(sim: &Simulator, dir: &Path, metrics_addr: &str) -> Run {
     let url = format!("binance={}", sim.base_url());
     let mut child = KillOnDrop(
         seamless_command(
@@ -300,7 +319,7 @@ async fn start_run(sim: &Simulator, dir: &Path) -> Run {
                 "--concurrency",
                 "1",
                 "--metrics",
-                "127.0.0.1:0",
+                metrics_addr,
                 "--exchange-url",
                 &url,
                 "--output",
@@ -336,14 +355,6 @@ async fn start_run(sim: &Simulator, dir: &Path) -> Run {
 }
 
 impl Run {
-    /// `host:port` of the metrics endpoint.
-    fn addr(&self) -> &str {
-        self.metrics_url
-            .strip_prefix("http://")
-            .and_then(|u| u.strip_suffix("/metrics"))
-            .unwrap_or_else(|| panic!("{}", self.metrics_url))
-    }
-
     async fn exposition(&self, http: &reqwest::Client) -> String {
         match http.get(&self.metrics_url).send().await {
             Ok(r) => r.text().await.unwrap_or_default(),
@@ -524,10 +535,12 @@ async fn every_panel_query_returns_data_from_a_scraped_run() {
     wanted.dedup();
 
     // 429 on every 3rd candle request (Retry-After: pause, wait, retry); a refused 400 on
-    // every 7th (a chunk fails: a failure, a gap flag, coverage below 1).
+    // every 7th (a chunk fails: a failure, a gap flag, coverage below 1); 200 ms per candle
+    // request, so the history fetch spans several 1 s scrapes.
     let sim = Simulator::start(SimConfig {
         ban_after_429s: u32::MAX,
         faults: Faults {
+            latency_ms: 200,
             rate_limit_every_n: Some(3),
             error_every_n: Some(7),
             error_status: 400,
@@ -538,11 +551,15 @@ async fn every_panel_query_returns_data_from_a_scraped_run() {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut run = start_run(&sim, dir.path()).await;
-    let (prom_child, prom_log, prom) = start_prometheus(&prometheus, dir.path(), run.addr());
+    // Prometheus first, as in production: it scrapes the process from its start.
+    let seamless_addr = format!("127.0.0.1:{}", free_port());
+    let (prom_child, prom_log, prom) = start_prometheus(&prometheus, dir.path(), &seamless_addr);
+    prom.wait_ready(&prom_log).await;
+    let mut run = start_run(&sim, dir.path(), &seamless_addr).await;
+    assert_eq!(run.metrics_url, format!("http://{seamless_addr}/metrics"));
 
     // The history fetch, its failed chunk and 429s, and the first live candles are in the
-    // exposition; then Prometheus scrapes it.
+    // exposition; then Prometheus scrapes it twice more.
     run.wait_for_metrics(&prom.http, &wanted).await;
     prom.wait_scraped(&prom_log).await;
 
@@ -552,6 +569,16 @@ async fn every_panel_query_returns_data_from_a_scraped_run() {
             run.exposition(&prom.http).await
         );
     }
+    // The requests were made while Prometheus scraped: their rate is not zero.
+    let rate = prom
+        .query("sum(rate(seamless_http_requests_total[1m]))")
+        .await;
+    let rate: f64 = rate
+        .first()
+        .and_then(|s| s["value"][1].as_str())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(rate > 0.0, "HTTP request rate {rate} while scraped");
     check_variables(
         &prom,
         &dash,
