@@ -16,8 +16,11 @@ guests: setup
     cargo build --profile guest --target wasm32-wasip2 --workspace --exclude seamless --exclude exchange-sim --exclude seamless-python
 
 # The demo: simulator + backfill of 7 days of BTC/USDT and ETH/USDT 1m into SQLite.
-demo: guests
-    cargo build --release -p seamless -p exchange-sim
+# Builds only what it runs: the Binance adapter and the two strategies it uses, and the host
+# and simulator in the quick-to-compile `demo` profile (Cargo.toml) into target/demo/.
+demo: setup
+    cargo build --profile guest --target wasm32-wasip2 -p binance-adapter -p sma-cross-strategy -p spread-strategy
+    cargo build --profile demo -p seamless -p exchange-sim
     scripts/demo.sh
 
 # The Python package (python/, distribution `seamless-market`) as a release wheel in

@@ -18,6 +18,8 @@
 //! | `seamless_backfill_jobs_in_progress` | gauge | `exchange` | backfill jobs currently running against an exchange |
 //! | `seamless_backfill_retry_total` | counter | `node_id`, `reason` | retried backfill requests, by reason (timeout, 5xx, rate-limited, malformed, ...) |
 //! | `seamless_backfill_failure_total` | counter | `node_id` | backfill jobs that ended in an error |
+//! | `seamless_backfill_chunks_planned_total` | counter | `node_id` | chunks of missing range a backfill set out to fetch |
+//! | `seamless_backfill_chunks_done_total` | counter | `node_id` | of those, chunks that ended (stored, or failed: see `seamless_backfill_failure_total`); done / planned is the backfill's progress |
 //! | `seamless_backfill_last_timestamp` | gauge | `node_id` | open time of the newest stored candle, in seconds since the Unix epoch |
 //! | `seamless_coverage_ratio` | gauge | `node_id` | share (0..=1) of the last requested window that the store covers |
 //! | `seamless_live_staleness_seconds` | gauge | `node_id` | age of the newest live data for the series |
@@ -65,6 +67,8 @@ const CONFORMANCE_FLAG_TOTAL: &str = "seamless_conformance_flag_total";
 const BACKFILL_JOBS_IN_PROGRESS: &str = "seamless_backfill_jobs_in_progress";
 const BACKFILL_RETRY_TOTAL: &str = "seamless_backfill_retry_total";
 const BACKFILL_FAILURE_TOTAL: &str = "seamless_backfill_failure_total";
+const BACKFILL_CHUNKS_PLANNED_TOTAL: &str = "seamless_backfill_chunks_planned_total";
+const BACKFILL_CHUNKS_DONE_TOTAL: &str = "seamless_backfill_chunks_done_total";
 const BACKFILL_LAST_TIMESTAMP: &str = "seamless_backfill_last_timestamp";
 const COVERAGE_RATIO: &str = "seamless_coverage_ratio";
 const LIVE_STALENESS_SECONDS: &str = "seamless_live_staleness_seconds";
@@ -202,6 +206,16 @@ fn describe() {
         Unit::Count,
         "Backfill jobs that ended in an error"
     );
+    describe_counter!(
+        BACKFILL_CHUNKS_PLANNED_TOTAL,
+        Unit::Count,
+        "Chunks of missing range backfills set out to fetch"
+    );
+    describe_counter!(
+        BACKFILL_CHUNKS_DONE_TOTAL,
+        Unit::Count,
+        "Backfill chunks that ended (stored or failed)"
+    );
     describe_gauge!(
         BACKFILL_LAST_TIMESTAMP,
         Unit::Seconds,
@@ -310,6 +324,17 @@ pub fn backfill_retry(node_id: &str, reason: &str) {
 /// A backfill job ended in an error.
 pub fn backfill_failure(node_id: &str) {
     ::metrics::counter!(BACKFILL_FAILURE_TOTAL, "node_id" => node_id.to_owned()).increment(1);
+}
+
+/// A backfill of `node_id` set out to fetch `n` chunks.
+pub fn backfill_chunks_planned(node_id: &str, n: u64) {
+    ::metrics::counter!(BACKFILL_CHUNKS_PLANNED_TOTAL, "node_id" => node_id.to_owned())
+        .increment(n);
+}
+
+/// One planned chunk of `node_id` ended (stored, or failed).
+pub fn backfill_chunk_done(node_id: &str) {
+    ::metrics::counter!(BACKFILL_CHUNKS_DONE_TOTAL, "node_id" => node_id.to_owned()).increment(1);
 }
 
 /// The newest stored candle of `node_id` opens at `open_time_ms` (ms since the epoch); the
@@ -485,6 +510,8 @@ mod tests {
         conformance_flag("ohlcv:t-gauges:BTC/USDT:1m", "1m", "duplicate", 3);
         candles_fetched("ohlcv:t-gauges:BTC/USDT:1m", 1000);
         candles_fetched("ohlcv:t-gauges:BTC/USDT:1m", 500);
+        backfill_chunks_planned("ohlcv:t-gauges:BTC/USDT:1m", 4);
+        backfill_chunk_done("ohlcv:t-gauges:BTC/USDT:1m");
 
         let text = render();
         assert_has(
@@ -518,6 +545,14 @@ mod tests {
         assert_has(
             &text,
             r#"seamless_candles_fetched_total{node_id="ohlcv:t-gauges:BTC/USDT:1m"} 1500"#,
+        );
+        assert_has(
+            &text,
+            r#"seamless_backfill_chunks_planned_total{node_id="ohlcv:t-gauges:BTC/USDT:1m"} 4"#,
+        );
+        assert_has(
+            &text,
+            r#"seamless_backfill_chunks_done_total{node_id="ohlcv:t-gauges:BTC/USDT:1m"} 1"#,
         );
         assert!(text.contains("# HELP seamless_coverage_ratio "), "{text}");
     }

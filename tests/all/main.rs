@@ -12,6 +12,7 @@ mod api;
 mod backfill_cli;
 mod cli;
 mod cluster;
+mod dashboards;
 mod fetch;
 mod fuzz;
 mod jobs;

@@ -187,13 +187,17 @@ impl Provider {
     ) -> BackfillOutcome {
         let per_page = ex.adapter.info().max_candles_per_request;
         let mut tasks = tokio::task::JoinSet::new();
-        for (k, w) in chunks(node.timeframe, per_page, missing) {
+        let planned = chunks(node.timeframe, per_page, missing);
+        let node_id = node.to_string();
+        crate::metrics::backfill_chunks_planned(&node_id, planned.len() as u64);
+        for (k, w) in planned {
             let (p, ex, node, progress) =
                 (self.clone(), ex.clone(), node.clone(), progress.clone());
             tasks.spawn(async move { p.chunk(&ex, &node, k, w, closed_end, progress).await });
         }
         let mut out = BackfillOutcome::default();
         while let Some(joined) = tasks.join_next().await {
+            crate::metrics::backfill_chunk_done(&node_id);
             match joined {
                 Ok((stats, err)) => {
                     out.stats += stats;
