@@ -261,13 +261,20 @@ impl KeyLimiter {
         }
     }
 
+    /// Pause until `d` from now (or longer, if a pause in force lasts longer). Counted as a
+    /// pause only when none was in force: the 429 the limiter observes and the adapter's
+    /// `rate-limited` answer for the same response are one pause, not two.
     fn pause_local(&self, d: Duration) {
-        let until = Instant::now() + d;
+        let now = Instant::now();
+        let until = now + d;
         let mut p = self.pause_until.lock().unwrap_or_else(|p| p.into_inner());
+        let in_force = p.is_some_and(|cur| cur > now);
         if p.is_none_or(|cur| cur < until) {
             *p = Some(until);
         }
-        crate::metrics::ratelimit_pause(&self.key, d.as_secs_f64());
+        if !in_force {
+            crate::metrics::ratelimit_pause(&self.key, d.as_secs_f64());
+        }
     }
 
     /// Learn from a response: the used-weight header, 429 and 418.
@@ -395,6 +402,29 @@ mod tests {
         l.pause(Duration::from_millis(150)).await;
         let waited = l.acquire().await;
         assert!(waited >= Duration::from_millis(140), "{waited:?}");
+    }
+
+    #[tokio::test]
+    async fn a_429_and_the_adapters_rate_limited_answer_are_one_pause() {
+        crate::metrics::install();
+        let key = "pause-counted-once";
+        let l = KeyLimiter::new(key, spec(1000, 60_000, 1), None);
+        let resp = HttpResponse {
+            status: 429,
+            headers: vec![],
+            body: vec![],
+        };
+        l.observe(&resp, Some(Duration::from_millis(300))).await;
+        l.pause(Duration::from_millis(300)).await; // the adapter's `rate-limited(300)`
+        let line = format!("seamless_ratelimit_pauses_total{{key=\"{key}\"}} 1");
+        let text = crate::metrics::render();
+        assert!(text.lines().any(|l| l == line), "{text}");
+        // After it ends, the next one counts.
+        tokio::time::sleep(Duration::from_millis(320)).await;
+        l.pause(Duration::from_millis(10)).await;
+        let line = format!("seamless_ratelimit_pauses_total{{key=\"{key}\"}} 2");
+        let text = crate::metrics::render();
+        assert!(text.lines().any(|l| l == line), "{text}");
     }
 
     #[tokio::test]
