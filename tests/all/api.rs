@@ -499,6 +499,16 @@ async fn the_server_answers_what_its_openapi_document_says() {
             op["responses"][&status].is_object(),
             "{path} answered {status}, not a documented response"
         );
+        let media = resp.headers()["content-type"].to_str().unwrap().to_string();
+        let media = media.split(';').next().unwrap().to_string();
+        assert!(
+            op["responses"]["200"]["content"][&media].is_object(),
+            "{path} answered {media}, not a documented media type"
+        );
+        if media == "text/event-stream" {
+            assert_eq!(status, "200");
+            continue; // an endless stream (tested on its own)
+        }
         assert_eq!(status, "200", "{path}: {}", resp.text().await.unwrap());
         if !params.is_empty() {
             let resp = http
@@ -514,4 +524,129 @@ async fn the_server_answers_what_its_openapi_document_says() {
         }
     }
     sim.shutdown().await;
+}
+
+/// SSE events of one `/v1/stream` client: the closed candles, parsed.
+struct SseClient {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl SseClient {
+    async fn open(url: &str) -> SseClient {
+        let resp = client().get(url).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+        SseClient {
+            resp,
+            buf: String::new(),
+        }
+    }
+
+    /// The next `candle` event's candle.
+    async fn next_candle(&mut self) -> serde_json::Value {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let event: String = self.buf.drain(..end + 2).collect();
+                if event.lines().any(|l| l == "event: candle") {
+                    let data = event
+                        .lines()
+                        .find_map(|l| l.strip_prefix("data: "))
+                        .unwrap();
+                    return serde_json::from_str(data).unwrap();
+                }
+                assert!(!event.contains("event: lagged"), "{event}");
+                continue;
+            }
+            let chunk = self.resp.chunk().await.unwrap().expect("stream ended");
+            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+}
+
+/// `/v1/stream` delivers each closed candle once, in order, equal to the exchange's; two
+/// clients of one series share one live session (one WebSocket); the session ends with
+/// its last client.
+#[tokio::test(flavor = "multi_thread")]
+async fn stream_delivers_each_closed_candle_once_to_every_client() {
+    use seamless::domain::Clock;
+    const ORIGIN: i64 = JAN1_2024 + 10 * DAY + 15_000;
+    let sim = std::sync::Arc::new(
+        Simulator::start(
+            SimConfig::default()
+                .with_clock_fast(ORIGIN, 600)
+                .with_ws_update_ms(10),
+        )
+        .await
+        .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let clock = sim.clone();
+    let p =
+        provider(&sim, &dir.path().join("s.db")).with_clock(Clock::from_fn(move || clock.now_ms()));
+    let server = seamless::api::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        seamless::api::ApiState {
+            provider: p,
+            sla: Default::default(),
+            token: None,
+            streams: Default::default(),
+        },
+    )
+    .await
+    .unwrap();
+    let url = format!("http://{}/v1/stream?node={NODE}", server.addr());
+    let mut a = SseClient::open(&url).await;
+    let mut b = SseClient::open(&url).await;
+    let mut got_a = Vec::new();
+    let mut got_b = Vec::new();
+    for _ in 0..6 {
+        got_a.push(a.next_candle().await);
+        got_b.push(b.next_candle().await);
+    }
+    assert_eq!(sim.ws_connections(), 1, "one live session for both clients");
+    for got in [&got_a, &got_b] {
+        let times: Vec<i64> = got
+            .iter()
+            .map(|c| c["open_time"].as_i64().unwrap())
+            .collect();
+        for w in times.windows(2) {
+            assert_eq!(w[1] - w[0], MIN, "consecutive, no duplicate: {times:?}");
+        }
+        let node: seamless::domain::NodeId = NODE.parse().unwrap();
+        let want = truth(
+            &sim,
+            &node,
+            seamless::domain::Window {
+                start: times[0],
+                end: times[5] + MIN,
+            },
+        );
+        for (c, t) in got.iter().zip(&want) {
+            assert_eq!(c["open_time"].as_i64(), Some(t.open_time));
+            assert_eq!(c["close"].as_f64(), Some(t.close));
+            assert_eq!(c["volume"].as_f64(), Some(t.volume));
+        }
+    }
+    // Bad input before any session.
+    let r = client()
+        .get(format!(
+            "http://{}/v1/stream?node=ohlcv:nowhere:BTC/USDT:1m",
+            server.addr()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // The last client gone, the session (and its WebSocket) ends.
+    drop(a);
+    drop(b);
+    wait_until(
+        "the live session to close its WebSocket",
+        STARTUP,
+        || sim.ws_open() == 0,
+        || format!("{} WebSocket(s) open", sim.ws_open()),
+    )
+    .await;
+    server.shutdown().await;
 }

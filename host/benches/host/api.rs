@@ -78,6 +78,7 @@ pub(crate) async fn bench_api(cached_host: &ComponentHost, node: &NodeId) {
             provider: provider.clone(),
             sla: Default::default(),
             token: None,
+            streams: Default::default(),
         },
     )
     .await

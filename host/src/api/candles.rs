@@ -129,6 +129,12 @@ fn failure(e: ProviderError) -> Response {
     )
 }
 
+/// The node of a `/v1/stream` query (its only parameter), or why the query is refused.
+pub(super) fn stream_node(pairs: &[(String, String)]) -> Result<NodeId, String> {
+    let q = QueryParams::new(pairs, &["node"]).map_err(|b| b.0)?;
+    q.node().map_err(|b| b.0)
+}
+
 /// `GET /v1/candles`.
 pub async fn candles(State(s): State<Arc<ApiState>>, Query(pairs): Params) -> Response {
     let q = match QueryParams::new(

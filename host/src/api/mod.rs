@@ -5,6 +5,7 @@
 //!   ([`candles`]): JSON (metadata + candles), CSV (metadata in the `seamless-metadata`
 //!   header), or an Arrow IPC stream whose schema metadata holds the same JSON;
 //! - `GET /v1/coverage?node=…[&start=…][&end=…]`: present, empty and missing ranges;
+//! - `GET /v1/stream?node=…`: closed candles as they close, server-sent events ([`stream`]);
 //! - `GET /v1/openapi.json` (this API's OpenAPI document; a test checks the server against
 //!   it), `/metrics` (Prometheus), `/healthz`, `/readyz`.
 //!
@@ -16,6 +17,9 @@
 
 mod candles;
 mod encode;
+mod stream;
+
+pub use stream::Streams;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,6 +44,8 @@ pub struct ApiState {
     pub sla: Sla,
     /// The bearer token `/v1/` calls must carry, if any.
     pub token: Option<String>,
+    /// The live sessions `/v1/stream` clients share.
+    pub streams: Streams,
 }
 
 /// Why the server could not start.
@@ -92,6 +98,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
     let v1 = Router::new()
         .route("/v1/candles", get(candles::candles))
         .route("/v1/coverage", get(candles::coverage))
+        .route("/v1/stream", get(stream::stream))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new()
         .merge(v1)

@@ -47,6 +47,7 @@ pub async fn run(g: &Global) -> Result<(), Failure> {
         provider: g.provider()?,
         sla: g.sla()?,
         token: api.token,
+        streams: Default::default(),
     };
     let server = seamless::api::serve(api.listen, state)
         .await
