@@ -638,9 +638,16 @@ async fn stream_delivers_each_closed_candle_once_to_every_client() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    // The last client gone, the session (and its WebSocket) ends.
+    // A stopping server ends the streams of the clients still listening (a graceful
+    // shutdown would otherwise wait for them forever), and with them the live session.
     drop(a);
-    drop(b);
+    tokio::time::timeout(std::time::Duration::from_secs(30), server.shutdown())
+        .await
+        .expect("the server stops while a stream client is connected");
+    assert!(
+        b.resp.chunk().await.map_or(true, |c| c.is_none()),
+        "b's stream ended"
+    );
     wait_until(
         "the live session to close its WebSocket",
         STARTUP,
@@ -648,5 +655,4 @@ async fn stream_delivers_each_closed_candle_once_to_every_client() {
         || format!("{} WebSocket(s) open", sim.ws_open()),
     )
     .await;
-    server.shutdown().await;
 }

@@ -21,6 +21,7 @@ mod provider;
 mod questdb;
 mod sandbox;
 mod soak;
+mod status_page;
 mod strategy;
 mod support;
 mod venues;

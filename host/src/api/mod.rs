@@ -6,6 +6,8 @@
 //!   header), or an Arrow IPC stream whose schema metadata holds the same JSON;
 //! - `GET /v1/coverage?node=…[&start=…][&end=…]`: present, empty and missing ranges;
 //! - `GET /v1/stream?node=…`: closed candles as they close, server-sent events ([`stream`]);
+//! - `GET /v1/series`: every series the store knows (history, coverage, staleness, live) and
+//!   `GET /`, the status page drawing them ([`series`]);
 //! - `GET /v1/openapi.json` (this API's OpenAPI document; a test checks the server against
 //!   it), `/metrics` (Prometheus), `/healthz`, `/readyz`.
 //!
@@ -17,6 +19,7 @@
 
 mod candles;
 mod encode;
+mod series;
 mod stream;
 
 pub use stream::Streams;
@@ -99,6 +102,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/candles", get(candles::candles))
         .route("/v1/coverage", get(candles::coverage))
         .route("/v1/stream", get(stream::stream))
+        .route("/v1/series", get(series::series))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new()
         .merge(v1)
@@ -106,6 +110,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/v1/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
         )
+        .route("/", get(series::status_page))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route(
@@ -197,11 +202,14 @@ pub async fn serve(addr: SocketAddr, state: ApiState) -> Result<ApiServer, ApiEr
     let bound = listener
         .local_addr()
         .map_err(|source| ApiError::Bind { addr, source })?;
+    let closer = state.streams.closer();
     let app = router(Arc::new(state));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = stopped.await;
+            // End the server-sent event streams, or the shutdown waits for their clients.
+            closer.send_replace(true);
         });
         if let Err(e) = server.await {
             tracing::warn!(addr = %bound, error = %e, "API server stopped with an error");

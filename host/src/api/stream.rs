@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::Stream;
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::{Mutex, broadcast, watch};
 
 use super::{ApiState, problem};
 use crate::domain::{Candle, NodeId};
@@ -27,9 +27,20 @@ use crate::live::{LiveSession, LiveUpdate, SessionOptions};
 const BACKLOG: usize = 4096;
 
 /// The live sessions the API runs, one per followed series.
-#[derive(Default)]
 pub struct Streams {
     follows: Mutex<HashMap<String, Weak<Follow>>>,
+    /// Raised when the server stops: every client's stream ends, so a graceful shutdown
+    /// does not wait for clients that would listen forever.
+    closing: Arc<watch::Sender<bool>>,
+}
+
+impl Default for Streams {
+    fn default() -> Self {
+        Streams {
+            follows: Mutex::default(),
+            closing: Arc::new(watch::channel(false).0),
+        }
+    }
 }
 
 /// One followed series: its session and the channel its closed candles go out on.
@@ -46,6 +57,20 @@ impl Drop for Follow {
 }
 
 impl Streams {
+    /// What ends every client's stream (raised by the server's shutdown).
+    pub(super) fn closer(&self) -> Arc<watch::Sender<bool>> {
+        self.closing.clone()
+    }
+    /// The node ids a session follows now.
+    pub async fn followed(&self) -> std::collections::BTreeSet<String> {
+        let follows = self.follows.lock().await;
+        follows
+            .iter()
+            .filter(|(_, w)| w.strong_count() > 0)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
     /// A receiver of `node`'s closed candles, starting its session if no client follows it.
     async fn subscribe(
         &self,
@@ -109,7 +134,8 @@ pub async fn stream(
         Ok(x) => x,
         Err(e) => return problem(StatusCode::BAD_GATEWAY, e),
     };
-    Sse::new(events(follow, rx))
+    let closing = s.streams.closing.subscribe();
+    Sse::new(events(follow, rx, closing))
         .keep_alive(KeepAlive::default())
         .into_response()
 }
@@ -118,10 +144,15 @@ pub async fn stream(
 fn events(
     follow: Arc<Follow>,
     rx: broadcast::Receiver<Candle>,
+    closing: watch::Receiver<bool>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures_util::stream::unfold(Some((follow, rx)), |state| async move {
-        let (follow, mut rx) = state?;
-        match rx.recv().await {
+    futures_util::stream::unfold(Some((follow, rx, closing)), |state| async move {
+        let (follow, mut rx, mut closing) = state?;
+        let next = tokio::select! {
+            r = rx.recv() => r,
+            _ = closing.wait_for(|c| *c) => return None,
+        };
+        match next {
             Ok(c) => {
                 let mut data = String::with_capacity(128);
                 text::push_json(&mut data, &c, None);
@@ -129,7 +160,7 @@ fn events(
                     .event("candle")
                     .id(c.open_time.to_string())
                     .data(data);
-                Some((Ok(e), Some((follow, rx))))
+                Some((Ok(e), Some((follow, rx, closing))))
             }
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 let e = Event::default().event("lagged").data(format!(

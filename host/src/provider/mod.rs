@@ -342,6 +342,11 @@ impl Provider {
         node.timeframe.floor(self.now()).min(window.end)
     }
 
+    /// Every series the store knows something of.
+    pub async fn series(&self) -> Result<Vec<NodeId>, ProviderError> {
+        Ok(self.store.nodes().await?)
+    }
+
     /// What the ledger says about `window` of `node`.
     pub async fn coverage(&self, node: &NodeId, window: Window) -> Result<Ledger, ProviderError> {
         let (window, _) = window.align(node.timeframe);

@@ -94,6 +94,9 @@ pub trait CandleStore: Send + Sync {
         node: &NodeId,
         window: Window,
     ) -> impl Future<Output = Result<Ledger, StoreError>> + Send;
+    /// Every series the ledger knows something of (stored or known-empty ranges), by node
+    /// id.
+    fn nodes(&self) -> impl Future<Output = Result<Vec<NodeId>, StoreError>> + Send;
     /// Store one page: its candles and the range it proves complete.
     fn write_page(
         &self,
@@ -147,6 +150,12 @@ impl CandleStore for AnyStore {
         match self {
             AnyStore::Sqlite(s) => s.ledger(node, window).await,
             AnyStore::QuestDb(s) => s.ledger(node, window).await,
+        }
+    }
+    async fn nodes(&self) -> Result<Vec<NodeId>, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.nodes().await,
+            AnyStore::QuestDb(s) => s.nodes().await,
         }
     }
     async fn write_page(

@@ -362,6 +362,19 @@ impl CandleStore for QuestDbStore {
             .collect())
     }
 
+    async fn nodes(&self) -> Result<Vec<NodeId>, StoreError> {
+        self.ensure_schema().await?;
+        let sql = format!(
+            "SELECT DISTINCT node_id FROM {}_ledger ORDER BY node_id",
+            self.table()
+        );
+        let rows = self.pg(&sql, &[], Kind::Query).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| r.get::<_, Option<String>>(0)?.parse().ok())
+            .collect())
+    }
+
     async fn ledger(&self, node: &NodeId, window: Window) -> Result<Ledger, StoreError> {
         self.ensure_schema().await?;
         let sql = format!(

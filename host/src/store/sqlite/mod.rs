@@ -392,6 +392,19 @@ impl CandleStore for SqliteStore {
         .await
     }
 
+    async fn nodes(&self) -> Result<Vec<NodeId>, StoreError> {
+        self.with(|c| {
+            let mut st = c.db.prepare_cached(
+                "SELECT n.node_id FROM nodes n WHERE EXISTS (SELECT 1 FROM coverage c WHERE c.node = n.id) ORDER BY n.node_id",
+            )?;
+            let names = st
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(names.iter().filter_map(|n| n.parse().ok()).collect())
+        })
+        .await
+    }
+
     async fn write_page(
         &self,
         node: &NodeId,
