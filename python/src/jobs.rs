@@ -43,50 +43,15 @@ pub async fn fetch(
 }
 
 /// The ledger over `[start, end)` (`start` defaults to the first range the ledger knows),
-/// with the missing closed part, as JSON.
+/// with the missing closed part, as JSON (`Provider::coverage_report`, as the CLI prints it).
 pub async fn coverage(
     provider: Provider,
     node: NodeId,
     start: Option<i64>,
     end: i64,
-    now: i64,
 ) -> Result<String, Failure> {
-    let start = match start {
-        Some(s) => s,
-        None => {
-            let all = provider
-                .coverage(
-                    &node,
-                    Window {
-                        start: 0,
-                        end: end.max(1),
-                    },
-                )
-                .await?;
-            all.known()
-                .ranges()
-                .first()
-                .map(|r| r.0)
-                .unwrap_or(end.saturating_sub(1))
-        }
-    };
-    let (w, _) = Window::new(start, end)
-        .map_err(Failure::bad)?
-        .align(node.timeframe);
-    let ledger = provider.coverage(&node, w).await?;
-    let closed = Window {
-        start: w.start,
-        end: node.timeframe.floor(now).min(w.end).max(w.start),
-    };
-    let missing = ledger.missing(closed);
-    let v = serde_json::json!({
-        "node_id": node.to_string(),
-        "window": w,
-        "present": ledger.present,
-        "empty": ledger.empty,
-        "missing": missing,
-    });
-    Ok(v.to_string())
+    let report = provider.coverage_report(&node, start, end).await?;
+    serde_json::to_string(&report).map_err(|e| Failure::runtime(e.to_string()))
 }
 
 /// One node's progress.

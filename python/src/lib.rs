@@ -133,7 +133,7 @@ impl NativeProvider {
         let now = now_ms();
         let start = start.map(|s| s.ms("start", now)).transpose()?;
         let end = end.map(|e| e.ms("end", now)).transpose()?.unwrap_or(now);
-        Ok(jobs::coverage(self.provider.clone(), node, start, end, now))
+        Ok(jobs::coverage(self.provider.clone(), node, start, end))
     }
 
     fn backfill_job(

@@ -22,10 +22,11 @@ fn serve(db: &Path, extra: &[&str]) -> (KillOnDrop, String) {
             .spawn()
             .unwrap(),
     );
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    stderr.read_line(&mut line).unwrap();
+    // Keep reading: a closed pipe would fail the server's next line.
+    std::thread::spawn(move || for _ in stderr.lines() {});
     let base = line
         .strip_prefix("api: ")
         .and_then(|l| l.split("/v1/").next())

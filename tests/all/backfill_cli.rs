@@ -251,15 +251,18 @@ async fn serve_exposes_prometheus_metrics() {
         .spawn()
         .unwrap(),
     );
+    // The reader stays open to the end: a closed pipe would fail the process's next line.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    stderr.read_line(&mut line).unwrap();
     let url = line
         .trim()
         .strip_prefix("metrics: ")
         .unwrap_or_else(|| panic!("{line}"))
         .to_string();
+    line.clear();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.starts_with("api: http://127.0.0.1:"), "{line}");
     seamless::net::install_crypto();
     let resp = reqwest::get(&url).await.unwrap();
     assert_eq!(resp.status(), 200);

@@ -40,7 +40,11 @@ async fn window_equals_truth_and_second_fetch_makes_no_request(kind: StoreKind) 
     assert_eq!(again.candles, want);
     assert_eq!(sim.requests(KLINES), 0);
     assert_eq!(again.metadata.from_store, 2880);
-    assert_eq!(p.series().await.unwrap(), vec![node.clone()], "the store lists the series");
+    assert_eq!(
+        p.series().await.unwrap(),
+        vec![node.clone()],
+        "the store lists the series"
+    );
     sim.shutdown().await;
 }
 

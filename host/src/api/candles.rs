@@ -194,42 +194,10 @@ pub async fn coverage(State(s): State<Arc<ApiState>>, Query(pairs): Params) -> R
         (Ok(s), Ok(e)) => (s, e.unwrap_or(now)),
         (Err(b), _) | (_, Err(b)) => return b.into(),
     };
-    let start = match start {
-        Some(t) => t,
-        None => {
-            let all = Window {
-                start: 0,
-                end: end.max(1),
-            };
-            match s.provider.coverage(&node, all).await {
-                Ok(l) => l
-                    .known()
-                    .ranges()
-                    .first()
-                    .map_or(end.saturating_sub(1), |r| r.0),
-                Err(e) => return failure(e),
-            }
-        }
-    };
-    let w = match Window::new(start, end) {
-        Ok(w) => w.align(node.timeframe).0,
-        Err(e) => return BadRequest(format!("bad window: {e}; start must be before end")).into(),
-    };
-    let ledger = match s.provider.coverage(&node, w).await {
-        Ok(l) => l,
+    let report = match s.provider.coverage_report(&node, start, end).await {
+        Ok(r) => r,
         Err(e) => return failure(e),
     };
-    let closed = Window {
-        start: w.start,
-        end: s.provider.closed_end(&node, w).max(w.start),
-    };
-    let missing = ledger.missing(closed);
-    let v = serde_json::json!({
-        "node_id": node.to_string(),
-        "window": w,
-        "present": ledger.present,
-        "empty": ledger.empty,
-        "missing": missing,
-    });
+    let v = serde_json::to_value(&report).unwrap_or_default();
     json(StatusCode::OK, &v)
 }

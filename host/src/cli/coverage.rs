@@ -3,10 +3,10 @@
 
 use clap::Args;
 
-use seamless::domain::{RangeSet, Window, format_ms, now_ms, parse_time};
+use seamless::domain::{RangeSet, format_ms, now_ms, parse_time};
 
 use super::options::StoreArgs;
-use super::output::ReportFormat;
+use super::output::{ReportFormat, print_json};
 use super::select::SeriesArgs;
 use super::{Failure, Global};
 
@@ -37,49 +37,13 @@ pub async fn run(g: &Global, a: &CoverageArgs) -> Result<(), Failure> {
     };
     let end = parse(&a.end, "--end")?.unwrap_or(now);
     let provider = g.provider()?;
-    let start = match parse(&a.start, "--start")? {
-        Some(s) => s,
-        None => {
-            // From the first range the ledger knows.
-            let all = provider
-                .coverage(
-                    &node,
-                    Window {
-                        start: 0,
-                        end: end.max(1),
-                    },
-                )
-                .await?;
-            all.known()
-                .ranges()
-                .first()
-                .map(|r| r.0)
-                .unwrap_or(end.saturating_sub(1))
-        }
-    };
-    let (w, _) = Window::new(start, end)
-        .map_err(Failure::bad)?
-        .align(node.timeframe);
-    let ledger = provider.coverage(&node, w).await?;
-    let closed = Window {
-        start: w.start,
-        end: node.timeframe.floor(now).min(w.end).max(w.start),
-    };
-    let missing = ledger.missing(closed);
+    let r = provider
+        .coverage_report(&node, parse(&a.start, "--start")?, end)
+        .await?;
     if a.format == ReportFormat::Json {
-        let v = serde_json::json!({
-            "node_id": node.to_string(),
-            "window": w,
-            "present": ledger.present,
-            "empty": ledger.empty,
-            "missing": missing,
-        });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&v).map_err(Failure::runtime)?
-        );
-        return Ok(());
+        return print_json(&r);
     }
+    let w = r.window;
     println!("{node} [{}, {})", format_ms(w.start), format_ms(w.end));
     println!("{:<8} {:<22} {:<22} {:>10}", "KIND", "START", "END", "BARS");
     let mut rows: Vec<(i64, &str, i64)> = Vec::new();
@@ -88,9 +52,9 @@ pub async fn run(g: &Global, a: &CoverageArgs) -> Result<(), Failure> {
             rows.push((*s, kind, *e));
         }
     };
-    add(&ledger.present, "present");
-    add(&ledger.empty, "empty");
-    add(&missing, "missing");
+    add(&r.present, "present");
+    add(&r.empty, "empty");
+    add(&r.missing, "missing");
     rows.sort();
     for (s, kind, e) in rows {
         println!(

@@ -83,6 +83,8 @@ pub enum ProviderError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("bad window: {0}; start must be before end")]
+    Window(#[from] crate::domain::WindowError),
     #[error(transparent)]
     Component(#[from] ComponentError),
     #[error("{node}: {error}")]
@@ -162,7 +164,7 @@ impl ProviderError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             ProviderError::Registry(e) => e.is_bad_input(),
-            ProviderError::UnsupportedTimeframe { .. } => true,
+            ProviderError::UnsupportedTimeframe { .. } | ProviderError::Window(_) => true,
             ProviderError::Exchange { error, .. } => {
                 matches!(
                     error,
@@ -192,6 +194,20 @@ impl ProviderError {
                 | ProviderError::Conformance { .. }
         )
     }
+}
+
+/// The ledger of one series over a window ([`Provider::coverage_report`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CoverageReport {
+    pub node_id: String,
+    /// The window reported on, aligned to the grid.
+    pub window: Window,
+    /// Ranges stored.
+    pub present: RangeSet,
+    /// Ranges the exchange has no candles for.
+    pub empty: RangeSet,
+    /// Closed ranges neither stored nor known empty.
+    pub missing: RangeSet,
 }
 
 /// A served window.
@@ -345,6 +361,45 @@ impl Provider {
     /// Every series the store knows something of.
     pub async fn series(&self) -> Result<Vec<NodeId>, ProviderError> {
         Ok(self.store.nodes().await?)
+    }
+
+    /// The coverage report of `node` over `[start, end)` aligned to its grid (`start`
+    /// defaults to the first range the ledger knows): present, known-empty, and missing in
+    /// the closed part. What `seamless coverage`, `GET /v1/coverage` and the Python
+    /// `coverage` return.
+    pub async fn coverage_report(
+        &self,
+        node: &NodeId,
+        start: Option<i64>,
+        end: i64,
+    ) -> Result<CoverageReport, ProviderError> {
+        let start = match start {
+            Some(s) => s,
+            None => {
+                let all = Window {
+                    start: 0,
+                    end: end.max(1),
+                };
+                let known = self.coverage(node, all).await?.known();
+                known
+                    .ranges()
+                    .first()
+                    .map_or(end.saturating_sub(1), |r| r.0)
+            }
+        };
+        let (window, _) = Window::new(start, end)?.align(node.timeframe);
+        let ledger = self.coverage(node, window).await?;
+        let closed = Window {
+            start: window.start,
+            end: self.closed_end(node, window).max(window.start),
+        };
+        Ok(CoverageReport {
+            node_id: node.to_string(),
+            window,
+            missing: ledger.missing(closed),
+            present: ledger.present,
+            empty: ledger.empty,
+        })
     }
 
     /// What the ledger says about `window` of `node`.
