@@ -7,6 +7,7 @@
 
 use pyo3::prelude::*;
 
+use seamless::config::BuildError;
 use seamless::provider::{ProviderError, RegistryError, Remedy};
 
 /// Which exception class, by the CLI's exit code.
@@ -98,6 +99,16 @@ fn registry_advice(e: &RegistryError) -> String {
             actual = m.actual
         ),
         _ => String::new(),
+    }
+}
+
+impl From<BuildError> for Failure {
+    fn from(e: BuildError) -> Self {
+        match e {
+            BuildError::Registry(r) => r.into(),
+            e if e.is_bad_input() => Failure::bad(e),
+            e => Failure::runtime(e),
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Building a [`Provider`] as the `seamless` CLI builds one: the defaults, the config file
+//! Building a [`Provider`] as the `seamless` CLI builds one (through the same
+//! `seamless::config` builders): the defaults, the config file
 //! (`config_file`, else `$SEAMLESS_CONFIG`, else the user's `seamless.toml`), the
 //! `SEAMLESS_*` environment variables, then the keyword arguments, which take the place
 //! of the CLI's flags (highest precedence). The built-in adapters come from the components
@@ -6,13 +7,9 @@
 
 use std::path::PathBuf;
 use std::sync::Once;
-use std::time::Duration;
 
-use seamless::components::{ComponentHost, SandboxLimits};
 use seamless::config::{Config, Loaded};
-use seamless::net::RetryPolicy;
-use seamless::provider::{AdapterRegistry, Provider};
-use seamless::store::{AnyStore, StoreError};
+use seamless::provider::Provider;
 
 use crate::errors::Failure;
 
@@ -103,15 +100,7 @@ pub fn provider(s: &Settings) -> Result<Built, Failure> {
             )));
         }
     }
-    let limits = SandboxLimits {
-        memory_bytes: (cfg.sandbox.memory_mb.max(1) as usize) << 20,
-        call_timeout: Duration::from_millis(cfg.sandbox.call_timeout_ms.max(1)),
-    };
-    let cache = cfg
-        .cache_dir
-        .clone()
-        .or_else(|| dirs::cache_dir().map(|d| d.join("seamless").join("components")));
-    let host = ComponentHost::new(limits, cache).map_err(Failure::runtime)?;
+    let host = cfg.component_host()?;
     // The configured folder (`adapters_dir`, also `$SEAMLESS_ADAPTER_DIR`), then the
     // components embedded in this extension.
     let mut dirs: Vec<PathBuf> = cfg.adapters_dir.iter().cloned().collect();
@@ -120,33 +109,9 @@ pub fn provider(s: &Settings) -> Result<Built, Failure> {
             "cannot write the built-in adapter components to the cache folder: {e}"
         ))
     })?);
-    let mut reg = AdapterRegistry::new(host, dirs, s.adapters.clone());
-    reg.allow_shadowing(s.allow_override);
-    for (id, sha256) in &cfg.adapter_sha256 {
-        reg.pin_sha256(id, sha256);
-    }
-    for (id, url) in &cfg.exchange_urls {
-        reg.add_override(&format!("{id}={url}"))?;
-    }
-    let store_url = cfg.store.clone().unwrap_or_else(AnyStore::default_url);
-    let store = AnyStore::open(&store_url).map_err(|e| match e {
-        StoreError::BadUrl(_) => Failure::bad(e),
-        _ => Failure::runtime(e),
-    })?;
-    let b = &cfg.backfill;
-    let mut p = Provider::new(store, reg)
-        .with_concurrency(b.concurrency as usize)
-        .with_retry(RetryPolicy {
-            max_attempts: b.max_attempts,
-            base_delay: Duration::from_millis(b.retry_base_ms),
-            max_delay: Duration::from_millis(b.retry_max_ms),
-        });
-    if let Some(url) = &cfg.redis {
-        p = p.with_cluster(seamless::coord::Cluster::open(url).map_err(Failure::bad)?);
-    }
-    for (id, o) in &cfg.ratelimit {
-        p = p.with_rate_limit(id, o.clone());
-    }
+    let reg = cfg.registry(host, dirs, s.adapters.clone(), s.allow_override)?;
+    let store_url = cfg.store_url();
+    let p = cfg.provider(reg)?;
     Ok(Built {
         provider: p,
         config: cfg,

@@ -22,15 +22,12 @@ mod worker;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use seamless::components::{ComponentHost, SandboxLimits};
+use seamless::components::ComponentHost;
 use seamless::config::{Config, Loaded};
-use seamless::net::RetryPolicy;
 use seamless::provider::{AdapterRegistry, Provider, ProviderError, RegistryError, Sla};
-use seamless::store::AnyStore;
 
 use options::{DataArgs, Settings, settings};
 use output::ReportFormat;
@@ -244,17 +241,7 @@ impl From<ProviderError> for Failure {
 
 impl Global {
     fn component_host(&self) -> Result<ComponentHost, Failure> {
-        let c = &self.cfg().sandbox;
-        let limits = SandboxLimits {
-            memory_bytes: (c.memory_mb.max(1) as usize) << 20,
-            call_timeout: Duration::from_millis(c.call_timeout_ms.max(1)),
-        };
-        let cache = self
-            .cfg()
-            .cache_dir
-            .clone()
-            .or_else(|| dirs::cache_dir().map(|d| d.join("seamless").join("components")));
-        ComponentHost::new(limits, cache).map_err(Failure::runtime)
+        self.cfg().component_host().map_err(build_failure)
     }
 
     fn registry(&self) -> Result<AdapterRegistry, Failure> {
@@ -274,16 +261,10 @@ impl Global {
                 )));
             }
         }
-        let mut reg = AdapterRegistry::new(self.component_host()?, dirs, extra);
-        reg.allow_shadowing(self.allow_override);
-        for (id, sha256) in &self.cfg().adapter_sha256 {
-            reg.pin_sha256(id, sha256);
-        }
-        for (id, url) in &self.cfg().exchange_urls {
-            reg.add_override(&format!("{id}={url}"))
-                .map_err(Failure::bad)?;
-        }
-        Ok(reg)
+        let host = self.component_host()?;
+        self.cfg()
+            .registry(host, dirs, extra, self.allow_override)
+            .map_err(build_failure)
     }
 
     fn sla(&self) -> Result<Sla, Failure> {
@@ -296,31 +277,23 @@ impl Global {
     }
 
     fn provider(&self) -> Result<Provider, Failure> {
-        let url = self
-            .cfg()
-            .store
-            .clone()
-            .unwrap_or_else(AnyStore::default_url);
-        let store = AnyStore::open(&url).map_err(|e| match e {
-            seamless::store::StoreError::BadUrl(_) => Failure::bad(e),
-            _ => Failure::runtime(e),
-        })?;
-        let b = &self.cfg().backfill;
-        let mut p = Provider::new(store, self.registry()?)
-            .with_concurrency(b.concurrency as usize)
-            .with_retry(RetryPolicy {
-                max_attempts: b.max_attempts,
-                base_delay: Duration::from_millis(b.retry_base_ms),
-                max_delay: Duration::from_millis(b.retry_max_ms),
-            });
-        if let Some(url) = &self.cfg().redis {
-            p = p.with_cluster(self.cluster(url)?);
-        }
-        for (id, o) in &self.cfg().ratelimit {
-            p = p.with_rate_limit(id, o.clone());
-        }
-        Ok(p)
+        let registry = self.registry()?;
+        self.cfg().provider(registry).map_err(build_failure)
     }
+}
+
+/// A build error as a failure: bad input (exit 2) or a runtime failure (exit 1).
+/// The inner error is kept as itself, so that [`Global::advice`] finds a registry error.
+fn build_failure(e: seamless::config::BuildError) -> Failure {
+    use seamless::config::BuildError as B;
+    let code = if e.is_bad_input() { 2 } else { 1 };
+    let error = match e {
+        B::Registry(r) => anyhow::Error::new(r),
+        B::Store(s) => anyhow::Error::new(s),
+        B::Component(c) => anyhow::Error::new(c),
+        B::Cluster(c) => anyhow::Error::new(c),
+    };
+    Failure { code, error }
 }
 
 /// True for 127.0.0.0/8, `::1` and `::ffff:127.x.y.z`.

@@ -73,7 +73,10 @@
 //! sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 //! ```
 
+mod build;
 mod file;
+
+pub use build::BuildError;
 pub mod keys;
 
 use serde::Serialize;
