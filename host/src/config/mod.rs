@@ -87,6 +87,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub use crate::coord::JobPolicy;
+use crate::domain::closest;
 pub use crate::provider::OnViolation;
 use crate::provider::{LimitOverride, Sla};
 pub use keys::{KEYS, Key};
@@ -655,44 +656,6 @@ fn redact(s: &str) -> Cow<'_, str> {
     let pw_start = auth_start + colon + 1;
     let pw_end = auth_start + at;
     Cow::Owned(format!("{}***{}", &s[..pw_start], &s[pw_end..]))
-}
-
-/// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
-pub(crate) fn closest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
-    let limit = (word.chars().count() / 3).max(2);
-    candidates
-        .into_iter()
-        .map(|c| {
-            (
-                edit_distance(&word.to_ascii_lowercase(), &c.to_ascii_lowercase()),
-                c,
-            )
-        })
-        .filter(|(d, c)| {
-            *d <= limit
-                || (word.len() >= 3
-                    && c.to_ascii_lowercase()
-                        .starts_with(&word.to_ascii_lowercase()))
-        })
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c.to_string())
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

@@ -239,7 +239,7 @@ impl AdapterRegistry {
         if let Some(id) = self.overrides.keys().find(|id| !known.contains(id)) {
             return Err(RegistryError::OverrideForUnknownExchange {
                 id: id.clone(),
-                suggestion: crate::config::closest(id, known.iter().map(String::as_str)),
+                suggestion: crate::domain::closest(id, known.iter().map(String::as_str)),
                 known,
             });
         }
