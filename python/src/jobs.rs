@@ -129,17 +129,11 @@ pub async fn backfill(
     let mut tasks = tokio::task::JoinSet::new();
     for (i, node) in nodes.into_iter().enumerate() {
         let (w, _) = requested.align(node.timeframe);
-        let closed = Window {
-            start: w.start,
-            end: provider.closed_end(&node, w).max(w.start),
-        };
-        let ledger = provider.coverage(&node, w).await?;
-        let todo: i64 = ledger
-            .missing(closed)
-            .ranges()
-            .iter()
-            .map(|(s, e)| node.timeframe.slots(*s, *e))
-            .sum();
+        let todo = provider
+            .coverage_report(&node, Some(w.start), w.end)
+            .await?
+            .missing
+            .slots(node.timeframe);
         update(&entries, i, |e| e.total = todo.max(0) as u64);
         let progress: Progress = {
             let (entries, tf) = (entries.clone(), node.timeframe);
@@ -166,12 +160,10 @@ pub async fn backfill(
             joined.map_err(|e| Failure::runtime(format!("internal task failed: {e}")))?;
         let outcome = outcome?;
         let s = outcome.stats;
-        let ledger = provider.coverage(&node, w).await?;
-        let closed = Window {
-            start: w.start,
-            end: provider.closed_end(&node, w).max(w.start),
-        };
-        let missing = ledger.missing(closed);
+        let missing = provider
+            .coverage_report(&node, Some(w.start), w.end)
+            .await?
+            .missing;
         results.push((
             i,
             serde_json::json!({

@@ -110,17 +110,11 @@ pub async fn run(g: &Global, a: &BackfillArgs) -> Result<(), Failure> {
     let mut tasks = tokio::task::JoinSet::new();
     for node in nodes {
         let (w, _) = requested.align(node.timeframe);
-        let closed = Window {
-            start: w.start,
-            end: provider.closed_end(&node, w).max(w.start),
-        };
-        let ledger = provider.coverage(&node, w).await?;
-        let todo: i64 = ledger
-            .missing(closed)
-            .ranges()
-            .iter()
-            .map(|(s, e)| node.timeframe.slots(*s, *e))
-            .sum();
+        let todo = provider
+            .coverage_report(&node, Some(w.start), w.end)
+            .await?
+            .missing
+            .slots(node.timeframe);
         let bar = multi.add(
             ProgressBar::new(todo.max(0) as u64)
                 .with_style(style.clone())
@@ -149,12 +143,10 @@ pub async fn run(g: &Global, a: &BackfillArgs) -> Result<(), Failure> {
         let (node, w, outcome) = joined.map_err(Failure::runtime)?;
         let outcome = outcome?;
         let s = outcome.stats;
-        let ledger = provider.coverage(&node, w).await?;
-        let closed = Window {
-            start: w.start,
-            end: provider.closed_end(&node, w).max(w.start),
-        };
-        let missing = ledger.missing(closed);
+        let missing = provider
+            .coverage_report(&node, Some(w.start), w.end)
+            .await?
+            .missing;
         if !g.quiet {
             eprintln!(
                 "{node}: [{}, {}) {} candles fetched in {} requests ({} pages, {} chunks){}",

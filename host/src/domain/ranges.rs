@@ -59,6 +59,11 @@ impl RangeSet {
         self.ranges.iter().map(|(s, e)| e - s).sum()
     }
 
+    /// Grid slots of `tf` the ranges span (ranges on the grid of `tf`).
+    pub fn slots(&self, tf: super::Timeframe) -> i64 {
+        self.ranges.iter().map(|(s, e)| tf.slots(*s, *e)).sum()
+    }
+
     /// Index of the first range whose end is after `t`.
     fn first_ending_after(&self, t: i64) -> usize {
         self.ranges.partition_point(|&(_, e)| e <= t)

@@ -263,11 +263,7 @@ impl Provider {
             conformance::check(tf, window, span.closed_end, &ledger.empty, raw);
         let missing = ledger.missing(window);
         let missing_closed = missing.clip(span.closed.start, span.closed.end);
-        let missing_bars: u64 = missing_closed
-            .ranges()
-            .iter()
-            .map(|(s, e)| tf.slots(*s, *e) as u64)
-            .sum();
+        let missing_bars = missing_closed.slots(tf).max(0) as u64;
         let node_id = node.to_string();
         for (flag, n) in &conformance.flags {
             crate::metrics::conformance_flag(&node_id, tf.as_str(), flag, *n);
