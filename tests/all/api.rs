@@ -570,32 +570,9 @@ impl SseClient {
 /// its last client.
 #[tokio::test(flavor = "multi_thread")]
 async fn stream_delivers_each_closed_candle_once_to_every_client() {
-    use seamless::domain::Clock;
-    const ORIGIN: i64 = JAN1_2024 + 10 * DAY + 15_000;
-    let sim = std::sync::Arc::new(
-        Simulator::start(
-            SimConfig::default()
-                .with_clock_fast(ORIGIN, 600)
-                .with_ws_update_ms(10),
-        )
-        .await
-        .unwrap(),
-    );
     let dir = tempfile::tempdir().unwrap();
-    let clock = sim.clone();
-    let p =
-        provider(&sim, &dir.path().join("s.db")).with_clock(Clock::from_fn(move || clock.now_ms()));
-    let server = seamless::api::serve(
-        "127.0.0.1:0".parse().unwrap(),
-        seamless::api::ApiState {
-            provider: p,
-            sla: Default::default(),
-            token: None,
-            streams: Default::default(),
-        },
-    )
-    .await
-    .unwrap();
+    let (sim, p) = fast_clock_provider(&dir.path().join("s.db")).await;
+    let server = api_server(p).await;
     let url = format!("http://{}/v1/stream?node={NODE}", server.addr());
     let mut a = SseClient::open(&url).await;
     let mut b = SseClient::open(&url).await;

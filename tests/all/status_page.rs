@@ -5,12 +5,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
-use exchange_sim::{SimConfig, Simulator};
 use futures_util::{SinkExt, StreamExt};
-use seamless::domain::{Clock, NodeId, Window};
+use seamless::domain::{NodeId, Window};
 use seamless::provider::{FetchOptions, Strategy};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -70,57 +68,18 @@ impl Page {
                 serde_json::json!({ "format": "png" }),
             )
             .await;
-        base64_decode(r["data"].as_str().unwrap())
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(r["data"].as_str().unwrap())
+            .unwrap()
     }
-}
-
-/// Standard base64 (the screenshot's encoding), without a crate for one call.
-fn base64_decode(s: &str) -> Vec<u8> {
-    let val = |c: u8| -> u32 {
-        match c {
-            b'A'..=b'Z' => (c - b'A') as u32,
-            b'a'..=b'z' => (c - b'a' + 26) as u32,
-            b'0'..=b'9' => (c - b'0' + 52) as u32,
-            b'+' => 62,
-            b'/' => 63,
-            _ => panic!("not base64: {c}"),
-        }
-    };
-    let bytes: Vec<u8> = s.bytes().filter(|c| *c != b'=').collect();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut n = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            n |= val(*c) << (18 - 6 * i);
-        }
-        out.push((n >> 16) as u8);
-        if chunk.len() > 2 {
-            out.push((n >> 8) as u8);
-        }
-        if chunk.len() > 3 {
-            out.push(n as u8);
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_status_page_renders_every_series_and_a_live_chart_in_chromium() {
     let chromium = chromium();
-    const ORIGIN: i64 = JAN1_2024 + 10 * DAY + 15_000;
-    let sim = Arc::new(
-        Simulator::start(
-            SimConfig::default()
-                .with_clock_fast(ORIGIN, 600)
-                .with_ws_update_ms(10),
-        )
-        .await
-        .unwrap(),
-    );
     let dir = tempfile::tempdir().unwrap();
-    let clock = sim.clone();
-    let p =
-        provider(&sim, &dir.path().join("s.db")).with_clock(Clock::from_fn(move || clock.now_ms()));
+    let (sim, p) = fast_clock_provider(&dir.path().join("s.db")).await;
     // Two stored series (the second with history two days back).
     let opts = FetchOptions {
         strategy: Strategy::AutoBackfill,
@@ -135,17 +94,7 @@ async fn the_status_page_renders_every_series_and_a_live_chart_in_chromium() {
         let w = Window::new(now - back, now).unwrap();
         p.fetch(&node, w, &opts).await.unwrap();
     }
-    let server = seamless::api::serve(
-        "127.0.0.1:0".parse().unwrap(),
-        seamless::api::ApiState {
-            provider: p,
-            sla: Default::default(),
-            token: None,
-            streams: Default::default(),
-        },
-    )
-    .await
-    .unwrap();
+    let server = api_server(p).await;
     let profile = tempfile::tempdir().unwrap();
     let mut browser = KillOnDrop(
         Command::new(&chromium)

@@ -313,3 +313,30 @@ pub fn free_ports<const N: usize>() -> [u16; N] {
         .collect();
     std::array::from_fn(|i| listeners[i].local_addr().unwrap().port())
 }
+
+/// A simulator on a fast clock (one simulated minute per 100 ms from 2024-01-11 00:00:15,
+/// WebSocket updates every 10 ms) and a provider over `db` that reads its clock.
+pub async fn fast_clock_provider(db: &Path) -> (std::sync::Arc<Simulator>, Provider) {
+    let cfg = exchange_sim::SimConfig::default()
+        .with_clock_fast(JAN1_2024 + 10 * DAY + 15_000, 600)
+        .with_ws_update_ms(10);
+    let sim = std::sync::Arc::new(Simulator::start(cfg).await.unwrap());
+    let clock = sim.clone();
+    let p = provider(&sim, db).with_clock(seamless::domain::Clock::from_fn(move || clock.now_ms()));
+    (sim, p)
+}
+
+/// The HTTP data API over `provider`, in process, on a free loopback port, without a token.
+pub async fn api_server(provider: Provider) -> seamless::api::ApiServer {
+    seamless::api::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        seamless::api::ApiState {
+            provider,
+            sla: Default::default(),
+            token: None,
+            streams: Default::default(),
+        },
+    )
+    .await
+    .unwrap()
+}
