@@ -9,9 +9,10 @@
 //! [`CHECKPOINT_WAL_BYTES`] the writer asks that thread for a PASSIVE checkpoint, which
 //! never blocks writers or readers. A checkpoint running beside a busy writer rarely
 //! catches up with it, and SQLite only rewinds the WAL once one has, so past
-//! [`WAL_HARD_LIMIT`] the writer checkpoints itself between two commits (cheap: the
-//! background thread has copied most frames already); the WAL stays bounded during a
-//! long backfill.
+//! [`WAL_HARD_LIMIT`] the writer checkpoints itself between two commits (TRUNCATE, cheap:
+//! the background thread has copied most frames already; if that thread is mid-checkpoint
+//! the writer waits for it, at most [`HARD_CHECKPOINT_WAIT`]); the WAL stays bounded during
+//! a long backfill.
 //!
 //! Dropping the [`Writer`] finishes the queue, stops both threads and waits for them.
 
