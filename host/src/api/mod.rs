@@ -2,12 +2,12 @@
 //! and metadata as `seamless fetch`, for the programs of a desk that do not shell out.
 //!
 //! - `GET /v1/candles?node=…&start=…&end=…[&strategy=…][&partial_ok=true][&format=json|csv|arrow]`
-//!   ([`candles`]): JSON (metadata + candles), CSV (metadata in the `seamless-metadata`
+//!   (`candles.rs`): JSON (metadata + candles), CSV (metadata in the `seamless-metadata`
 //!   header), or an Arrow IPC stream whose schema metadata holds the same JSON;
 //! - `GET /v1/coverage?node=…[&start=…][&end=…]`: present, empty and missing ranges;
-//! - `GET /v1/stream?node=…`: closed candles as they close, server-sent events ([`stream`]);
+//! - `GET /v1/stream?node=…`: closed candles as they close, server-sent events (`stream.rs`);
 //! - `GET /v1/series`: every series the store knows (history, coverage, staleness, live) and
-//!   `GET /`, the status page drawing them ([`series`]);
+//!   `GET /`, the status page drawing them (`series.rs`);
 //! - `GET /v1/openapi.json` (this API's OpenAPI document; a test checks the server against
 //!   it), `/metrics` (Prometheus), `/healthz`, `/readyz`.
 //!
