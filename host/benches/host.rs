@@ -20,11 +20,13 @@
 //! - live: latency from a candle closing on the simulated exchange (fast clock, WebSocket
 //!   updates every 1 ms) to the strategy's `on-candles` returning for it through a
 //!   `LiveSession`, vs a bare WebSocket client reading the same stream.
+//! - read: 30 days of 1m from a warm SQLite store (`Provider::fetch`, `CandleStore::read`,
+//!   the fingerprint) vs reading the same candles from the Parquet export.
 //! - api: windows of one day served by the HTTP data API (JSON, Arrow; 1 and 32 clients)
 //!   vs reading the same windows from the store directly.
 //!
 //! `cargo bench -p seamless --bench host -- SECTION...` runs only the named sections
-//! (load, parse, fetch, plan, rss, questdb, strategy, live, api).
+//! (load, parse, fetch, read, plan, rss, questdb, strategy, live, api).
 //!
 //! One module per section in `benches/host/` (this file is the crate root, hence the paths).
 
@@ -42,6 +44,8 @@ mod parse;
 mod plan;
 #[path = "host/questdb.rs"]
 mod questdb;
+#[path = "host/read.rs"]
+mod read;
 #[path = "host/rss.rs"]
 mod rss;
 #[path = "host/strategy.rs"]
@@ -113,6 +117,9 @@ fn main() {
     }
     if run("fetch") {
         rt.block_on(fetch::bench_fetch(&cached_host, &node));
+    }
+    if run("read") {
+        read::bench_read(&rt, &cached_host, &node);
     }
     if run("plan") {
         plan::bench_plan();

@@ -7,7 +7,8 @@ from the release exchange simulator on 127.0.0.1:
 - cold: `Provider.fetch(..., strategy="auto-backfill").to_pandas()` on an empty store,
   against ccxt 4.5.90's paginated `fetch_ohlcv` from the same simulator plus the DataFrame
   (UTC DatetimeIndex) built from its rows (bench/ccxt_compare.py configures ccxt);
-- warm: `Provider.fetch(...).to_pandas()` from the now warm store (the default `seamless`
+- warm: `Provider.fetch(...).to_pandas()` from the now warm store, opened by a new Provider
+  after the one that filled it was closed (the default `seamless`
   strategy: a past window is served from storage), against reading the same window from the
   Parquet file `seamless fetch --format parquet` wrote (`pyarrow.parquet.read_table(...)
   .to_pandas()` indexed by `open_time`, the same DataFrame); the median of `--repeat` runs.
@@ -105,6 +106,10 @@ def main() -> None:
                                 "fetch_seconds": r["seconds"], "requests": r["requests"], "version": r["version"]}
 
         # --- warm -------------------------------------------------------------------------
+        # A warm store as a later session finds it: the provider that filled it is closed
+        # (its store checkpoints and closes), and a new one opens the file.
+        del provider, frame
+        provider = sm.Provider(store=store, exchange_urls={"binance": sim.url})
         fetch_pd = lambda: provider.fetch(NODE, start_ms, end_ms).to_pandas()  # noqa: E731
         fetch_arrow = lambda: provider.fetch(NODE, start_ms, end_ms).table  # noqa: E731
         fetch_pl = lambda: provider.fetch(NODE, start_ms, end_ms).to_polars()  # noqa: E731

@@ -112,10 +112,12 @@ class Frame:
 
     @classmethod
     def _from_native(cls, columns, metadata_json: str) -> "Frame":
-        n = len(columns[0]) // 8
+        # `columns`: the six columns' little-endian values back to back in one buffer.
+        buf = memoryview(columns)
+        n = len(buf) // (8 * len(SCHEMA))
         arrays = [
-            pa.Array.from_buffers(field.type, n, [None, pa.py_buffer(col)])
-            for field, col in zip(SCHEMA, columns)
+            pa.Array.from_buffers(field.type, n, [None, pa.py_buffer(buf[k * n * 8 : (k + 1) * n * 8])])
+            for k, field in enumerate(SCHEMA)
         ]
         raw = json.loads(metadata_json)
         schema = SCHEMA.with_metadata(
@@ -130,10 +132,17 @@ class Frame:
     def to_pandas(self):
         """A pandas DataFrame: ``open, high, low, close, volume`` indexed by a UTC
         ``DatetimeIndex`` named ``open_time``."""
+        import numpy as np
         import pandas as pd
 
-        df = self.table.drop_columns(["open_time"]).to_pandas()
-        df.index = pd.DatetimeIndex(self.table.column("open_time").to_pandas(), name="open_time")
+        t = self.table
+        names = ["open", "high", "low", "close", "volume"]
+        # One (5, rows) float block, copied once out of the Arrow buffers: the DataFrame owns
+        # writable memory (editing it never changes `.table`) and pandas takes the block as
+        # it is, without consolidating five columns.
+        values = np.vstack([t.column(n).to_numpy() for n in names])
+        index = pd.DatetimeIndex(t.column("open_time").to_numpy(), name="open_time").tz_localize("UTC")
+        df = pd.DataFrame(values.T, index=index, columns=names, copy=False)
         df.attrs["seamless"] = self.metadata.raw
         return df
 

@@ -71,6 +71,19 @@ def test_frame_views(provider_for, store):
     assert df.index.is_monotonic_increasing and df.index.is_unique
     assert df.attrs["seamless"]["fingerprint"] == md.fingerprint
     assert df["close"].tolist() == frame.table.column("close").to_pylist()
+    # The frame pyarrow's own conversion gives, and memory of its own: editing it leaves the
+    # table as it was.
+    plain = frame.table.to_pandas().set_index("open_time")
+    pd.testing.assert_frame_equal(df, plain, check_exact=True)
+    first_close = frame.table.column("close")[0].as_py()
+    df.iloc[0, df.columns.get_loc("close")] = -1.0
+    df["volume"] *= 2
+    assert frame.table.column("close")[0].as_py() == first_close
+    assert frame.to_pandas()["close"].iloc[0] == first_close
+    empty = provider_for(store).fetch(
+        NODE, START_MS - 3_600_000, START_MS, strategy="fail-fast", partial_ok=True
+    ).to_pandas()
+    assert empty.shape == (0, 5) and str(empty.index.tz) == "UTC"
 
     import polars as pl
 

@@ -17,7 +17,9 @@ use seamless::coord::jobs::{DEAD_KEY, LEGACY_LIST_KEY, QUEUE_KEY};
 use seamless::coord::{Cluster, Job, JobPolicy, Renewal};
 use seamless::domain::{NodeId, Window};
 
-use crate::support::{JAN1_2024, KLINES, MIN, provider, seamless_command, text, truth};
+use crate::support::{
+    JAN1_2024, KLINES, MIN, provider, seamless_command, stored_open_times, text, truth,
+};
 
 /// One page (and chunk) of 1m candles.
 const PAGE: i64 = 1000 * MIN;
@@ -99,19 +101,13 @@ fn jobs_json(redis: &str, db: &Path) -> serde_json::Value {
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
-/// Pages (rows / 1000) of `node` stored in the SQLite file, and whether each open time is
-/// stored once.
+/// Pages (candles / 1000) of `node` stored in the SQLite file, and whether each open time
+/// is stored once.
 fn stored_pages(db: &Path, node: &NodeId) -> (i64, bool) {
-    let c = rusqlite::Connection::open(db).unwrap();
-    let (rows, distinct): (i64, i64) = c
-        .query_row(
-            "SELECT count(*), count(DISTINCT open_time) FROM candles JOIN nodes ON nodes.id = candles.node
-             WHERE nodes.node_id = ?1",
-            rusqlite::params![node.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap_or((0, 0));
-    (rows / 1000, rows == distinct)
+    let mut times = stored_open_times(db, node, i64::MIN, i64::MAX);
+    let rows = times.len() as i64;
+    times.dedup();
+    (rows / 1000, rows == times.len() as i64)
 }
 
 fn node() -> NodeId {

@@ -90,6 +90,50 @@ pub fn ledger_rows(db: &Path) -> i64 {
         .unwrap_or(0)
 }
 
+/// Open times of every candle of `node` stored in the SQLite file at `db` with open time in
+/// `[start, end)`, as stored: loose rows and the candles of sealed blocks, ascending, each
+/// place counted (a candle kept twice appears twice). Empty while the file or its tables do
+/// not exist yet.
+pub fn stored_open_times(db: &Path, node: &NodeId, start: i64, end: i64) -> Vec<i64> {
+    use rusqlite::OpenFlags;
+    if !db.is_file() {
+        return Vec::new();
+    }
+    let Ok(c) = rusqlite::Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE) else {
+        return Vec::new();
+    };
+    let id = node.to_string();
+    let mut times: Vec<i64> = c
+        .prepare(
+            "SELECT open_time FROM candles JOIN nodes ON nodes.id = candles.node
+             WHERE nodes.node_id = ?1 AND open_time >= ?2 AND open_time < ?3",
+        )
+        .and_then(|mut st| {
+            st.query_map(rusqlite::params![id, start, end], |r| r.get(0))?
+                .collect()
+        })
+        .unwrap_or_default();
+    let blobs: Vec<Vec<u8>> = c
+        .prepare(
+            "SELECT data FROM candle_blocks JOIN nodes ON nodes.id = candle_blocks.node
+             WHERE nodes.node_id = ?1",
+        )
+        .and_then(|mut st| st.query_map([&id], |r| r.get(0))?.collect())
+        .unwrap_or_default();
+    for b in blobs {
+        let mut candles = Vec::new();
+        seamless::domain::block::decode(&b, &mut candles).expect("a whole block");
+        times.extend(
+            candles
+                .iter()
+                .map(|k| k.open_time)
+                .filter(|t| (start..end).contains(t)),
+        );
+    }
+    times.sort_unstable();
+    times
+}
+
 /// A component host with short limits, so misbehaving guests fail fast.
 pub fn host(memory_mb: usize, timeout_ms: u64) -> ComponentHost {
     ComponentHost::new(

@@ -18,14 +18,11 @@ impl Candle {
     /// True when every price and the volume are finite, `low <= open, close <= high`
     /// and `volume >= 0`.
     pub fn is_sane(&self) -> bool {
-        let finite = [self.open, self.high, self.low, self.close, self.volume]
-            .iter()
-            .all(|v| v.is_finite());
-        finite
-            && self.low <= self.open.min(self.close)
-            && self.high >= self.open.max(self.close)
-            && self.low <= self.high
-            && self.volume >= 0.0
+        // Without branches (checked for every candle served); with no NaN left,
+        // `low <= min(open, close)` is two comparisons.
+        let (o, h, l, c, v) = (self.open, self.high, self.low, self.close, self.volume);
+        let finite = o.is_finite() & h.is_finite() & l.is_finite() & c.is_finite() & v.is_finite();
+        finite & (l <= o) & (l <= c) & (h >= o) & (h >= c) & (l <= h) & (v >= 0.0)
     }
 }
 
@@ -51,5 +48,27 @@ mod tests {
         assert!(!c(10.0, 12.0, 10.5, 11.0, 1.0).is_sane(), "low above open");
         assert!(!c(10.0, 12.0, 9.0, f64::NAN, 1.0).is_sane());
         assert!(!c(10.0, 12.0, 9.0, 11.0, -1.0).is_sane());
+    }
+
+    proptest::proptest! {
+        /// The branch-free test is the definition, for any values (infinities and NaN too).
+        #[test]
+        fn is_sane_is_the_plain_definition(
+            v in proptest::collection::vec(
+                proptest::prop_oneof![
+                    -3.0f64..3.0,
+                    proptest::sample::select(vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0, 1.0])
+                ],
+                5,
+            )
+        ) {
+            let k = c(v[0], v[1], v[2], v[3], v[4]);
+            let plain = v.iter().all(|x| x.is_finite())
+                && k.low <= k.open.min(k.close)
+                && k.high >= k.open.max(k.close)
+                && k.low <= k.high
+                && k.volume >= 0.0;
+            proptest::prop_assert_eq!(k.is_sane(), plain);
+        }
     }
 }

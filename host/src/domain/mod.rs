@@ -3,6 +3,7 @@
 //!
 //! Time is always integer milliseconds since the Unix epoch, UTC.
 
+pub mod block;
 mod candle;
 mod clock;
 mod node;
@@ -12,6 +13,7 @@ mod time;
 mod timeframe;
 mod window;
 
+pub use block::BlockDigest;
 pub use candle::Candle;
 pub use clock::Clock;
 pub use node::{NodeId, NodeIdError};

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::conformance::ConformanceReport;
 use super::options::{OnViolation, Phase, Strategy};
-use crate::domain::{Candle, NodeId, RangeSet, Window};
+use crate::domain::{BlockDigest, Candle, NodeId, RangeSet, Window, block};
 
 /// Why and how a result was downgraded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -91,28 +91,43 @@ pub struct LiveMeta {
     pub error: Option<String>,
 }
 
-/// The dataset fingerprint: SHA-256 over the node id, the window and every candle as
-/// little-endian (open_time i64, open, high, low, close, volume f64 bits).
+/// The dataset fingerprint (`sha256:` and 64 hex digits): SHA-256 over
+/// `seamless-frame-v2\0`, the node id, a zero byte, the window's start and end (i64 LE), the
+/// number of candles (u64 LE), then, for every block of the grid ([`crate::domain::block`])
+/// holding served candles, in time order: the block's start (i64 LE), its number of candles
+/// (u64 LE) and the SHA-256 of their canonical 48-byte encoding.
+///
+/// Hashing block by block lets a store's sealed blocks supply their digests
+/// ([`fingerprint_with`]) instead of every candle being hashed again on every read.
 pub fn fingerprint(node: &NodeId, window: Window, candles: &[Candle]) -> String {
+    fingerprint_with(node, window, candles, &[])
+}
+
+/// [`fingerprint`], taking the digests of blocks from `known` (ascending by start) where one
+/// is given for a block and holds as many candles as the frame has in it; the caller vouches
+/// that those are the same candles (a store read served unchanged).
+pub fn fingerprint_with(
+    node: &NodeId,
+    window: Window,
+    candles: &[Candle],
+    known: &[BlockDigest],
+) -> String {
     let mut h = Sha256::new();
-    h.update(b"seamless-frame-v1\0");
+    h.update(b"seamless-frame-v2\0");
     h.update(node.to_string().as_bytes());
     h.update([0]);
     h.update(window.start.to_le_bytes());
     h.update(window.end.to_le_bytes());
     h.update((candles.len() as u64).to_le_bytes());
-    // 48 bytes per candle, hashed 1024 candles at a time.
-    let mut buf = vec![0u8; 48 * 1024];
-    for chunk in candles.chunks(1024) {
-        for (c, out) in chunk.iter().zip(buf.chunks_exact_mut(48)) {
-            out[0..8].copy_from_slice(&c.open_time.to_le_bytes());
-            out[8..16].copy_from_slice(&c.open.to_bits().to_le_bytes());
-            out[16..24].copy_from_slice(&c.high.to_bits().to_le_bytes());
-            out[24..32].copy_from_slice(&c.low.to_bits().to_le_bytes());
-            out[32..40].copy_from_slice(&c.close.to_bits().to_le_bytes());
-            out[40..48].copy_from_slice(&c.volume.to_bits().to_le_bytes());
-        }
-        h.update(&buf[..chunk.len() * 48]);
+    for (start, run) in block::runs(node.timeframe, candles) {
+        let rows = run.len() as u64;
+        let sha = match known.binary_search_by_key(&start, |d| d.start) {
+            Ok(i) if known[i].rows == rows => known[i].sha256,
+            _ => block::digest(run),
+        };
+        h.update(start.to_le_bytes());
+        h.update(rows.to_le_bytes());
+        h.update(sha);
     }
     format!("sha256:{}", hex::encode(h.finalize()))
 }
@@ -163,25 +178,87 @@ mod tests {
         // The encoding as documented, one field at a time.
         let documented = |candles: &[Candle]| {
             let mut h = Sha256::new();
-            h.update(b"seamless-frame-v1\0");
+            h.update(b"seamless-frame-v2\0");
             h.update(n.to_string().as_bytes());
             h.update([0]);
             h.update(w.start.to_le_bytes());
             h.update(w.end.to_le_bytes());
             h.update((candles.len() as u64).to_le_bytes());
+            // Maximal runs of consecutive candles in one 1024-minute block.
+            let span = 1024 * 60_000;
+            let mut blocks: Vec<(i64, Vec<&Candle>)> = Vec::new();
             for c in candles {
-                h.update(c.open_time.to_le_bytes());
-                for v in [c.open, c.high, c.low, c.close, c.volume] {
-                    h.update(v.to_bits().to_le_bytes());
+                let start = c.open_time.div_euclid(span) * span;
+                match blocks.last_mut() {
+                    Some((s, cs)) if *s == start => cs.push(c),
+                    _ => blocks.push((start, vec![c])),
                 }
+            }
+            for (start, cs) in blocks {
+                let mut b = Sha256::new();
+                for c in &cs {
+                    b.update(c.open_time.to_le_bytes());
+                    for v in [c.open, c.high, c.low, c.close, c.volume] {
+                        b.update(v.to_bits().to_le_bytes());
+                    }
+                }
+                h.update(start.to_le_bytes());
+                h.update((cs.len() as u64).to_le_bytes());
+                h.update(b.finalize());
             }
             format!("sha256:{}", hex::encode(h.finalize()))
         };
         let short = frame();
         assert_eq!(fingerprint(&n, w, &short), documented(&short));
-        // Several 1024-candle blocks and a partial last one.
-        let many: Vec<Candle> = (0..25).flat_map(|_| frame()).collect();
+        // Several blocks, a partial last one, a gap over a whole block, and (not a frame
+        // seamless serves, but hashed all the same) a block met twice.
+        let many: Vec<Candle> = (0..25)
+            .flat_map(|k| {
+                frame().into_iter().map(move |mut c| {
+                    c.open_time += k * 100 * 60_000 + if k > 20 { 2048 * 60_000 } else { 0 };
+                    c
+                })
+            })
+            .collect();
         assert_eq!(many.len(), 2500);
         assert_eq!(fingerprint(&n, w, &many), documented(&many));
+        let mut twice = short.clone();
+        twice.extend(many.iter().skip(2400).copied());
+        twice.extend(short.iter().copied());
+        assert_eq!(fingerprint(&n, w, &twice), documented(&twice));
+    }
+
+    /// Digests a store supplies stand in for hashing those blocks; a digest whose row count
+    /// does not match the frame's run is not used.
+    #[test]
+    fn known_block_digests_give_the_same_fingerprint() {
+        let n: NodeId = "ohlcv:binance:BTC/USDT:1m".parse().unwrap();
+        let w = Window {
+            start: 0,
+            end: 3000 * 60_000,
+        };
+        let candles: Vec<Candle> = (0..30)
+            .flat_map(|k| {
+                frame().into_iter().map(move |mut c| {
+                    c.open_time += k * 100 * 60_000;
+                    c
+                })
+            })
+            .collect();
+        let plain = fingerprint(&n, w, &candles);
+        let known: Vec<BlockDigest> = block::runs(n.timeframe, &candles)
+            .map(|(start, run)| BlockDigest {
+                start,
+                rows: run.len() as u64,
+                sha256: block::digest(run),
+            })
+            .collect();
+        assert_eq!(known.len(), 3);
+        assert_eq!(fingerprint_with(&n, w, &candles, &known), plain);
+        let mut wrong = known.clone();
+        wrong[1].sha256 = [7; 32];
+        assert_ne!(fingerprint_with(&n, w, &candles, &wrong), plain);
+        wrong[1].rows += 1;
+        assert_eq!(fingerprint_with(&n, w, &candles, &wrong), plain);
     }
 }

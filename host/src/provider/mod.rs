@@ -40,7 +40,7 @@ use thiserror::Error;
 
 pub use backfill::{BackfillOutcome, BackfillStats, Progress, chunk_grid, chunks};
 pub use conformance::ConformanceReport;
-pub use metadata::{Downgrade, LiveMeta, Metadata, fingerprint};
+pub use metadata::{Downgrade, LiveMeta, Metadata, fingerprint, fingerprint_with};
 pub use options::{FetchOptions, OnViolation, Phase, Sla, Strategy};
 pub use registry::{AdapterRegistry, Exchange, PinMismatch, RegistryError};
 

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use super::backfill::{BackfillStats, Progress};
 use super::conformance::{self, ConformanceReport};
-use super::metadata::{Downgrade, Metadata, fingerprint};
+use super::metadata::{Downgrade, Metadata, fingerprint_with};
 use super::options::{FetchOptions, Phase, Strategy};
 use super::sla::SlaState;
 use super::{BackfillOutcome, Exchange, Fetched, Provider, ProviderError, fmt_ranges};
-use crate::domain::{Candle, NodeId, RangeSet, Window};
+use crate::domain::{BlockDigest, Candle, NodeId, RangeSet, Window};
 use crate::store::{CandleStore, Ledger};
 
 /// The windows of one fetch.
@@ -55,6 +55,8 @@ struct Frame {
     missing: RangeSet,
     missing_closed: RangeSet,
     missing_bars: u64,
+    /// Digests of stored blocks whose candles the frame serves exactly as read.
+    digests: Vec<BlockDigest>,
 }
 
 impl Provider {
@@ -231,6 +233,7 @@ impl Provider {
     ) -> Result<Frame, ProviderError> {
         let (tf, window) = (node.timeframe, span.window);
         let after = self.store.ledger(node, window).await?;
+        let mut digests = Vec::new();
         let mut raw = if served_from_pages && sla.hold_to.is_none() {
             // Stored ranges and fetched pages are disjoint runs of ascending candles: put
             // the runs in order and concatenate (a full sort only if they overlap).
@@ -249,11 +252,15 @@ impl Provider {
             }
             raw
         } else {
-            self.store.read(node, window).await?
+            let (raw, known) = self.store.read_digested(node, window).await?;
+            digests = known;
+            raw
         };
         if let Some(held) = &sla.hold_to {
             raw.retain(|c| held.covers(c.open_time, c.open_time + 1));
+            digests.clear();
         }
+        let read_rows = raw.len();
         let ledger = if sla.hold_to.is_some() {
             before.clone()
         } else {
@@ -261,6 +268,11 @@ impl Provider {
         };
         let (candles, conformance) =
             conformance::check(tf, window, span.closed_end, &ledger.empty, raw);
+        // Conformance only sorts and drops: at the same length, each block holds the same
+        // candles as read (in the blocks' own ascending order).
+        if candles.len() != read_rows {
+            digests.clear();
+        }
         let missing = ledger.missing(window);
         let missing_closed = missing.clip(span.closed.start, span.closed.end);
         let missing_bars = missing_closed.slots(tf).max(0) as u64;
@@ -275,6 +287,7 @@ impl Provider {
             missing,
             missing_closed,
             missing_bars,
+            digests,
         })
     }
 
@@ -375,10 +388,16 @@ impl Provider {
         crate::metrics::coverage_ratio(&node_id, coverage_ratio);
         let as_of = self.now();
         let candles = f.candles;
-        let from_store = candles
+        // Candles are ascending: count those in each range storage held before.
+        let from_store = before
+            .present
+            .ranges()
             .iter()
-            .filter(|c| before.present.covers(c.open_time, c.open_time + 1))
-            .count();
+            .map(|&(s, e)| {
+                candles.partition_point(|c| c.open_time < e)
+                    - candles.partition_point(|c| c.open_time < s)
+            })
+            .sum();
         let metadata = Metadata {
             node_id,
             requested: span.requested,
@@ -399,7 +418,7 @@ impl Provider {
             staleness_ms: candles.last().map(|l| as_of - tf.next(l.open_time)),
             partial,
             downgrade,
-            fingerprint: fingerprint(node, window, &candles),
+            fingerprint: fingerprint_with(node, window, &candles, &f.digests),
             conformance: f.conformance,
             as_of,
             from_store,

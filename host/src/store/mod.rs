@@ -15,7 +15,7 @@ use thiserror::Error;
 pub use questdb::{QuestDbConfig, QuestDbStore};
 pub use sqlite::SqliteStore;
 
-use crate::domain::{Candle, NodeId, RangeSet, Timeframe, Window};
+use crate::domain::{BlockDigest, Candle, NodeId, RangeSet, Timeframe, Window};
 
 /// What the ledger says about part of a series.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,6 +88,17 @@ pub trait CandleStore: Send + Sync {
         node: &NodeId,
         window: Window,
     ) -> impl Future<Output = Result<Vec<Candle>, StoreError>> + Send;
+    /// [`CandleStore::read`], with the digests of the blocks of the grid
+    /// ([`crate::domain::block`]) that lie wholly inside `window` and whose candles the store
+    /// keeps sealed with their digest (ascending by start). A store without sealed blocks
+    /// returns none.
+    fn read_digested(
+        &self,
+        node: &NodeId,
+        window: Window,
+    ) -> impl Future<Output = Result<(Vec<Candle>, Vec<BlockDigest>), StoreError>> + Send {
+        async move { Ok((self.read(node, window).await?, Vec::new())) }
+    }
     /// Ledger ranges of `node` that intersect `window`, clipped to it.
     fn ledger(
         &self,
@@ -144,6 +155,16 @@ impl CandleStore for AnyStore {
         match self {
             AnyStore::Sqlite(s) => s.read(node, window).await,
             AnyStore::QuestDb(s) => s.read(node, window).await,
+        }
+    }
+    async fn read_digested(
+        &self,
+        node: &NodeId,
+        window: Window,
+    ) -> Result<(Vec<Candle>, Vec<BlockDigest>), StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.read_digested(node, window).await,
+            AnyStore::QuestDb(s) => s.read_digested(node, window).await,
         }
     }
     async fn ledger(&self, node: &NodeId, window: Window) -> Result<Ledger, StoreError> {

@@ -1,5 +1,6 @@
 //! The embedded store: one SQLite file in WAL mode. Candles live in a `WITHOUT ROWID`
-//! table keyed by (node, open_time); the ledger in `coverage`; node ids are interned in
+//! table keyed by (node, open_time) until the ledger knows their whole block, then in one
+//! sealed block per ~1024 slots ([`blocks`]); the ledger in `coverage`; node ids are interned in
 //! `nodes`. A page's candles and ledger ranges are written in one transaction, by the
 //! store's writer thread ([`writer`]: group commit, checkpoints off the commit path).
 //! The schema is versioned with `PRAGMA user_version` and migrated forward on open.
@@ -10,10 +11,11 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+mod blocks;
 mod writer;
 
 use super::{CandleStore, Ledger, StoreError, page_ledger};
-use crate::domain::{Candle, NodeId, RangeSet, Window};
+use crate::domain::{BlockDigest, Candle, NodeId, RangeSet, Window};
 use writer::{PageWrite, Writer};
 
 /// Migrations, applied in order; `user_version` = number applied.
@@ -27,6 +29,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE coverage (
         node INTEGER NOT NULL, kind INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
         PRIMARY KEY (node, kind, start)) WITHOUT ROWID;",
+    // v2: sealed blocks (see `blocks`).
+    blocks::SCHEMA,
 ];
 
 const PRESENT: i64 = 0;
@@ -174,12 +178,19 @@ fn write_group(c: &mut Conn, pages: &[PageWrite]) -> Result<(), StoreError> {
             None => series.push((key, vec![p])),
         }
     }
-    let tx = c.db.transaction()?;
+    // IMMEDIATE: take the write lock at BEGIN (waiting on the busy handler while another
+    // process writes), since the transaction reads the ledger before it writes: a deferred
+    // one would fail with "database is locked" when upgrading a read snapshot another
+    // process has committed past.
+    let tx = c
+        .db
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for (key, ps) in &series {
         let (mut new_p, mut new_e) = (RangeSet::new(), RangeSet::new());
         let (mut s, mut e) = (i64::MAX, i64::MIN);
+        let mut candles = Vec::new();
         for p in ps {
-            insert_candles(&tx, *key, &p.candles)?;
+            candles.extend_from_slice(&p.candles);
             new_p = new_p.union(&p.ledger.present);
             new_e = new_e.union(&p.ledger.empty);
             s = s.min(p.covered.start);
@@ -193,6 +204,7 @@ fn write_group(c: &mut Conn, pages: &[PageWrite]) -> Result<(), StoreError> {
             .subtract(&present);
         replace_ranges(&tx, *key, PRESENT, &old_p, &present)?;
         replace_ranges(&tx, *key, EMPTY, &old_e, &empty)?;
+        blocks::store_candles(&tx, *key, ps[0].node.timeframe, candles, s, e)?;
     }
     tx.commit()?;
     Ok(())
@@ -323,6 +335,14 @@ fn insert_candles(tx: &Transaction, key: i64, candles: &[Candle]) -> Result<(), 
 
 impl CandleStore for SqliteStore {
     async fn read(&self, node: &NodeId, window: Window) -> Result<Vec<Candle>, StoreError> {
+        Ok(self.read_digested(node, window).await?.0)
+    }
+
+    async fn read_digested(
+        &self,
+        node: &NodeId,
+        window: Window,
+    ) -> Result<(Vec<Candle>, Vec<BlockDigest>), StoreError> {
         let node = node.clone();
         let tf = node.timeframe;
         let slots = tf.slots(tf.floor(window.start), tf.ceil(window.end));
@@ -330,17 +350,18 @@ impl CandleStore for SqliteStore {
             return self
                 .with(move |c| {
                     let Some(key) = c.node_key(&node, false)? else {
-                        return Ok(Vec::new());
+                        return Ok(Default::default());
                     };
-                    read_rows(&c.db, key, window.start, window.end, slots)
+                    blocks::read_window(&c.db, key, tf, window.start, window.end, slots)
                 })
                 .await;
         }
         // A large window: the second half on the reader connection, in parallel. Both
-        // read committed data (WAL); candles are immutable once written.
+        // read committed data (WAL) of one snapshot each; a block or row moves or changes
+        // only in a write transaction.
         let n = node.clone();
         let Some(key) = self.with(move |c| c.node_key(&n, false)).await? else {
-            return Ok(Vec::new());
+            return Ok(Default::default());
         };
         let mid = tf
             .floor(window.start + (window.end - window.start) / 2)
@@ -364,16 +385,17 @@ impl CandleStore for SqliteStore {
             let db = guard
                 .as_ref()
                 .ok_or_else(|| StoreError::Task("no reader".into()))?;
-            read_rows(db, key, mid, window.end, slots / 2 + 1)
+            blocks::read_window(db, key, tf, mid, window.end, slots / 2 + 1)
         });
-        let mut out = self
-            .with(move |c| read_rows(&c.db, key, window.start, mid, slots / 2 + 1))
+        let (mut out, mut digests) = self
+            .with(move |c| blocks::read_window(&c.db, key, tf, window.start, mid, slots / 2 + 1))
             .await?;
-        let rest = second
+        let (rest, more) = second
             .await
             .map_err(|e| StoreError::Task(e.to_string()))??;
         out.extend(rest);
-        Ok(out)
+        digests.extend(more);
+        Ok((out, digests))
     }
 
     async fn ledger(&self, node: &NodeId, window: Window) -> Result<Ledger, StoreError> {

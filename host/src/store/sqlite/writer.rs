@@ -14,6 +14,9 @@
 //! the writer waits for it, at most [`HARD_CHECKPOINT_WAIT`]); the WAL stays bounded during
 //! a long backfill.
 //!
+//! After [`IDLE_CHECKPOINT`] without pages the writer asks for a checkpoint of what it
+//! committed, so a quiet store is read from the database file rather than the WAL.
+//!
 //! Dropping the [`Writer`] finishes the queue, stops both threads and waits for them.
 
 use std::path::PathBuf;
@@ -100,8 +103,30 @@ impl Drop for Writer {
     }
 }
 
+/// How long the writer waits without pages before asking for a checkpoint of what it
+/// committed: readers of a quiet store then read the database file (memory-mapped) instead
+/// of searching and copying WAL frames.
+const IDLE_CHECKPOINT: std::time::Duration = std::time::Duration::from_millis(250);
+
 fn run(conn: Arc<Mutex<Conn>>, queue: Receiver<PageWrite>, mut checkpoints: Checkpointer) {
-    while let Ok(first) = queue.recv() {
+    let mut committed = false;
+    loop {
+        let first = if committed {
+            match queue.recv_timeout(IDLE_CHECKPOINT) {
+                Ok(p) => p,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    checkpoints.ask();
+                    committed = false;
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match queue.recv() {
+                Ok(p) => p,
+                Err(_) => break,
+            }
+        };
         let mut group = vec![first];
         let mut rows = group[0].candles.len();
         while rows < GROUP_ROWS {
@@ -132,6 +157,7 @@ fn run(conn: Arc<Mutex<Conn>>, queue: Receiver<PageWrite>, mut checkpoints: Chec
             }
         }
         checkpoints.after_commit(&c.db);
+        committed = true;
     }
 }
 
@@ -203,6 +229,11 @@ impl Checkpointer {
             }
             return;
         }
+        self.ask();
+    }
+
+    /// Ask the checkpoint thread (started on first use) for a PASSIVE checkpoint.
+    fn ask(&mut self) {
         if self.kick.is_none() {
             let (tx, rx) = mpsc::sync_channel::<()>(1);
             let db = self.db.clone();
