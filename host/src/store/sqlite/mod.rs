@@ -182,9 +182,8 @@ fn write_group(c: &mut Conn, pages: &[PageWrite]) -> Result<(), StoreError> {
     // process writes), since the transaction reads the ledger before it writes: a deferred
     // one would fail with "database is locked" when upgrading a read snapshot another
     // process has committed past.
-    let tx = c
-        .db
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx =
+        c.db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for (key, ps) in &series {
         let (mut new_p, mut new_e) = (RangeSet::new(), RangeSet::new());
         let (mut s, mut e) = (i64::MAX, i64::MIN);
