@@ -184,8 +184,8 @@ mod tests {
             h.update(w.start.to_le_bytes());
             h.update(w.end.to_le_bytes());
             h.update((candles.len() as u64).to_le_bytes());
-            // Maximal runs of consecutive candles in one 1024-minute block.
-            let span = 1024 * 60_000;
+            // Maximal runs of consecutive candles in one 1000-minute block.
+            let span = 1000 * 60_000;
             let mut blocks: Vec<(i64, Vec<&Candle>)> = Vec::new();
             for c in candles {
                 let start = c.open_time.div_euclid(span) * span;

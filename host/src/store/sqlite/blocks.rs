@@ -1,7 +1,7 @@
 //! Sealed blocks: once the ledger knows every slot of a block of the grid
 //! ([`crate::domain::block`]), the block's candles leave the row table and are kept as one
 //! row of `candle_blocks`: their canonical encoding back to back, and its SHA-256. A window
-//! is then read as a few large values (one per ~1024 slots) instead of a row per candle,
+//! is then read as a few large values (one per 1000 slots) instead of a row per candle,
 //! and the fingerprint takes the block's digest instead of hashing its candles again.
 //!
 //! Every candle lives in exactly one place: a block while its span is sealed, a row of
@@ -238,7 +238,7 @@ mod tests {
 
     const M: i64 = 60_000;
     /// One block of 1m.
-    const B: i64 = 1024 * M;
+    const B: i64 = 1000 * M;
 
     fn node() -> NodeId {
         "ohlcv:binance:BTC/USDT:1m".parse().unwrap()
@@ -267,7 +267,7 @@ mod tests {
         let s = SqliteStore::open(dir.path().join("b.db")).unwrap();
         let n = node();
         // Blocks 0 and 1 wholly, and 100 minutes of block 2.
-        s.write_page(&n, minutes(0, 2148, 1.0), w(0, 2148))
+        s.write_page(&n, minutes(0, 2100, 1.0), w(0, 2100))
             .await
             .unwrap();
         assert_eq!(count(&s, "candle_blocks"), 2);
@@ -276,28 +276,28 @@ mod tests {
             100,
             "the open block's candles stay rows"
         );
-        let (got, digests) = s.read_digested(&n, w(0, 2148)).await.unwrap();
-        assert_eq!(got, minutes(0, 2148, 1.0));
+        let (got, digests) = s.read_digested(&n, w(0, 2100)).await.unwrap();
+        assert_eq!(got, minutes(0, 2100, 1.0));
         assert_eq!(
             digests
                 .iter()
                 .map(|d| (d.start, d.rows))
                 .collect::<Vec<_>>(),
-            vec![(0, 1024), (B, 1024)]
+            vec![(0, 1000), (B, 1000)]
         );
-        assert_eq!(digests[1].sha256, block::digest(&got[1024..2048]));
+        assert_eq!(digests[1].sha256, block::digest(&got[1000..2000]));
         // A window inside one block: its part, no digest.
         let (mid, digests) = s.read_digested(&n, w(10, 20)).await.unwrap();
         assert_eq!(mid, minutes(10, 20, 1.0));
         assert!(digests.is_empty());
         // Completing block 2 over two more writes moves its rows into a block.
-        s.write_page(&n, minutes(2148, 3000, 1.0), w(2148, 3000))
+        s.write_page(&n, minutes(2100, 2900, 1.0), w(2100, 2900))
             .await
             .unwrap();
-        s.write_page(&n, vec![], w(3000, 3072)).await.unwrap();
+        s.write_page(&n, vec![], w(2900, 3000)).await.unwrap();
         assert_eq!(count(&s, "candle_blocks"), 3);
         assert_eq!(count(&s, "candles"), 0);
-        assert_eq!(s.read(&n, w(0, 3072)).await.unwrap(), minutes(0, 3000, 1.0));
+        assert_eq!(s.read(&n, w(0, 3000)).await.unwrap(), minutes(0, 2900, 1.0));
     }
 
     #[tokio::test]
@@ -305,16 +305,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(dir.path().join("b.db")).unwrap();
         let n = node();
-        s.write_page(&n, minutes(0, 1024, 1.0), w(0, 1024))
+        s.write_page(&n, minutes(0, 1000, 1.0), w(0, 1000))
             .await
             .unwrap();
-        let (_, before) = s.read_digested(&n, w(0, 1024)).await.unwrap();
+        let (_, before) = s.read_digested(&n, w(0, 1000)).await.unwrap();
         s.write_page(&n, vec![c(5 * M, 99.0)], w(5, 6))
             .await
             .unwrap();
         assert_eq!(count(&s, "candles"), 0);
-        let (got, after) = s.read_digested(&n, w(0, 1024)).await.unwrap();
-        assert_eq!(got.len(), 1024);
+        let (got, after) = s.read_digested(&n, w(0, 1000)).await.unwrap();
+        assert_eq!(got.len(), 1000);
         assert_eq!(got[5].close, 99.0);
         assert_eq!(after[0].sha256, block::digest(&got));
         assert_ne!(after[0].sha256, before[0].sha256);
@@ -334,25 +334,25 @@ mod tests {
                 [node().to_string()],
             )
             .unwrap();
-            for k in minutes(0, 1000, 1.0) {
+            for k in minutes(0, 900, 1.0) {
                 db.execute(
                     "INSERT INTO candles VALUES (1, ?1, ?2, ?2, ?2, ?2, 0)",
                     params![k.open_time, k.close],
                 )
                 .unwrap();
             }
-            db.execute("INSERT INTO coverage VALUES (1, 0, 0, ?1)", [1000 * M])
+            db.execute("INSERT INTO coverage VALUES (1, 0, 0, ?1)", [900 * M])
                 .unwrap();
         }
         let s = SqliteStore::open(&path).unwrap();
         let n = node();
-        assert_eq!(s.read(&n, w(0, 1000)).await.unwrap(), minutes(0, 1000, 1.0));
-        s.write_page(&n, minutes(1000, 1024, 1.0), w(1000, 1024))
+        assert_eq!(s.read(&n, w(0, 900)).await.unwrap(), minutes(0, 900, 1.0));
+        s.write_page(&n, minutes(900, 1000, 1.0), w(900, 1000))
             .await
             .unwrap();
         assert_eq!(count(&s, "candle_blocks"), 1);
         assert_eq!(count(&s, "candles"), 0);
-        assert_eq!(s.read(&n, w(0, 1024)).await.unwrap(), minutes(0, 1024, 1.0));
+        assert_eq!(s.read(&n, w(0, 1000)).await.unwrap(), minutes(0, 1000, 1.0));
     }
 
     proptest! {

@@ -1,6 +1,6 @@
 //! The embedded store: one SQLite file in WAL mode. Candles live in a `WITHOUT ROWID`
 //! table keyed by (node, open_time) until the ledger knows their whole block, then in one
-//! sealed block per ~1024 slots ([`blocks`]); the ledger in `coverage`; node ids are interned in
+//! sealed block per 1000 slots ([`blocks`]); the ledger in `coverage`; node ids are interned in
 //! `nodes`. A page's candles and ledger ranges are written in one transaction, by the
 //! store's writer thread ([`writer`]: group commit, checkpoints off the commit path).
 //! The schema is versioned with `PRAGMA user_version` and migrated forward on open.
