@@ -26,6 +26,19 @@ impl Candle {
     }
 }
 
+/// Drop all but the last of each run of candles with equal open times, in place (on
+/// sorted candles: one candle per time, the last written winning, as `INSERT OR REPLACE`).
+pub fn dedup_keep_last(candles: &mut Vec<Candle>) {
+    candles.dedup_by(|next, kept| {
+        if next.open_time == kept.open_time {
+            *kept = *next;
+            true
+        } else {
+            false
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +83,19 @@ mod tests {
                 && k.volume >= 0.0;
             proptest::prop_assert_eq!(k.is_sane(), plain);
         }
+    }
+
+    #[test]
+    fn dedup_keeps_the_last_of_equal_times() {
+        let mut v = vec![c(1.0, 1.0, 1.0, 1.0, 0.0), c(2.0, 2.0, 2.0, 2.0, 0.0)];
+        v[1].open_time = 0;
+        v.push(Candle {
+            open_time: 60_000,
+            ..v[0]
+        });
+        dedup_keep_last(&mut v);
+        assert_eq!(v.len(), 2);
+        assert_eq!((v[0].open_time, v[0].close), (0, 2.0));
+        assert_eq!(v[1].open_time, 60_000);
     }
 }

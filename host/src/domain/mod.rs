@@ -14,7 +14,7 @@ mod timeframe;
 mod window;
 
 pub use block::BlockDigest;
-pub use candle::Candle;
+pub use candle::{Candle, dedup_keep_last};
 pub use clock::Clock;
 pub use node::{NodeId, NodeIdError};
 pub use ranges::RangeSet;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::domain::{Candle, RangeSet, Timeframe, Window, format_ms};
+use crate::domain::{Candle, RangeSet, Timeframe, Window, dedup_keep_last, format_ms};
 
 /// Flag counts and warnings of one frame.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -102,40 +102,14 @@ fn normalise(
         format!("{unsorted} candles out of order; sorted")
     });
     let before = candles.len();
-    // In place; among equal open times the last one stays.
-    candles.dedup_by(|next, kept| {
-        if next.open_time == kept.open_time {
-            *kept = *next;
-            true
-        } else {
-            false
-        }
-    });
+    dedup_keep_last(&mut candles);
     let mut dedup = candles;
     let dups = (before - dedup.len()) as u64;
     r.flag("duplicate", dups, || {
         format!("{dups} duplicate candles dropped (kept the last)")
     });
     let before = dedup.len();
-    match tf.fixed_ms() {
-        // The same test as `is_aligned`, without a call per candle.
-        // (The candles are ascending: one step after a kept candle is on the grid too.)
-        Some(step) => {
-            let off = tf.floor(0).rem_euclid(step);
-            let mut last: Option<i64> = None;
-            dedup.retain(|c| {
-                let t = c.open_time;
-                let aligned = last.is_some_and(|l| t.wrapping_sub(l) == step)
-                    || t.wrapping_sub(off).rem_euclid(step) == 0;
-                let keep = aligned && window.contains(t);
-                if keep {
-                    last = Some(t);
-                }
-                keep
-            })
-        }
-        None => dedup.retain(|c| tf.is_aligned(c.open_time) && window.contains(c.open_time)),
-    }
+    dedup.retain(|c| tf.is_aligned(c.open_time) && window.contains(c.open_time));
     let off = (before - dedup.len()) as u64;
     r.flag("off_grid", off, || {
         format!("{off} candles off the {tf} grid or outside the window dropped")

@@ -260,7 +260,7 @@ impl Provider {
             raw.retain(|c| held.covers(c.open_time, c.open_time + 1));
             digests.clear();
         }
-        let read_rows = raw.len();
+        let read_len = raw.len();
         let ledger = if sla.hold_to.is_some() {
             before.clone()
         } else {
@@ -270,7 +270,7 @@ impl Provider {
             conformance::check(tf, window, span.closed_end, &ledger.empty, raw);
         // Conformance only sorts and drops: at the same length, each block holds the same
         // candles as read (in the blocks' own ascending order).
-        if candles.len() != read_rows {
+        if candles.len() != read_len {
             digests.clear();
         }
         let missing = ledger.missing(window);

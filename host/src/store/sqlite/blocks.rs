@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::{EMPTY, PRESENT, insert_candles, load_ranges, read_rows};
 use crate::domain::block::{self, BlockDigest};
-use crate::domain::{Candle, RangeSet, Timeframe};
+use crate::domain::{Candle, RangeSet, Timeframe, dedup_keep_last};
 use crate::store::StoreError;
 
 /// The schema of the block table (migration v2).
@@ -78,14 +78,11 @@ pub(super) fn read_window(
                 sha256,
             });
         } else {
-            // A block at an edge of the window: keep the part inside.
-            let inside = out[from..]
-                .iter()
-                .filter(|c| c.open_time >= start && c.open_time < end)
-                .count();
+            // A block at an edge of the window: keep the part inside (blocks are ascending).
             let first = from + out[from..].partition_point(|c| c.open_time < start);
-            out.copy_within(first..first + inside, from);
-            out.truncate(from + inside);
+            let last = from + out[from..].partition_point(|c| c.open_time < end);
+            out.copy_within(first..last, from);
+            out.truncate(from + (last - first));
         }
     }
     out.extend(loose.copied());
@@ -145,14 +142,7 @@ pub(super) fn store_candles(
     }
     // Ascending; among equal times the last written stays (as INSERT OR REPLACE would).
     candles.sort_by_key(|c| c.open_time);
-    candles.dedup_by(|next, kept| {
-        if next.open_time == kept.open_time {
-            *kept = *next;
-            true
-        } else {
-            false
-        }
-    });
+    dedup_keep_last(&mut candles);
     let span = block::block_span(tf);
     let lo = s.min(candles.first().map_or(s, |c| c.open_time));
     let hi = e.max(candles.last().map_or(e, |c| c.open_time.saturating_add(1)));
