@@ -113,7 +113,7 @@ async fn adapters_list_inspect_plan_parse() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(
-        out.contains("seamless:market@0.1.0") && out.contains("id:            binance"),
+        out.contains("seamless:market@0.2.0") && out.contains("id:            binance"),
         "{out}"
     );
 

@@ -244,20 +244,24 @@ fn bytes_that_are_not_a_component_are_refused() {
 }
 
 #[test]
-fn a_component_for_another_wit_version_is_refused_naming_both() {
-    let err = host(64, 1000)
-        .load_adapter_file(&guest("future_wit_guest"))
-        .err()
-        .expect("must be refused");
-    let msg = err.to_string();
-    assert!(
-        matches!(err, ComponentError::IncompatibleWit { .. }),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("seamless:market@0.2.0") && msg.contains("seamless:market@0.1.0"),
-        "{msg}"
-    );
+fn a_component_for_the_previous_wit_version_is_refused_naming_both_and_the_fix() {
+    let h = host(64, 1000);
+    let path = guest("previous_wit_guest");
+    let as_adapter = h.load_adapter_file(&path).err().expect("must be refused");
+    let as_strategy = h.load_strategy_file(&path).err().expect("must be refused");
+    for err in [as_adapter, as_strategy] {
+        let msg = err.to_string();
+        assert!(
+            matches!(err, ComponentError::IncompatibleWit { .. }),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("seamless:market@0.1.0")
+                && msg.contains("seamless:market@0.2.0")
+                && msg.contains("rebuild the component against wit/"),
+            "{msg}"
+        );
+    }
 }
 
 #[test]

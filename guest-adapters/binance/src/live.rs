@@ -1,51 +1,113 @@
-//! Live klines over Binance's WebSocket stream.
+//! Live klines over Binance's WebSocket streams, many markets per connection.
 //!
-//! The stream URL itself subscribes (`/ws/btcusdt@kline_1m`), so no subscribe
-//! messages are sent. Frames are kline events
+//! One market: the raw stream URL subscribes by itself (`/ws/btcusdt@kline_1m`). Several:
+//! combined streams (`/stream?streams=btcusdt@kline_1m/ethusdt@kline_1m/…`), at most
+//! [`STREAMS_PER_CONNECTION`] per connection, so no subscribe message is sent either way.
+//! Binance closes a connection after 24 hours and pings at the protocol level (no
+//! application heartbeat). Frames are kline events
 //! `{"e":"kline","s":"BTCUSDT","k":{"t":..,"s":"BTCUSDT","i":"1m","o":"..","h":"..","l":"..","c":"..","v":"..","x":false,..}}`,
-//! optionally wrapped as `{"stream":..,"data":{..}}` (combined streams).
+//! wrapped as `{"stream":..,"data":{..}}` on combined streams. A stream's key is its
+//! stream name, which a raw frame spells as `{k.s lowercase}@kline_{k.i}`.
 
 use seamless_adapter_kit::num::{value_f64, value_i64};
-use seamless_adapter_kit::{AdapterError, Candle, LiveCandle, LiveSource, Market};
+use seamless_adapter_kit::{
+    AdapterError, Candle, Connection, Frame, LiveEvents, LiveRoute, LiveSetup, LiveStream,
+    LiveUpdate, Market, Response,
+};
 use serde_json::Value;
 
 use crate::plan::{WS_BASE, interval, symbol_id, timeframe};
 
-/// WebSocket plan for `market`: `wss://stream.binance.com:9443/ws/{symbol}@kline_{interval}`.
-pub fn live_plan(market: &Market) -> Result<LiveSource, AdapterError> {
+/// Streams per connection: Binance allows 1024; 200 keeps the combined URL near 4 KB.
+pub const STREAMS_PER_CONNECTION: usize = 200;
+/// Binance drops a connection after 24 hours.
+pub const CONNECTION_LIFETIME_MS: u64 = 24 * 3600 * 1000;
+/// Incoming messages per second Binance accepts on a connection.
+pub const MESSAGES_PER_SECOND: u32 = 5;
+
+/// The stream name of `market`: `btcusdt@kline_1m`.
+pub fn stream_name(market: &Market) -> Result<String, AdapterError> {
     let tf = timeframe(&market.timeframe)?;
     let id = symbol_id(&market.symbol)?.to_ascii_lowercase();
-    Ok(LiveSource::Websocket {
-        url: format!("{WS_BASE}/ws/{id}@kline_{}", interval(tf)),
-        subscribe: Vec::new(),
-    })
+    Ok(format!("{id}@kline_{}", interval(tf)))
 }
 
-/// Parse one text frame: a kline event gives one live candle (`closed` = `k.x`);
-/// frames without `k` (subscription acks, other events) give none, as do kline
-/// events of another symbol or interval. Invalid JSON, a kline with a missing
-/// or non-numeric field, or an open time `t` off the timeframe grid or outside years
+/// The route for `markets`: raw stream for one, combined streams in groups of
+/// [`STREAMS_PER_CONNECTION`] for more; a market Binance cannot stream is refused with
+/// the reason. Binance needs no request before connecting (`prepared` is ignored).
+pub fn live_plan(
+    markets: &[Market],
+    _prepared: Option<&Response>,
+) -> Result<LiveSetup, AdapterError> {
+    let mut route = LiveRoute {
+        messages_per_second: MESSAGES_PER_SECOND,
+        lifetime_ms: Some(CONNECTION_LIFETIME_MS),
+        ..LiveRoute::default()
+    };
+    let mut streams = Vec::new();
+    for (i, m) in markets.iter().enumerate() {
+        match stream_name(m) {
+            Ok(key) => streams.push(LiveStream {
+                market: i as u32,
+                key,
+            }),
+            Err(e) => route.refused.push((i as u32, e)),
+        }
+    }
+    if let [one] = streams.as_slice() {
+        route.connections.push(Connection {
+            url: format!("{WS_BASE}/ws/{}", one.key),
+            subscribe: Vec::new(),
+            streams,
+        });
+    } else {
+        for group in streams.chunks(STREAMS_PER_CONNECTION) {
+            let names: Vec<&str> = group.iter().map(|s| s.key.as_str()).collect();
+            route.connections.push(Connection {
+                url: format!("{WS_BASE}/stream?streams={}", names.join("/")),
+                subscribe: Vec::new(),
+                streams: group.to_vec(),
+            });
+        }
+    }
+    Ok(LiveSetup::Route(route))
+}
+
+/// Read one frame: a kline event gives one update (`closed` = `k.x`) keyed by its
+/// stream name; frames without `k` (subscription acks, other events) give none. Binary
+/// frames, invalid JSON, a kline with a missing or non-numeric field, an interval
+/// Binance does not serve, or an open time `t` off the timeframe grid or outside years
 /// 1–9999 is `malformed`.
-pub fn live_parse(market: &Market, frame: &str) -> Result<Vec<LiveCandle>, AdapterError> {
-    let tf = timeframe(&market.timeframe)?;
-    let id = symbol_id(&market.symbol)?;
+pub fn live_parse(frame: &Frame) -> Result<LiveEvents, AdapterError> {
+    let Frame::Text(frame) = frame else {
+        return Err(AdapterError::Malformed(
+            "binary live frame: Binance sends JSON text frames".into(),
+        ));
+    };
     let v: Value = serde_json::from_str(frame)
         .map_err(|e| AdapterError::Malformed(format!("live frame is not JSON: {e}")))?;
-    let event = match (v.get("stream"), v.get("data")) {
-        (Some(_), Some(data)) => data,
-        _ => &v,
+    let (stream, event) = match (v.get("stream").and_then(Value::as_str), v.get("data")) {
+        (Some(stream), Some(data)) => (Some(stream), data),
+        _ => (None, &v),
     };
     let Some(k) = event.get("k") else {
-        return Ok(Vec::new());
+        return Ok(LiveEvents::default());
     };
-    let is_other = |key: &str, want: &str| {
-        k.get(key)
-            .and_then(Value::as_str)
-            .is_some_and(|s| s != want)
+    let text = |key: &'static str| -> Result<&str, AdapterError> {
+        k.get(key).and_then(Value::as_str).ok_or_else(|| {
+            AdapterError::Malformed(format!("kline field {key:?} missing or not a string"))
+        })
     };
-    if is_other("s", &id) || is_other("i", interval(tf)) {
-        return Ok(Vec::new());
-    }
+    let tf = timeframe(text("i")?).map_err(|_| {
+        AdapterError::Malformed(format!(
+            "kline interval {:?} is not one Binance serves",
+            k.get("i")
+        ))
+    })?;
+    let key = match stream {
+        Some(s) => s.to_owned(),
+        None => format!("{}@kline_{}", text("s")?.to_ascii_lowercase(), interval(tf)),
+    };
     let num = |key: &'static str| -> Result<f64, AdapterError> {
         k.get(key)
             .and_then(value_f64)
@@ -76,7 +138,14 @@ pub fn live_parse(market: &Market, frame: &str) -> Result<Vec<LiveCandle>, Adapt
         close: num("c")?,
         volume: num("v")?,
     };
-    Ok(vec![LiveCandle { candle, closed }])
+    Ok(LiveEvents {
+        updates: vec![LiveUpdate {
+            key,
+            candle,
+            closed,
+        }],
+        ..LiveEvents::default()
+    })
 }
 
 #[cfg(test)]
@@ -93,24 +162,80 @@ mod tests {
         )
     }
 
+    fn parse(frame: &str) -> Result<LiveEvents, AdapterError> {
+        live_parse(&Frame::Text(frame.to_owned()))
+    }
+
+    fn route(markets: &[Market]) -> LiveRoute {
+        match live_plan(markets, None).unwrap() {
+            LiveSetup::Route(r) => r,
+            other => panic!("expected a route, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn plans_the_stream() {
+    fn one_market_is_one_raw_stream() {
+        let r = route(&[m()]);
         assert_eq!(
-            live_plan(&m()).unwrap(),
-            LiveSource::Websocket {
+            r.connections,
+            vec![Connection {
                 url: "wss://stream.binance.com:9443/ws/btcusdt@kline_1m".into(),
-                subscribe: vec![]
+                subscribe: vec![],
+                streams: vec![LiveStream {
+                    market: 0,
+                    key: "btcusdt@kline_1m".into()
+                }],
+            }]
+        );
+        assert_eq!(r.lifetime_ms, Some(CONNECTION_LIFETIME_MS));
+        assert!(r.heartbeat.is_none() && !r.closed_by_next && r.polls.is_empty());
+    }
+
+    #[test]
+    fn many_markets_share_combined_connections_within_the_limit() {
+        let mut ms: Vec<Market> = (0..450)
+            .map(|i| Market::new("binance", &format!("C{i}/USDT"), "1m"))
+            .collect();
+        ms.push(Market::new("binance", "BTC/USDT", "2d"));
+        ms.push(Market::new("binance", "", "1m"));
+        let r = route(&ms);
+        assert_eq!(r.connections.len(), 3);
+        assert_eq!(
+            r.connections
+                .iter()
+                .map(|c| c.streams.len())
+                .collect::<Vec<_>>(),
+            vec![200, 200, 50]
+        );
+        let first = &r.connections[0];
+        assert!(first.url.starts_with(
+            "wss://stream.binance.com:9443/stream?streams=c0usdt@kline_1m/c1usdt@kline_1m/"
+        ));
+        assert_eq!(
+            first.streams[1],
+            LiveStream {
+                market: 1,
+                key: "c1usdt@kline_1m".into()
             }
         );
-        assert!(live_plan(&Market::new("binance", "BTC/USDT", "2d")).is_err());
-        assert!(live_plan(&Market::new("binance", "", "1m")).is_err());
+        // The two markets Binance cannot stream are refused, naming why.
+        assert_eq!(
+            r.refused.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            vec![450, 451]
+        );
+        assert!(matches!(
+            r.refused[0].1,
+            AdapterError::UnsupportedTimeframe(_)
+        ));
+        assert!(matches!(r.refused[1].1, AdapterError::UnknownSymbol(_)));
     }
 
     #[test]
     fn forming_and_closed_frames() {
-        let forming = live_parse(&m(), &event(false)).unwrap();
+        let forming = parse(&event(false)).unwrap().updates;
         assert_eq!(forming.len(), 1);
         assert!(!forming[0].closed);
+        assert_eq!(forming[0].key, "btcusdt@kline_1m");
         assert_eq!(
             forming[0].candle,
             Candle {
@@ -122,25 +247,22 @@ mod tests {
                 volume: 1.5
             }
         );
-        let closed = live_parse(&m(), &event(true)).unwrap();
-        assert!(closed[0].closed);
-        // Combined-stream wrapper.
+        let closed = parse(&event(true)).unwrap();
+        assert!(closed.updates[0].closed);
+        // Combined-stream wrapper: the key is the stream's name.
         let wrapped = format!(r#"{{"stream":"btcusdt@kline_1m","data":{}}}"#, event(true));
-        assert_eq!(live_parse(&m(), &wrapped).unwrap(), closed);
+        assert_eq!(parse(&wrapped).unwrap(), closed);
+        let other = event(true).replace("BTCUSDT", "ETHUSDT");
+        assert_eq!(parse(&other).unwrap().updates[0].key, "ethusdt@kline_1m");
     }
 
     #[test]
     fn frames_without_candles() {
-        assert!(
-            live_parse(&m(), r#"{"result":null,"id":1}"#)
-                .unwrap()
-                .is_empty()
+        assert_eq!(
+            parse(r#"{"result":null,"id":1}"#).unwrap(),
+            LiveEvents::default()
         );
-        assert!(live_parse(&m(), r#"{"e":"trade"}"#).unwrap().is_empty());
-        let other = event(true).replace("BTCUSDT", "ETHUSDT");
-        assert!(live_parse(&m(), &other).unwrap().is_empty());
-        let other_tf = event(true).replace(r#""i":"1m""#, r#""i":"5m""#);
-        assert!(live_parse(&m(), &other_tf).unwrap().is_empty());
+        assert_eq!(parse(r#"{"e":"trade"}"#).unwrap(), LiveEvents::default());
     }
 
     #[test]
@@ -152,6 +274,7 @@ mod tests {
             event(true).replace(r#""x":true"#, r#""x":"yes""#),
             event(true).replace(r#""t":1704067200000,"#, ""),
             event(true).replace(r#""c":"42004.75""#, r#""c":"NaN""#),
+            event(true).replace(r#""i":"1m""#, r#""i":"7m""#),
             // Found by tests/all/fuzz.rs: any integer `t` used to pass.
             event(true).replace("1704067200000", "1704067260080"),
             event(true).replace("1704067200000", "1704067200001"),
@@ -160,9 +283,13 @@ mod tests {
             event(true).replace("1704067200000", "-62135596860000"),
         ] {
             assert!(
-                matches!(live_parse(&m(), &bad), Err(AdapterError::Malformed(_))),
+                matches!(parse(&bad), Err(AdapterError::Malformed(_))),
                 "{bad}"
             );
         }
+        assert!(matches!(
+            live_parse(&Frame::Binary(vec![1, 2, 3])),
+            Err(AdapterError::Malformed(_))
+        ));
     }
 }

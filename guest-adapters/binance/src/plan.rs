@@ -38,6 +38,8 @@ pub fn info() -> AdapterInfo {
             request_weight: REQUEST_WEIGHT,
             used_weight_header: Some(USED_WEIGHT_HEADER.to_owned()),
         },
+        // Every timeframe streams over the WebSocket (`live_plan`).
+        live_timeframes: timeframe::names(&TIMEFRAMES),
     }
 }
 

@@ -19,8 +19,8 @@ use seamless_adapter_kit::paging::{self, Span};
 use seamless_adapter_kit::rows::{self, Layout};
 use seamless_adapter_kit::timeframe::{self, Timeframe};
 use seamless_adapter_kit::{
-    AdapterError, AdapterInfo, LiveCandle, LiveSource, Market, Page, Query, RateLimitHint, Request,
-    Response, Window, query_param, retry_after_ms, symbol, wire,
+    AdapterError, AdapterInfo, Market, Page, PollPlan, Query, RateLimitHint, Request, Response,
+    Window, query_param, retry_after_ms, symbol, wire,
 };
 
 /// Kline endpoint.
@@ -50,6 +50,8 @@ pub fn info() -> AdapterInfo {
             request_weight: request_weight(MAX_LIMIT),
             used_weight_header: Some("x-mbx-used-weight-1m".into()),
         },
+        // Followed by REST polling only (see `live_poll`).
+        live_timeframes: Vec::new(),
     }
 }
 
@@ -156,7 +158,7 @@ pub fn error(response: &Response) -> AdapterError {
 }
 
 /// Poll the newest 10 candles every timeframe (at most every 10 s).
-pub fn live_plan(market: &Market) -> Result<LiveSource, AdapterError> {
+pub fn live_poll(market: &Market) -> Result<PollPlan, AdapterError> {
     let (tf, q) = query(market)?;
     Ok(wire::poll(
         Request::get(q.push("limit", 10).url(KLINES_URL)),
@@ -164,10 +166,5 @@ pub fn live_plan(market: &Market) -> Result<LiveSource, AdapterError> {
     ))
 }
 
-/// No WebSocket feed: polled pages go through [`parse`].
-pub fn live_parse(_market: &Market, _frame: &str) -> Result<Vec<LiveCandle>, AdapterError> {
-    Ok(Vec::new())
-}
-
 #[cfg(target_arch = "wasm32")]
-seamless_adapter_kit::export_adapter!("../../wit");
+seamless_adapter_kit::export_adapter!("../../wit", poll);

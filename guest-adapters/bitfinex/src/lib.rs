@@ -26,7 +26,7 @@ use seamless_adapter_kit::paging::{self, Span};
 use seamless_adapter_kit::rows::{Layout, array_body};
 use seamless_adapter_kit::timeframe::Timeframe::*;
 use seamless_adapter_kit::wire::{Intervals, hint, http_error};
-use seamless_adapter_kit::{AdapterError as E, AdapterInfo, LiveSource, Market, Query};
+use seamless_adapter_kit::{AdapterError as E, AdapterInfo, Market, PollPlan, Query};
 use seamless_adapter_kit::{Page, Request, Response, Window, query_param};
 use seamless_adapter_kit::{retry_after_ms, symbol, wire::poll_interval_ms};
 
@@ -63,6 +63,8 @@ pub fn info() -> AdapterInfo {
         timeframes: INTERVALS.names(),
         max_candles_per_request: MAX_LIMIT,
         rate_limit: hint(30, 1),
+        // Followed by REST polling only (see `live_poll`).
+        live_timeframes: Vec::new(),
     }
 }
 
@@ -160,10 +162,10 @@ pub fn error(r: &Response) -> E {
 }
 
 /// Poll the newest two candles every `min(timeframe, 10 s)`.
-pub fn live_plan(market: &Market) -> Result<LiveSource, E> {
+pub fn live_poll(market: &Market) -> Result<PollPlan, E> {
     let (tf, _) = INTERVALS.get(&market.timeframe)?;
     let request = Request::get(url(market, Query::new().push("limit", 2))?);
-    Ok(LiveSource::Poll {
+    Ok(PollPlan {
         request,
         interval_ms: poll_interval_ms(tf),
     })

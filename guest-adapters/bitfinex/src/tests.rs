@@ -123,20 +123,15 @@ fn reads_close_before_high_and_any_order() {
     assert_eq!(pg.candles[1].open_time, T0 + M);
     assert_eq!(pg.covered, w);
     // A poll page (newest first, no sort=1) proves only what it holds.
-    let poll = match live_plan(&m("1m")).unwrap() {
-        LiveSource::Poll {
-            request,
-            interval_ms,
-        } => {
-            assert_eq!(interval_ms, 10_000);
-            assert_eq!(
-                request.url,
-                "https://api-pub.bitfinex.com/v2/candles/trade:1m:tBTCUSD/hist?limit=2"
-            );
-            request
-        }
-        other => panic!("{other:?}"),
-    };
+    let PollPlan {
+        request: poll,
+        interval_ms,
+    } = live_poll(&m("1m")).unwrap();
+    assert_eq!(interval_ms, 10_000);
+    assert_eq!(
+        poll.url,
+        "https://api-pub.bitfinex.com/v2/candles/trade:1m:tBTCUSD/hist?limit=2"
+    );
     let pg = parse(
         &m("1m"),
         w,

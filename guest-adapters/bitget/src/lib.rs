@@ -28,8 +28,8 @@ use seamless_adapter_kit::paging::{self, Span};
 use seamless_adapter_kit::rows::{self, Layout};
 use seamless_adapter_kit::timeframe::Timeframe;
 use seamless_adapter_kit::{
-    AdapterError, AdapterInfo, Candle, LiveCandle, LiveSource, Market, Page, Query, RateLimitHint,
-    Request, Response, Scanner, Window, query_param, retry_after_ms, set_query_param, symbol, wire,
+    AdapterError, AdapterInfo, Candle, Market, Page, PollPlan, Query, RateLimitHint, Request,
+    Response, Scanner, Window, query_param, retry_after_ms, set_query_param, symbol, wire,
 };
 
 /// REST base URL.
@@ -80,6 +80,8 @@ pub fn info() -> AdapterInfo {
             request_weight: 1,
             used_weight_header: None,
         },
+        // Followed by REST polling only (see `live_poll`).
+        live_timeframes: Vec::new(),
     }
 }
 
@@ -217,15 +219,10 @@ pub fn error(response: &Response) -> AdapterError {
 }
 
 /// Poll the newest 10 candles every timeframe (at most every 10 s).
-pub fn live_plan(market: &Market) -> Result<LiveSource, AdapterError> {
+pub fn live_poll(market: &Market) -> Result<PollPlan, AdapterError> {
     let (tf, url, q) = query(market, RECENT_PATH)?;
     Ok(wire::poll(Request::get(q.push("limit", 10).url(&url)), tf))
 }
 
-/// No WebSocket feed: polled pages go through [`parse`].
-pub fn live_parse(_market: &Market, _frame: &str) -> Result<Vec<LiveCandle>, AdapterError> {
-    Ok(Vec::new())
-}
-
 #[cfg(target_arch = "wasm32")]
-seamless_adapter_kit::export_adapter!("../../wit");
+seamless_adapter_kit::export_adapter!("../../wit", poll);

@@ -226,20 +226,16 @@ fn errors() {
 
 #[test]
 fn live_polls_the_newest_candles() {
-    match live_plan(&m("ETH/USDT", "1h")).unwrap() {
-        LiveSource::Poll {
-            request,
-            interval_ms,
-        } => {
-            assert_eq!(
-                request.url,
-                "https://api.bybit.com/v5/market/kline?category=spot&symbol=ETHUSDT&interval=60&limit=2"
-            );
-            assert_eq!(interval_ms, 10_000);
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(live_plan(&m("ETH/USDT", "8h")).is_err());
+    let PollPlan {
+        request,
+        interval_ms,
+    } = live_poll(&m("ETH/USDT", "1h")).unwrap();
+    assert_eq!(
+        request.url,
+        "https://api.bybit.com/v5/market/kline?category=spot&symbol=ETHUSDT&interval=60&limit=2"
+    );
+    assert_eq!(interval_ms, 10_000);
+    assert!(live_poll(&m("ETH/USDT", "8h")).is_err());
 }
 
 /// `cargo test -p bybit-adapter --release -- --ignored --nocapture parse_speed`

@@ -30,7 +30,7 @@ use seamless_adapter_kit::paging::{self, Span};
 use seamless_adapter_kit::rows::{Keys, object_rows};
 use seamless_adapter_kit::timeframe::Timeframe::{self, *};
 use seamless_adapter_kit::wire::{Intervals, hint, http_error};
-use seamless_adapter_kit::{AdapterError as E, AdapterInfo, LiveSource, Market, Query};
+use seamless_adapter_kit::{AdapterError as E, AdapterInfo, Market, PollPlan, Query};
 use seamless_adapter_kit::{Page, Request, Response, Window, query_param};
 use seamless_adapter_kit::{retry_after_ms, symbol, wire::poll_interval_ms};
 
@@ -66,6 +66,8 @@ pub fn info() -> AdapterInfo {
         timeframes: INTERVALS.names(),
         max_candles_per_request: MAX_LIMIT,
         rate_limit: hint(600, 1),
+        // Followed by REST polling only (see `live_poll`).
+        live_timeframes: Vec::new(),
     }
 }
 
@@ -165,11 +167,11 @@ pub fn error(r: &Response) -> E {
 }
 
 /// Poll the newest two buckets every `min(timeframe, 10 s)` (see the crate docs).
-pub fn live_plan(market: &Market) -> Result<LiveSource, E> {
+pub fn live_poll(market: &Market) -> Result<PollPlan, E> {
     let (tf, _, g) = timeframe(&market.timeframe)?;
     let q = Query::new().push("granularity", g).push("limit", 2);
     let request = Request::get(url(market, q)?);
-    Ok(LiveSource::Poll {
+    Ok(PollPlan {
         request,
         interval_ms: poll_interval_ms(tf),
     })

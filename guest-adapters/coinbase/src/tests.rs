@@ -254,21 +254,17 @@ fn error_mapping() {
 
 #[test]
 fn live_polls_the_newest_buckets() {
-    match live_plan(&m("5m")).unwrap() {
-        LiveSource::Poll {
-            request,
-            interval_ms,
-        } => {
-            assert_eq!(interval_ms, 10_000);
-            assert!(
-                request
-                    .url
-                    .ends_with("/products/BTC-USD/candles?granularity=FIVE_MINUTE&limit=2")
-            );
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(live_plan(&m("1w")).is_err());
+    let PollPlan {
+        request,
+        interval_ms,
+    } = live_poll(&m("5m")).unwrap();
+    assert_eq!(interval_ms, 10_000);
+    assert!(
+        request
+            .url
+            .ends_with("/products/BTC-USD/candles?granularity=FIVE_MINUTE&limit=2")
+    );
+    assert!(live_poll(&m("1w")).is_err());
 }
 
 /// `cargo test -p coinbase-adapter --release -- --ignored --nocapture parse_speed`

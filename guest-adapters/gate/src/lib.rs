@@ -26,8 +26,8 @@ use seamless_adapter_kit::rows::{self, Layout};
 use seamless_adapter_kit::timeframe::Timeframe;
 use seamless_adapter_kit::wire::{self, Intervals};
 use seamless_adapter_kit::{
-    AdapterError, AdapterInfo, LiveCandle, LiveSource, Market, Page, Query, RateLimitHint, Request,
-    Response, Window, query_param, retry_after_ms, symbol,
+    AdapterError, AdapterInfo, Market, Page, PollPlan, Query, RateLimitHint, Request, Response,
+    Window, query_param, retry_after_ms, symbol,
 };
 
 /// Candlestick endpoint.
@@ -70,6 +70,8 @@ pub fn info() -> AdapterInfo {
             request_weight: 1,
             used_weight_header: None,
         },
+        // Followed by REST polling only (see `live_poll`).
+        live_timeframes: Vec::new(),
     }
 }
 
@@ -192,15 +194,10 @@ pub fn error(tf: Timeframe, response: &Response) -> AdapterError {
 }
 
 /// Poll the newest 10 candles every timeframe (at most every 10 s).
-pub fn live_plan(market: &Market) -> Result<LiveSource, AdapterError> {
+pub fn live_poll(market: &Market) -> Result<PollPlan, AdapterError> {
     let (tf, q) = query(market)?;
     Ok(wire::poll(Request::get(q.push("limit", 10).url(URL)), tf))
 }
 
-/// No WebSocket feed: polled pages go through [`parse`].
-pub fn live_parse(_market: &Market, _frame: &str) -> Result<Vec<LiveCandle>, AdapterError> {
-    Ok(Vec::new())
-}
-
 #[cfg(target_arch = "wasm32")]
-seamless_adapter_kit::export_adapter!("../../wit");
+seamless_adapter_kit::export_adapter!("../../wit", poll);

@@ -30,7 +30,7 @@ use seamless_adapter_kit::paging::{Span, backward, nonempty, normalize};
 use seamless_adapter_kit::rows::{Keys, object_rows};
 use seamless_adapter_kit::timeframe::Timeframe;
 use seamless_adapter_kit::wire::{Intervals, excerpt, hint, poll};
-use seamless_adapter_kit::{AdapterError as E, AdapterInfo, LiveSource, Market, Page};
+use seamless_adapter_kit::{AdapterError as E, AdapterInfo, Market, Page, PollPlan};
 use seamless_adapter_kit::{Query, Request, Response, Window};
 use seamless_adapter_kit::{query_param, retry_after_ms, symbol};
 
@@ -61,6 +61,8 @@ pub fn info() -> AdapterInfo {
         timeframes: INTERVALS.names(),
         max_candles_per_request: MAX_SIZE,
         rate_limit: hint(600, 1),
+        // Followed by REST polling only (see `live_poll`).
+        live_timeframes: Vec::new(),
     }
 }
 
@@ -188,7 +190,7 @@ pub fn error(r: &Response) -> E {
 }
 
 /// Poll the newest two candles of the documented `/market/history/kline`.
-pub fn live_plan(market: &Market) -> Result<LiveSource, E> {
+pub fn live_poll(market: &Market) -> Result<PollPlan, E> {
     let (tf, _, _) = timeframe(&market.timeframe)?;
     let request = Request::get(url(market, KLINE_PATH, Query::new().push("size", 2))?);
     Ok(poll(request, tf))

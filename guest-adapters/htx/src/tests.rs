@@ -232,13 +232,10 @@ fn errors() {
 
 #[test]
 fn live_polls_the_documented_endpoint() {
-    let LiveSource::Poll {
+    let PollPlan {
         request,
         interval_ms,
-    } = live_plan(&m("BTC/USDT", "1m")).unwrap()
-    else {
-        panic!("poll")
-    };
+    } = live_poll(&m("BTC/USDT", "1m")).unwrap();
     assert_eq!(
         request.url,
         "https://api.huobi.pro/market/history/kline?symbol=btcusdt&period=1min&size=2"

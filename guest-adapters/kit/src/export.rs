@@ -7,8 +7,8 @@
 //! pub fn info() -> AdapterInfo;
 //! pub fn plan(&Market, Window, u32) -> Result<Request, AdapterError>;
 //! pub fn parse(&Market, Window, &Request, &Response) -> Result<Page, AdapterError>;
-//! pub fn live_plan(&Market) -> Result<LiveSource, AdapterError>;
-//! pub fn live_parse(&Market, &str) -> Result<Vec<LiveCandle>, AdapterError>;
+//! pub fn live_plan(&[Market], Option<&Response>) -> Result<LiveSetup, AdapterError>;
+//! pub fn live_parse(&Frame) -> Result<LiveEvents, AdapterError>;
 //! ```
 //!
 //! at its crate root, and adds
@@ -27,27 +27,35 @@
 /// `info`, `plan`, `parse`, `live_plan` and `live_parse` (see the module docs).
 ///
 /// `export_adapter!("../../wit", poll)` is for adapters that follow markets live by
-/// REST polling only: it exports a `live-parse` that returns no candles (polled pages go
-/// through `parse`), so the crate needs no `live_parse` function.
+/// REST polling only: the crate writes `live_poll(&Market) -> Result<PollPlan,
+/// AdapterError>` for one market instead of `live_plan`, and no `live_parse` (polled
+/// pages go through `parse`; frames give no events).
 // `crate::` in the expansion deliberately names the adapter crate invoking the macro.
 #[allow(clippy::crate_in_macro_def)]
 #[macro_export]
 macro_rules! export_adapter {
     ($wit:literal, poll) => {
-        $crate::export_adapter!(@impl $wit, |_market: kit::Market, _frame: &str| Ok(Vec::new()));
+        $crate::export_adapter!(@impl $wit,
+            |markets: &[kit::Market], _prepared: Option<&kit::Response>| {
+                Ok(kit::LiveSetup::Route(kit::LiveRoute::polling(markets, crate::live_poll)))
+            },
+            |_frame: &kit::Frame| Ok(kit::LiveEvents::default()));
     };
     ($wit:literal) => {
-        $crate::export_adapter!(@impl $wit, |market: kit::Market, frame: &str| crate::live_parse(&market, frame));
+        $crate::export_adapter!(@impl $wit,
+            |markets: &[kit::Market], prepared: Option<&kit::Response>| crate::live_plan(markets, prepared),
+            |frame: &kit::Frame| crate::live_parse(frame));
     };
-    (@impl $wit:literal, $live_parse:expr) => {
+    (@impl $wit:literal, $live_plan:expr, $live_parse:expr) => {
         mod component {
             use $crate as kit;
 
             wit_bindgen::generate!({ world: "exchange-adapter", path: $wit });
 
             use exports::seamless::market::adapter::{
-                AdapterError, AdapterInfo, Candle, ExchangeError, Guest, LiveCandle, LiveSource,
-                Market, Page, PollPlan, RateLimitHint, Request, Response, WebsocketPlan, Window,
+                AdapterError, AdapterInfo, Candle, Connection, ExchangeError, Frame, Guest,
+                Heartbeat, LiveEvents, LiveRoute, LiveSetup, LiveStream, LiveUpdate, Market, Page,
+                PollPlan, RateLimitHint, Request, Response, Window,
             };
 
             struct Component;
@@ -67,6 +75,7 @@ macro_rules! export_adapter {
                             request_weight: i.rate_limit.request_weight,
                             used_weight_header: i.rate_limit.used_weight_header,
                         },
+                        live_timeframes: i.live_timeframes,
                     }
                 }
 
@@ -88,11 +97,7 @@ macro_rules! export_adapter {
                         headers: request.headers,
                         body: request.body,
                     };
-                    let response = kit::Response {
-                        status: response.status,
-                        headers: response.headers,
-                        body: response.body,
-                    };
+                    let response = response_in(response);
                     let page = crate::parse(&market_in(market), window_in(window), &request, &response)
                         .map_err(error_out)?;
                     Ok(Page {
@@ -102,27 +107,71 @@ macro_rules! export_adapter {
                     })
                 }
 
-                fn live_plan(market: Market) -> Result<LiveSource, AdapterError> {
-                    match crate::live_plan(&market_in(market)).map_err(error_out)? {
-                        kit::LiveSource::Websocket { url, subscribe } => {
-                            Ok(LiveSource::Websocket(WebsocketPlan { url, subscribe }))
-                        }
-                        kit::LiveSource::Poll { request, interval_ms } => Ok(LiveSource::Poll(PollPlan {
-                            request: request_out(request),
-                            interval_ms,
+                fn live_plan(markets: Vec<Market>, prepared: Option<Response>) -> Result<LiveSetup, AdapterError> {
+                    let live_plan: fn(&[kit::Market], Option<&kit::Response>) -> Result<kit::LiveSetup, kit::AdapterError> =
+                        $live_plan;
+                    let markets: Vec<kit::Market> = markets.into_iter().map(market_in).collect();
+                    let prepared = prepared.map(response_in);
+                    match live_plan(&markets, prepared.as_ref()).map_err(error_out)? {
+                        kit::LiveSetup::Prepare(r) => Ok(LiveSetup::Prepare(request_out(r))),
+                        kit::LiveSetup::Route(r) => Ok(LiveSetup::Route(LiveRoute {
+                            connections: r
+                                .connections
+                                .into_iter()
+                                .map(|c| Connection {
+                                    url: c.url,
+                                    subscribe: c.subscribe,
+                                    streams: c
+                                        .streams
+                                        .into_iter()
+                                        .map(|s| LiveStream { market: s.market, key: s.key })
+                                        .collect(),
+                                })
+                                .collect(),
+                            messages_per_second: r.messages_per_second,
+                            lifetime_ms: r.lifetime_ms,
+                            heartbeat: r.heartbeat.map(|h| Heartbeat {
+                                message: h.message,
+                                interval_ms: h.interval_ms,
+                            }),
+                            closed_by_next: r.closed_by_next,
+                            polls: r
+                                .polls
+                                .into_iter()
+                                .map(|(market, p)| PollPlan {
+                                    market,
+                                    request: request_out(p.request),
+                                    interval_ms: p.interval_ms,
+                                })
+                                .collect(),
+                            refused: r.refused.into_iter().map(|(m, e)| (m, error_out(e))).collect(),
                         })),
                     }
                 }
 
-                fn live_parse(market: Market, frame: String) -> Result<Vec<LiveCandle>, AdapterError> {
-                    let live_parse: fn(kit::Market, &str) -> Result<Vec<kit::LiveCandle>, kit::AdapterError> =
+                fn live_parse(frame: Frame) -> Result<LiveEvents, AdapterError> {
+                    let live_parse: fn(&kit::Frame) -> Result<kit::LiveEvents, kit::AdapterError> =
                         $live_parse;
-                    let live = live_parse(market_in(market), &frame).map_err(error_out)?;
-                    Ok(live
-                        .into_iter()
-                        .map(|l| LiveCandle { candle: candle_out(l.candle), closed: l.closed })
-                        .collect())
+                    let frame = match frame {
+                        Frame::Text(t) => kit::Frame::Text(t),
+                        Frame::Binary(b) => kit::Frame::Binary(b),
+                    };
+                    let ev = live_parse(&frame).map_err(error_out)?;
+                    Ok(LiveEvents {
+                        updates: ev
+                            .updates
+                            .into_iter()
+                            .map(|u| LiveUpdate { key: u.key, candle: candle_out(u.candle), closed: u.closed })
+                            .collect(),
+                        replies: ev.replies,
+                        aliases: ev.aliases,
+                        refused: ev.refused.into_iter().map(|(k, e)| (k, error_out(e))).collect(),
+                    })
                 }
+            }
+
+            fn response_in(r: Response) -> kit::Response {
+                kit::Response { status: r.status, headers: r.headers, body: r.body }
             }
 
             fn market_in(m: Market) -> kit::Market {

@@ -43,5 +43,6 @@ pub use query::{Query, query_param, set_query_param};
 pub use scan::{ScanError, Scanner};
 pub use timeframe::{Timeframe, floor, next_open};
 pub use types::{
-    AdapterError, AdapterInfo, Candle, LiveCandle, LiveSource, Market, Page, RateLimitHint, Window,
+    AdapterError, AdapterInfo, Candle, Connection, Frame, Heartbeat, LiveEvents, LiveRoute,
+    LiveSetup, LiveStream, LiveUpdate, Market, Page, PollPlan, RateLimitHint, Window,
 };

@@ -27,13 +27,6 @@ impl Candle {
     }
 }
 
-/// A candle from a live feed; `closed` is false while it is still forming.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LiveCandle {
-    pub candle: Candle,
-    pub closed: bool,
-}
-
 /// A half-open window `[start, end)` in ms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
@@ -85,6 +78,8 @@ pub struct AdapterInfo {
     pub timeframes: Vec<String>,
     pub max_candles_per_request: u32,
     pub rate_limit: RateLimitHint,
+    /// Timeframes followed over a WebSocket; the others are polled.
+    pub live_timeframes: Vec<String>,
 }
 
 /// Candles parsed from one response, the part of the window the response proves
@@ -100,13 +95,102 @@ pub struct Page {
     pub next: Option<Request>,
 }
 
-/// How to follow a market live (mirror of `live-source`).
+/// REST polling for one market: send `request` every `interval_ms` and read the answer
+/// with `parse` (mirror of `poll-plan` without its market index).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LiveSource {
-    /// Connect to `url`, then send each `subscribe` text message.
-    Websocket { url: String, subscribe: Vec<String> },
-    /// Send `request` every `interval_ms` and parse it with `parse`.
-    Poll { request: Request, interval_ms: u64 },
+pub struct PollPlan {
+    pub request: Request,
+    pub interval_ms: u64,
+}
+
+/// A frame of a live connection (mirror of `frame`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+/// An application-level keep-alive (mirror of `heartbeat`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub message: String,
+    pub interval_ms: u32,
+}
+
+/// One market on a connection (mirror of `live-stream`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveStream {
+    /// Index into the markets passed to `live-plan`.
+    pub market: u32,
+    /// How `live-parse` names the market's updates.
+    pub key: String,
+}
+
+/// One WebSocket connection (mirror of `connection`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    pub url: String,
+    pub subscribe: Vec<String>,
+    pub streams: Vec<LiveStream>,
+}
+
+/// How to follow a set of markets live (mirror of `live-route`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveRoute {
+    pub connections: Vec<Connection>,
+    pub messages_per_second: u32,
+    pub lifetime_ms: Option<u64>,
+    pub heartbeat: Option<Heartbeat>,
+    pub closed_by_next: bool,
+    /// (market index, plan).
+    pub polls: Vec<(u32, PollPlan)>,
+    /// (market index, reason).
+    pub refused: Vec<(u32, AdapterError)>,
+}
+
+impl LiveRoute {
+    /// Every market polled by `plan`; a market `plan` refuses goes to `refused`.
+    pub fn polling(
+        markets: &[Market],
+        plan: impl Fn(&Market) -> Result<PollPlan, AdapterError>,
+    ) -> LiveRoute {
+        let mut route = LiveRoute::default();
+        for (i, m) in markets.iter().enumerate() {
+            match plan(m) {
+                Ok(p) => route.polls.push((i as u32, p)),
+                Err(e) => route.refused.push((i as u32, e)),
+            }
+        }
+        route
+    }
+}
+
+/// The answer to `live-plan` (mirror of `live-setup`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LiveSetup {
+    /// Send this request first, then plan again with its response.
+    Prepare(Request),
+    Route(LiveRoute),
+}
+
+/// A candle from a live frame (mirror of `live-update`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveUpdate {
+    pub key: String,
+    pub candle: Candle,
+    /// False while the candle is still forming.
+    pub closed: bool,
+}
+
+/// What one frame says (mirror of `live-events`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LiveEvents {
+    pub updates: Vec<LiveUpdate>,
+    pub replies: Vec<String>,
+    /// (alias, key).
+    pub aliases: Vec<(String, String)>,
+    /// (key, reason).
+    pub refused: Vec<(String, AdapterError)>,
 }
 
 /// An error the exchange or the adapter reports (mirror of `adapter-error`).

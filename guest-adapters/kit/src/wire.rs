@@ -7,7 +7,7 @@ use crate::civil::{DAY_MS, days_from_civil};
 use crate::http::{Header, Request, header};
 use crate::num::value_i64;
 use crate::timeframe::Timeframe;
-use crate::types::{AdapterError, LiveSource, RateLimitHint};
+use crate::types::{AdapterError, PollPlan, RateLimitHint};
 
 /// The unified timeframes an exchange serves, each with the exchange's spelling.
 #[derive(Clone, Copy, Debug)]
@@ -41,8 +41,8 @@ pub fn code_msg(body: &[u8], code_key: &str, msg_key: &str) -> Option<(i64, Stri
 }
 
 /// Live following by REST polling of `request` every [`poll_interval_ms`].
-pub fn poll(request: Request, tf: Timeframe) -> LiveSource {
-    LiveSource::Poll {
+pub fn poll(request: Request, tf: Timeframe) -> PollPlan {
+    PollPlan {
         request,
         interval_ms: poll_interval_ms(tf),
     }

@@ -29,7 +29,7 @@ use seamless_adapter_kit::paging::{self, Span};
 use seamless_adapter_kit::rows::{Layout, array_rows};
 use seamless_adapter_kit::timeframe::{Timeframe, names};
 use seamless_adapter_kit::wire::{hint, http_error};
-use seamless_adapter_kit::{AdapterError as E, AdapterInfo, Candle, LiveSource, Market, Page};
+use seamless_adapter_kit::{AdapterError as E, AdapterInfo, Candle, Market, Page, PollPlan};
 use seamless_adapter_kit::{Query, Request, Response, Scanner, Window};
 use seamless_adapter_kit::{retry_after_ms, symbol, wire::poll_interval_ms};
 
@@ -56,6 +56,8 @@ pub fn info() -> AdapterInfo {
         timeframes: names(&TIMEFRAMES),
         max_candles_per_request: MAX_CANDLES,
         rate_limit: hint(60, 1),
+        // Followed by REST polling only (see `live_poll`).
+        live_timeframes: Vec::new(),
     }
 }
 
@@ -161,9 +163,9 @@ pub fn error(r: &Response) -> E {
 }
 
 /// Poll the newest candles every `min(timeframe, 10 s)`.
-pub fn live_plan(market: &Market) -> Result<LiveSource, E> {
+pub fn live_poll(market: &Market) -> Result<PollPlan, E> {
     let (tf, _) = timeframe(&market.timeframe)?;
-    Ok(LiveSource::Poll {
+    Ok(PollPlan {
         request: request(market, None)?,
         interval_ms: poll_interval_ms(tf),
     })

@@ -203,19 +203,15 @@ fn errors() {
 
 #[test]
 fn live_polls_the_newest_candles() {
-    match live_plan(&m("1h")).unwrap() {
-        LiveSource::Poll {
-            request,
-            interval_ms,
-        } => {
-            assert_eq!(
-                request.url,
-                "https://api.kraken.com/0/public/OHLC?pair=XBTUSD&interval=60"
-            );
-            assert_eq!(interval_ms, 10_000);
-        }
-        other => panic!("{other:?}"),
-    }
+    let PollPlan {
+        request,
+        interval_ms,
+    } = live_poll(&m("1h")).unwrap();
+    assert_eq!(
+        request.url,
+        "https://api.kraken.com/0/public/OHLC?pair=XBTUSD&interval=60"
+    );
+    assert_eq!(interval_ms, 10_000);
 }
 
 /// `cargo test -p kraken-adapter --release -- --ignored --nocapture parse_speed`

@@ -29,7 +29,7 @@ use seamless_adapter_kit::paging::{Span, backward, nonempty, normalize};
 use seamless_adapter_kit::rows::{Layout, array_rows};
 use seamless_adapter_kit::timeframe::Timeframe;
 use seamless_adapter_kit::wire::{Intervals, excerpt, hint, poll};
-use seamless_adapter_kit::{AdapterError as E, AdapterInfo, LiveSource, Market, Page};
+use seamless_adapter_kit::{AdapterError as E, AdapterInfo, Market, Page, PollPlan};
 use seamless_adapter_kit::{Query, Request, Response, Window, header};
 use seamless_adapter_kit::{query_param, retry_after_ms, symbol};
 
@@ -66,6 +66,8 @@ pub fn info() -> AdapterInfo {
         timeframes: INTERVALS.names(),
         max_candles_per_request: MAX_LIMIT,
         rate_limit: hint(2000, 3),
+        // Followed by REST polling only (see `live_poll`).
+        live_timeframes: Vec::new(),
     }
 }
 
@@ -184,7 +186,7 @@ pub fn error(r: &Response) -> E {
 }
 
 /// Poll the newest candles every `min(timeframe, 10 s)` (see the crate docs).
-pub fn live_plan(market: &Market) -> Result<LiveSource, E> {
+pub fn live_poll(market: &Market) -> Result<PollPlan, E> {
     let (tf, _, _) = timeframe(&market.timeframe)?;
     Ok(poll(Request::get(url(market, Query::new())?), tf))
 }

@@ -212,13 +212,10 @@ fn errors() {
 
 #[test]
 fn live_polls_without_a_range() {
-    let LiveSource::Poll {
+    let PollPlan {
         request,
         interval_ms,
-    } = live_plan(&m("BTC/USDT", "5m")).unwrap()
-    else {
-        panic!("poll")
-    };
+    } = live_poll(&m("BTC/USDT", "5m")).unwrap();
     assert_eq!(
         request.url,
         "https://api.kucoin.com/api/v1/market/candles?symbol=BTC-USDT&type=5min"

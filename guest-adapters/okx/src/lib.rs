@@ -30,7 +30,7 @@ use seamless_adapter_kit::paging::{Span, backward, nonempty, normalize};
 use seamless_adapter_kit::rows::{Layout, array_rows};
 use seamless_adapter_kit::timeframe::Timeframe;
 use seamless_adapter_kit::wire::{Intervals, date_ms, excerpt, hint, poll};
-use seamless_adapter_kit::{AdapterError as E, AdapterInfo, LiveSource, Market, Page};
+use seamless_adapter_kit::{AdapterError as E, AdapterInfo, Market, Page, PollPlan};
 use seamless_adapter_kit::{Query, Request, Response, Window};
 use seamless_adapter_kit::{query_param, retry_after_ms, symbol};
 
@@ -68,6 +68,8 @@ pub fn info() -> AdapterInfo {
         timeframes: INTERVALS.names(),
         max_candles_per_request: HISTORY_MAX,
         rate_limit: hint(600, 1),
+        // Followed by REST polling only (see `live_poll`).
+        live_timeframes: Vec::new(),
     }
 }
 
@@ -215,7 +217,7 @@ pub fn error(r: &Response) -> E {
 }
 
 /// Poll the newest two candles of `/candles` every `min(timeframe, 10 s)`.
-pub fn live_plan(market: &Market) -> Result<LiveSource, E> {
+pub fn live_poll(market: &Market) -> Result<PollPlan, E> {
     let (tf, _) = timeframe(&market.timeframe)?;
     let request = Request::get(url(market, CANDLES, Query::new().push("limit", 2))?);
     Ok(poll(request, tf))

@@ -320,19 +320,15 @@ fn errors() {
 
 #[test]
 fn live_polls_recent_candles() {
-    match live_plan(&m("BTC/USDT", "1m")).unwrap() {
-        LiveSource::Poll {
-            request,
-            interval_ms,
-        } => {
-            assert_eq!(
-                request.url,
-                "https://www.okx.com/api/v5/market/candles?instId=BTC-USDT&bar=1m&limit=2"
-            );
-            assert_eq!(interval_ms, 10_000);
-        }
-        other => panic!("{other:?}"),
-    }
+    let PollPlan {
+        request,
+        interval_ms,
+    } = live_poll(&m("BTC/USDT", "1m")).unwrap();
+    assert_eq!(
+        request.url,
+        "https://www.okx.com/api/v5/market/candles?instId=BTC-USDT&bar=1m&limit=2"
+    );
+    assert_eq!(interval_ms, 10_000);
 }
 
 /// `cargo test -p okx-adapter --release -- --ignored --nocapture parse_speed`

@@ -15,7 +15,7 @@ use seamless_adapter_kit::paging::{self, Span};
 use seamless_adapter_kit::rows::{Layout, array_rows};
 use seamless_adapter_kit::timeframe::Timeframe::*;
 use seamless_adapter_kit::wire::{Intervals, hint, http_error};
-use seamless_adapter_kit::{AdapterError as E, AdapterInfo, LiveSource, Market, Query};
+use seamless_adapter_kit::{AdapterError as E, AdapterInfo, Market, PollPlan, Query};
 use seamless_adapter_kit::{Page, Request, Response, Window, query_param};
 use seamless_adapter_kit::{retry_after_ms, symbol, wire::poll_interval_ms};
 
@@ -44,6 +44,8 @@ pub fn info() -> AdapterInfo {
         timeframes: INTERVALS.names(),
         max_candles_per_request: MAX_LIMIT,
         rate_limit: hint(1200, 1),
+        // Followed by REST polling only (see `live_poll`).
+        live_timeframes: Vec::new(),
     }
 }
 
@@ -127,9 +129,9 @@ fn error(resp: &Response) -> E {
 }
 
 /// Following live: poll the newest rows every `min(timeframe, 10 s)`.
-pub fn live_plan(market: &Market) -> Result<LiveSource, E> {
+pub fn live_poll(market: &Market) -> Result<PollPlan, E> {
     let (tf, _) = INTERVALS.get(&market.timeframe)?;
-    Ok(LiveSource::Poll {
+    Ok(PollPlan {
         request: request(market, None, 2)?,
         interval_ms: poll_interval_ms(tf),
     })

@@ -144,13 +144,10 @@ fn errors_are_typed() {
 
 #[test]
 fn live_polls_newest_rows() {
-    let LiveSource::Poll {
+    let PollPlan {
         request,
         interval_ms,
-    } = live_plan(&m("1h")).unwrap()
-    else {
-        panic!()
-    };
+    } = live_poll(&m("1h")).unwrap();
     assert_eq!(
         request.url,
         "https://api.example.com/candles?market=BTC-USDT&tf=1h&limit=2"

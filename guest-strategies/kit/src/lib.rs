@@ -9,7 +9,7 @@
 //!   the fix.
 //! - [`node`]: node-id shape check (`ohlcv:{exchange}:{symbol}:{timeframe}`) and
 //!   timeframe lengths.
-//! - [`types`]: [`Signal`], [`Input`], [`Columns`] mirrors of the WIT records.
+//! - [`types`]: [`Signal`], [`Input`], [`Columns`], [`Batch`] mirrors of the WIT records.
 //! - [`history`]: the [`History`] trait (the imported `history` interface) and an
 //!   in-memory implementation for tests.
 //! - [`ring`]: a fixed-capacity ring whose contents are always one contiguous,
@@ -29,7 +29,7 @@ pub use history::{History, MemoryHistory, NoHistory};
 pub use node::{NodeId, timeframe_ms};
 pub use ring::Ring;
 pub use strategy::{Strategy, single_input};
-pub use types::{Columns, Input, Signal};
+pub use types::{Batch, Columns, Input, Signal};
 
 /// The default node id strategies read when none is configured.
 pub const DEFAULT_NODE: &str = "ohlcv:binance:BTC/USDT:1m";

@@ -3,7 +3,7 @@
 //! `strategy-node` export.
 
 use crate::history::History;
-use crate::types::{Columns, Input, Signal};
+use crate::types::{Batch, Columns, Input, Signal};
 
 /// A strategy node over plain Rust types.
 pub trait Strategy: Sized {
@@ -21,6 +21,33 @@ pub trait Strategy: Sized {
         history: &mut dyn History,
         out: &mut Vec<Signal>,
     ) -> Result<(), String>;
+
+    /// Handle a batch across inputs (already length-checked). The default hands each
+    /// run of consecutive rows of one input to [`Strategy::on_candles`] (a batch of one
+    /// input is one run, passed without a copy); a multi-input strategy that reads rows
+    /// one at a time overrides it to skip the per-run columns.
+    fn on_batch(
+        &mut self,
+        batch: Batch,
+        warmup: bool,
+        history: &mut dyn History,
+        out: &mut Vec<Signal>,
+    ) -> Result<(), String> {
+        let mut runs = batch.runs();
+        match (runs.next(), runs.next()) {
+            (None, _) => Ok(()),
+            (Some((input, _)), None) => {
+                self.on_candles(input, &batch.candles, warmup, history, out)
+            }
+            _ => {
+                for (input, rows) in batch.runs() {
+                    let run = batch.candles.rows(rows.start, rows.end);
+                    self.on_candles(input, &run, warmup, history, out)?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// `Ok` if `input` is 0, else an error for a strategy with a single input.
@@ -34,7 +61,9 @@ pub fn single_input(input: u32) -> Result<(), String> {
     }
 }
 
-/// Export a [`Strategy`] as the `strategy-node` component.
+/// Export a [`Strategy`] as the `strategy-node` component: the strategy is the state of
+/// the WIT resource `node` (one per run), so it lives exactly as long as the host keeps
+/// the resource.
 ///
 /// Expand it once, in a module compiled for `wasm32` only, with the path of the
 /// strategy type as seen from that module and the WIT folder relative to the
@@ -47,24 +76,22 @@ pub fn single_input(input: u32) -> Result<(), String> {
 ///     seamless_strategy_kit::export_strategy!(super::SmaCrossNode, "../../wit");
 /// }
 /// ```
-///
-/// The state lives in a thread-local (a component instance is single-threaded);
-/// `on-candles` before `init` fails with an error.
 #[macro_export]
 macro_rules! export_strategy {
     ($strategy:ty, $wit:tt) => {
         wit_bindgen::generate!({ world: "strategy-node", path: $wit });
 
         use exports::seamless::market::strategy::{
-            CandleColumns as WitColumns, Guest as WitGuest, Input as WitInput,
-            Signal as WitSignal,
+            Batch as WitBatch, CandleColumns as WitColumns, Guest as WitGuest,
+            GuestNode as WitGuestNode, Input as WitInput, Node as WitNode, Signal as WitSignal,
         };
 
         struct WitComponent;
 
-        ::std::thread_local! {
-            static WIT_STATE: ::std::cell::RefCell<::core::option::Option<$strategy>> =
-                const { ::std::cell::RefCell::new(::core::option::Option::None) };
+        /// The `node` resource: the configured strategy and its inputs.
+        struct WitState {
+            strategy: ::core::cell::RefCell<$strategy>,
+            inputs: ::std::vec::Vec<$crate::Input>,
         }
 
         fn wit_columns_in(c: WitColumns) -> $crate::Columns {
@@ -105,44 +132,48 @@ macro_rules! export_strategy {
         }
 
         impl WitGuest for WitComponent {
-            fn init(
+            type Node = WitState;
+        }
+
+        impl WitGuestNode for WitState {
+            fn create(
                 config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
-            ) -> ::core::result::Result<::std::vec::Vec<WitInput>, ::std::string::String> {
-                let (state, inputs) = <$strategy as $crate::Strategy>::init(&config)?;
-                WIT_STATE.with(|s| *s.borrow_mut() = ::core::option::Option::Some(state));
-                ::core::result::Result::Ok(
-                    inputs
-                        .into_iter()
-                        .map(|i| WitInput {
-                            node_id: i.node_id,
-                            warmup: i.warmup,
-                        })
-                        .collect(),
-                )
+            ) -> ::core::result::Result<WitNode, ::std::string::String> {
+                let (strategy, inputs) = <$strategy as $crate::Strategy>::init(&config)?;
+                ::core::result::Result::Ok(WitNode::new(WitState {
+                    strategy: ::core::cell::RefCell::new(strategy),
+                    inputs,
+                }))
+            }
+
+            fn inputs(&self) -> ::std::vec::Vec<WitInput> {
+                self.inputs
+                    .iter()
+                    .map(|i| WitInput {
+                        node_id: i.node_id.clone(),
+                        warmup: i.warmup,
+                    })
+                    .collect()
             }
 
             fn on_candles(
-                input: u32,
-                batch: WitColumns,
+                &self,
+                batch: WitBatch,
                 warmup: bool,
             ) -> ::core::result::Result<::std::vec::Vec<WitSignal>, ::std::string::String> {
-                let batch = wit_columns_in(batch);
+                let batch = $crate::Batch {
+                    inputs: batch.inputs,
+                    candles: wit_columns_in(batch.candles),
+                };
                 batch.check()?;
                 let mut out = ::std::vec::Vec::new();
-                WIT_STATE.with(|s| {
-                    let mut s = s.borrow_mut();
-                    let state = s
-                        .as_mut()
-                        .ok_or_else(|| "on-candles called before init".to_owned())?;
-                    <$strategy as $crate::Strategy>::on_candles(
-                        state,
-                        input,
-                        &batch,
-                        warmup,
-                        &mut WitHostHistory,
-                        &mut out,
-                    )
-                })?;
+                <$strategy as $crate::Strategy>::on_batch(
+                    &mut self.strategy.borrow_mut(),
+                    batch,
+                    warmup,
+                    &mut WitHostHistory,
+                    &mut out,
+                )?;
                 ::core::result::Result::Ok(
                     out.into_iter()
                         .map(|s| WitSignal {

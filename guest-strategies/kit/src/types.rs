@@ -1,5 +1,6 @@
 //! Plain mirrors of the WIT records a strategy sees: [`Signal`] (`strategy.signal`),
-//! [`Input`] (`strategy.input`) and [`Columns`] (`types.candle-columns`).
+//! [`Input`] (`strategy.input`), [`Columns`] (`types.candle-columns`) and [`Batch`]
+//! (`strategy.batch`).
 
 /// A signal emitted by a strategy (mirror of `strategy.signal`).
 #[derive(Clone, Debug, PartialEq)]
@@ -99,11 +100,77 @@ impl Columns {
     }
 }
 
+/// A time-ordered run of candles across inputs (mirror of `strategy.batch`): row `i`
+/// of `candles` belongs to input `inputs[i]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Batch {
+    pub inputs: Vec<u32>,
+    pub candles: Columns,
+}
+
+impl Batch {
+    /// A batch whose rows all belong to `input`.
+    pub fn of(input: u32, candles: Columns) -> Batch {
+        Batch {
+            inputs: vec![input; candles.len()],
+            candles,
+        }
+    }
+
+    /// The number of rows, or an error if the columns (or the input indexes) differ in
+    /// length.
+    pub fn check(&self) -> Result<usize, String> {
+        let n = self.candles.check()?;
+        if self.inputs.len() == n {
+            Ok(n)
+        } else {
+            Err(format!(
+                "malformed batch: {n} candles but {} input indexes",
+                self.inputs.len()
+            ))
+        }
+    }
+
+    /// Runs of consecutive rows of one input, in order: `(input, rows)`.
+    pub fn runs(&self) -> impl Iterator<Item = (u32, core::ops::Range<usize>)> + '_ {
+        let mut from = 0;
+        core::iter::from_fn(move || {
+            let input = *self.inputs.get(from)?;
+            let len = self.inputs[from..]
+                .iter()
+                .take_while(|i| **i == input)
+                .count();
+            let run = from..from + len;
+            from += len;
+            Some((input, run))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    //! Unit tests: Column checks and row slicing.
+    //! Unit tests: Column checks, row slicing, batch runs.
 
     use super::*;
+
+    #[test]
+    fn runs_split_by_input() {
+        let mut c = Columns::default();
+        for t in 0..6 {
+            c.push(t, 0.0, 0.0, 0.0, 0.0, 0.0);
+        }
+        let b = Batch {
+            inputs: vec![0, 0, 1, 0, 1, 1],
+            candles: c,
+        };
+        assert_eq!(b.check(), Ok(6));
+        let runs: Vec<_> = b.runs().collect();
+        assert_eq!(runs, vec![(0, 0..2), (1, 2..3), (0, 3..4), (1, 4..6)]);
+        let mut short = b.clone();
+        short.inputs.pop();
+        assert!(short.check().unwrap_err().contains("5 input indexes"));
+        assert_eq!(Batch::default().runs().count(), 0);
+    }
 
     #[test]
     fn check_names_the_short_column() {

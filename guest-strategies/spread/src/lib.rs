@@ -19,7 +19,7 @@
 //! The core, [`Spread`], is plain Rust (natively testable); the `strategy-node`
 //! export is compiled for `wasm32` only.
 
-use seamless_strategy_kit::{Columns, Config, History, Input, Ring, Signal, Strategy};
+use seamless_strategy_kit::{Batch, Columns, Config, History, Input, Ring, Signal, Strategy};
 
 /// Largest `window` accepted.
 pub const MAX_WINDOW: u32 = 1_000_000;
@@ -229,6 +229,22 @@ impl Strategy for Spread {
     ) -> Result<(), String> {
         batch.check()?;
         Spread::on_candles(self, input, &batch.open_time, &batch.close, warmup, out)
+    }
+
+    /// Runs of the batch straight from its columns (no per-run copy): the two inputs
+    /// usually alternate row by row.
+    fn on_batch(
+        &mut self,
+        batch: Batch,
+        warmup: bool,
+        _history: &mut dyn History,
+        out: &mut Vec<Signal>,
+    ) -> Result<(), String> {
+        let (t, c) = (&batch.candles.open_time, &batch.candles.close);
+        for (input, rows) in batch.runs() {
+            Spread::on_candles(self, input, &t[rows.clone()], &c[rows], warmup, out)?;
+        }
+        Ok(())
     }
 }
 

@@ -111,7 +111,7 @@ async fn live_run(cached_host: &ComponentHost, ping_ms: u64, want: usize) -> Liv
         .into_iter()
         .map(crate::sim_candle)
         .collect();
-    inst.on_candles(0, &seamless::components::columns(&warm), true)
+    inst.on_candles(&seamless::components::batch_of(0, &warm), true)
         .unwrap()
         .unwrap();
     let (session, mut rx) = LiveSession::start(provider, node, from, SessionOptions::default())
@@ -138,7 +138,7 @@ async fn live_run(cached_host: &ComponentHost, ping_ms: u64, want: usize) -> Liv
             }
             LiveUpdate::Closed(c) => {
                 let out = inst
-                    .on_candles(0, &seamless::components::columns(&[c]), false)
+                    .on_candles(&seamless::components::batch_of(0, &[c]), false)
                     .unwrap()
                     .unwrap();
                 let lat = wall_now_ms() - wall_at(c.open_time + MIN);

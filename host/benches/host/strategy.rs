@@ -136,8 +136,8 @@ pub(crate) fn bench_strategy(rt: &tokio::runtime::Runtime, cached_host: &Compone
         |inst| {
             let mut out = Vec::new();
             for b in candles.chunks(BATCH) {
-                let cols = seamless::components::columns(b);
-                out.extend(inst.on_candles(0, &cols, false).unwrap().unwrap());
+                let batch = seamless::components::batch_of(0, b);
+                out.extend(inst.on_candles(&batch, false).unwrap().unwrap());
             }
             out
         },
@@ -145,40 +145,44 @@ pub(crate) fn bench_strategy(rt: &tokio::runtime::Runtime, cached_host: &Compone
     // (c) The component with the columns built beforehand.
     let prebuilt: Vec<_> = candles
         .chunks(BATCH)
-        .map(seamless::components::columns)
+        .map(|b| seamless::components::batch_of(0, b))
         .collect();
     let (wasm_pre, pre_sigs) = timed(
         reps,
         || sma_instance(&component),
         |inst| {
             let mut out = Vec::new();
-            for cols in &prebuilt {
-                out.extend(inst.on_candles(0, cols, false).unwrap().unwrap());
+            for batch in &prebuilt {
+                out.extend(inst.on_candles(batch, false).unwrap().unwrap());
             }
             out
         },
     );
     // Where the time goes: the call and the copy of the columns into the guest alone
     // (input 1 does not exist: the guest refuses at once, before looking at a candle)...
+    let wrong_input: Vec<_> = candles
+        .chunks(BATCH)
+        .map(|b| seamless::components::batch_of(1, b))
+        .collect();
     let (copy_only, _) = timed(
         reps,
         || sma_instance(&component),
         |inst| {
-            for cols in &prebuilt {
-                assert!(inst.on_candles(1, cols, false).unwrap().is_err());
+            for batch in &wrong_input {
+                assert!(inst.on_candles(batch, false).unwrap().is_err());
             }
         },
     );
     // ... and the fixed cost of one call (a one-candle batch).
-    let one = seamless::components::columns(&candles[..1]);
+    let one = seamless::components::batch_of(1, &candles[..1]);
     let mut inst = sma_instance(&component);
     let per_call = mean(20_000, || {
-        inst.on_candles(1, &one, false).unwrap().unwrap_err();
+        inst.on_candles(&one, false).unwrap().unwrap_err();
     });
     // ... and the guest alone on a bench-local engine, with and without the epoch
     // checks the sandbox's deadlines need (columns pre-built).
     let wasm_bytes = std::fs::read(&wasm_path).unwrap();
-    let bare_cols: Vec<bare::CandleColumns> = prebuilt.iter().map(bare::columns).collect();
+    let bare_cols: Vec<bare::Batch> = prebuilt.iter().map(bare::batch).collect();
     let bare_time = |epoch: bool| {
         let h = bare::Host::new(&wasm_bytes, epoch, SandboxLimits::default().memory_bytes);
         let (d, signals) = timed(
@@ -424,19 +428,23 @@ mod bare {
         }
     }
 
-    pub use types::CandleColumns;
+    pub use exports::seamless::market::strategy::Batch;
+    use types::CandleColumns;
 
-    /// An initialised sma-cross instance (fast 10, slow 30).
+    /// An initialised sma-cross instance (fast 10, slow 30): the component and its
+    /// `node` resource.
     pub struct Instance {
         store: Store<State>,
-        node: StrategyNode,
+        component: StrategyNode,
+        node: wasmtime::component::ResourceAny,
     }
 
     impl Instance {
-        pub fn on_candles(&mut self, batch: &CandleColumns) -> usize {
-            self.node
+        pub fn on_candles(&mut self, batch: &Batch) -> usize {
+            self.component
                 .seamless_market_strategy()
-                .call_on_candles(&mut self.store, 0, batch, false)
+                .node()
+                .call_on_candles(&mut self.store, self.node, batch, false)
                 .unwrap()
                 .unwrap()
                 .len()
@@ -481,25 +489,35 @@ mod bare {
                 store.set_epoch_deadline(u64::MAX / 2);
                 store.epoch_deadline_trap();
             }
-            let node = self.pre.instantiate(&mut store).unwrap();
+            let component = self.pre.instantiate(&mut store).unwrap();
             let config = super::sma_config();
-            node.seamless_market_strategy()
-                .call_init(&mut store, &config)
+            let node = component
+                .seamless_market_strategy()
+                .node()
+                .call_create(&mut store, &config)
                 .unwrap()
                 .unwrap();
-            Instance { store, node }
+            Instance {
+                store,
+                component,
+                node,
+            }
         }
     }
 
-    /// The host's columns as this engine's (same record, separate bindings).
-    pub fn columns(c: &::seamless::components::CandleColumns) -> CandleColumns {
-        CandleColumns {
-            open_time: c.open_time.clone(),
-            open: c.open.clone(),
-            high: c.high.clone(),
-            low: c.low.clone(),
-            close: c.close.clone(),
-            volume: c.volume.clone(),
+    /// The host's batch as this engine's (same record, separate bindings).
+    pub fn batch(b: &::seamless::components::CandleBatch) -> Batch {
+        let c = &b.candles;
+        Batch {
+            inputs: b.inputs.clone(),
+            candles: CandleColumns {
+                open_time: c.open_time.clone(),
+                open: c.open.clone(),
+                high: c.high.clone(),
+                low: c.low.clone(),
+                close: c.close.clone(),
+                volume: c.volume.clone(),
+            },
         }
     }
 }

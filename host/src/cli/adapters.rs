@@ -172,12 +172,13 @@ fn describe(a: &Adapter, source: &str, sha256: &str) -> String {
     let i = a.info();
     let rl = &i.rate_limit;
     format!(
-        "id:            {}\nname:          {}\nversion:       {}\nwit:           {WIT_PACKAGE}@{}\nsource:        {source}\nsha256:        {sha256}\ntimeframes:    {}\nmax/request:   {}\nbase URLs:     {}\nrate limit:    {} weight/min, {} per request{}\n",
+        "id:            {}\nname:          {}\nversion:       {}\nwit:           {WIT_PACKAGE}@{}\nsource:        {source}\nsha256:        {sha256}\ntimeframes:    {}\nlive:          {}\nmax/request:   {}\nbase URLs:     {}\nrate limit:    {} weight/min, {} per request{}\n",
         i.id,
         i.name,
         i.version,
         a.wit_version(),
         i.timeframes.join(" "),
+        live_summary(i),
         i.max_candles_per_request,
         i.base_urls.join(" "),
         rl.budget_per_minute,
@@ -187,6 +188,20 @@ fn describe(a: &Adapter, source: &str, sha256: &str) -> String {
             .map(|h| format!(", header {h}"))
             .unwrap_or_default(),
     )
+}
+
+/// How the adapter follows each timeframe live: over its WebSocket or by REST polling.
+fn live_summary(i: &seamless::components::AdapterInfo) -> String {
+    if i.live_timeframes.is_empty() {
+        "REST polling".to_string()
+    } else if i.timeframes.iter().all(|t| i.live_timeframes.contains(t)) {
+        "WebSocket".to_string()
+    } else {
+        format!(
+            "WebSocket {}; REST polling for the others",
+            i.live_timeframes.join(" ")
+        )
+    }
 }
 
 fn registry_failure(e: seamless::provider::RegistryError) -> Failure {
@@ -212,8 +227,8 @@ fn list(g: &Global, format: ReportFormat) -> Result<(), Failure> {
         return print_json(&v);
     }
     println!(
-        "{:<10} {:<8} {:<6} {:<44} {:<28} SOURCE",
-        "ID", "VERSION", "MAX", "TIMEFRAMES", "BASE URLS"
+        "{:<10} {:<8} {:<6} {:<44} {:<14} {:<28} SOURCE",
+        "ID", "VERSION", "MAX", "TIMEFRAMES", "LIVE", "BASE URLS"
     );
     for e in &exchanges {
         let i = e.adapter.info();
@@ -221,12 +236,18 @@ fn list(g: &Global, format: ReportFormat) -> Result<(), Failure> {
             .get(&i.id)
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| e.adapter.label().to_string());
+        let live = match live_summary(i).as_str() {
+            "REST polling" => "poll".to_string(),
+            "WebSocket" => "websocket".to_string(),
+            _ => format!("websocket:{}", i.live_timeframes.join(",")),
+        };
         println!(
-            "{:<10} {:<8} {:<6} {:<44} {:<28} {}",
+            "{:<10} {:<8} {:<6} {:<44} {:<14} {:<28} {}",
             i.id,
             i.version,
             i.max_candles_per_request,
             i.timeframes.join(","),
+            live,
             i.base_urls.join(","),
             source
         );

@@ -22,8 +22,8 @@ pub(super) mod bindings {
 }
 
 use bindings::ExchangeAdapterPre;
-use bindings::exports::seamless::market::adapter as wit;
-use bindings::seamless::market::{http as wit_http, log as wit_log, types as wit_types};
+pub(super) use bindings::exports::seamless::market::adapter as wit;
+pub(super) use bindings::seamless::market::{http as wit_http, log as wit_log, types as wit_types};
 
 impl wit_log::Host for GuestState {
     fn log(&mut self, level: wit_log::Level, message: String) {
@@ -68,6 +68,8 @@ pub struct AdapterInfo {
     pub timeframes: Vec<String>,
     pub max_candles_per_request: u32,
     pub rate_limit: RateLimitHint,
+    /// Timeframes followed over a WebSocket; the others are polled.
+    pub live_timeframes: Vec<String>,
 }
 
 /// Candles of one page, the range it proves complete, and the request that
@@ -78,26 +80,6 @@ pub struct Page {
     /// Every candle the exchange has in this range is in `candles`.
     pub covered: Window,
     pub next: Option<HttpRequest>,
-}
-
-/// A candle from a live feed.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LiveCandle {
-    pub candle: Candle,
-    pub closed: bool,
-}
-
-/// How to follow a market live.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LivePlan {
-    WebSocket {
-        url: String,
-        subscribe: Vec<String>,
-    },
-    Poll {
-        request: HttpRequest,
-        interval_ms: u64,
-    },
 }
 
 /// Errors an adapter reports on purpose (the guest-visible error type of the WIT).
@@ -161,7 +143,7 @@ impl From<wit::AdapterError> for AdapterError {
     }
 }
 
-fn req_from_wit(r: wit_http::Request) -> HttpRequest {
+pub(super) fn req_from_wit(r: wit_http::Request) -> HttpRequest {
     HttpRequest {
         method: r.method,
         url: r.url,
@@ -179,7 +161,7 @@ fn req_to_wit(r: &HttpRequest) -> wit_http::Request {
     }
 }
 
-fn candle_from_wit(c: wit_types::Candle) -> Candle {
+pub(super) fn candle_from_wit(c: wit_types::Candle) -> Candle {
     Candle {
         open_time: c.open_time,
         open: c.open,
@@ -190,7 +172,7 @@ fn candle_from_wit(c: wit_types::Candle) -> Candle {
     }
 }
 
-fn market(node: &NodeId) -> wit_types::Market {
+pub(super) fn market(node: &NodeId) -> wit_types::Market {
     wit_types::Market {
         exchange: node.exchange.clone(),
         symbol: node.symbol.clone(),
@@ -221,7 +203,7 @@ struct Warm {
 /// Warm instances kept per adapter (about the chunks in flight per exchange).
 const MAX_WARM: usize = 8;
 
-type GuestResult<T> = Result<Result<T, AdapterError>, ComponentError>;
+pub(super) type GuestResult<T> = Result<Result<T, AdapterError>, ComponentError>;
 
 impl Adapter {
     pub(super) fn new(
@@ -255,6 +237,7 @@ impl Adapter {
                     request_weight: 0,
                     used_weight_header: None,
                 },
+                live_timeframes: vec![],
             },
             wit_version,
         };
@@ -285,7 +268,7 @@ impl Adapter {
     }
 
     /// Instantiate, run `f`, classify failures. A trapped instance is dropped with the store.
-    fn call<R>(
+    pub(super) fn call<R>(
         &self,
         name: &'static str,
         f: impl FnOnce(
@@ -336,7 +319,7 @@ impl Adapter {
         self.fresh("instantiate").map(drop)
     }
 
-    fn contract(&self, call: &'static str, detail: String) -> ComponentError {
+    pub(super) fn contract(&self, call: &'static str, detail: String) -> ComponentError {
         ComponentError::Contract {
             component: self.label.clone(),
             call,
@@ -344,7 +327,7 @@ impl Adapter {
         }
     }
 
-    fn check_url(&self, call: &'static str, url: &str) -> Result<(), ComponentError> {
+    pub(super) fn check_url(&self, call: &'static str, url: &str) -> Result<(), ComponentError> {
         if self.info.base_urls.iter().any(|b| url_within(url, b)) {
             Ok(())
         } else {
@@ -460,54 +443,6 @@ impl Adapter {
     ) -> Result<(), ComponentError> {
         candle_contract(node.timeframe, window, candles).map_err(|d| self.contract(call, d))
     }
-
-    /// How to follow `node` live.
-    pub fn live_plan(&self, node: &NodeId) -> GuestResult<LivePlan> {
-        let m = market(node);
-        let r = self.call("live-plan", |s, a| {
-            a.seamless_market_adapter().call_live_plan(s, &m)
-        })?;
-        match r {
-            Ok(wit::LiveSource::Websocket(ws)) => {
-                self.check_url("live-plan", &ws.url)?;
-                Ok(Ok(LivePlan::WebSocket {
-                    url: ws.url,
-                    subscribe: ws.subscribe,
-                }))
-            }
-            Ok(wit::LiveSource::Poll(p)) => {
-                self.check_url("live-plan", &p.request.url)?;
-                Ok(Ok(LivePlan::Poll {
-                    request: req_from_wit(p.request),
-                    interval_ms: p.interval_ms,
-                }))
-            }
-            Err(e) => Ok(Err(e.into())),
-        }
-    }
-
-    /// Parse one live frame.
-    pub fn live_parse(&self, node: &NodeId, frame: &str) -> GuestResult<Vec<LiveCandle>> {
-        let m = market(node);
-        let r = self.call("live-parse", |s, a| {
-            a.seamless_market_adapter().call_live_parse(s, &m, frame)
-        })?;
-        match r {
-            Ok(v) => {
-                let out: Vec<LiveCandle> = v
-                    .into_iter()
-                    .map(|lc| LiveCandle {
-                        candle: candle_from_wit(lc.candle),
-                        closed: lc.closed,
-                    })
-                    .collect();
-                let candles: Vec<Candle> = out.iter().map(|l| l.candle).collect();
-                self.check_candles("live-parse", node, None, &candles)?;
-                Ok(Ok(out))
-            }
-            Err(e) => Ok(Err(e.into())),
-        }
-    }
 }
 
 fn check_info(label: &str, i: wit::AdapterInfo) -> Result<AdapterInfo, ComponentError> {
@@ -533,6 +468,12 @@ fn check_info(label: &str, i: wit::AdapterInfo) -> Result<AdapterInfo, Component
     if i.max_candles_per_request == 0 {
         return Err(bad("max-candles-per-request is 0".into()));
     }
+    if let Some(t) = i.live_timeframes.iter().find(|t| !i.timeframes.contains(t)) {
+        return Err(bad(format!(
+            "live timeframe {t} is not among its timeframes [{}]",
+            i.timeframes.join(", ")
+        )));
+    }
     Ok(AdapterInfo {
         id: i.id,
         name: i.name,
@@ -545,6 +486,7 @@ fn check_info(label: &str, i: wit::AdapterInfo) -> Result<AdapterInfo, Component
             request_weight: i.rate_limit.request_weight,
             used_weight_header: i.rate_limit.used_weight_header,
         },
+        live_timeframes: i.live_timeframes,
     })
 }
 
@@ -556,7 +498,7 @@ const MAX_OPEN_MS: i64 = 253_399_622_400_000;
 /// The candle part of the contract: each open time a time (years 1 to 9999, the range the
 /// adapter kit enforces too), on the `tf` grid, after the previous candle's and inside
 /// `window` (when given); prices and volume finite. The error names the first bad candle.
-fn candle_contract(
+pub(crate) fn candle_contract(
     tf: crate::domain::Timeframe,
     window: Option<Window>,
     candles: &[Candle],

@@ -8,6 +8,7 @@
 
 mod adapter;
 mod cache;
+mod live;
 mod sandbox;
 mod strategy;
 
@@ -21,16 +22,20 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 /// The HTTP wire types of the adapter API (defined in [`crate::net`]).
 pub use crate::net::{HttpRequest, HttpResponse};
-pub use adapter::{Adapter, AdapterError, AdapterInfo, LiveCandle, LivePlan, Page, RateLimitHint};
+pub use adapter::{Adapter, AdapterError, AdapterInfo, Page, RateLimitHint};
 pub use cache::ComponentCache;
+pub use live::{
+    Frame, Heartbeat, LiveConnection, LiveEvents, LiveRoute, LiveSetup, LiveStream, LiveUpdate,
+    PollPlan,
+};
 pub use sandbox::TrapKind;
 pub use strategy::{
-    CandleColumns, HistorySource, Signal, StrategyComponent, StrategyInput, StrategyInstance,
-    columns,
+    CandleBatch, CandleColumns, HistorySource, Signal, StrategyComponent, StrategyInput,
+    StrategyInstance, batch_of, columns,
 };
 
 /// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 /// The WIT package name.
 pub const WIT_PACKAGE: &str = "seamless:market";
 

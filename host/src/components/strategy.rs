@@ -9,7 +9,7 @@
 //! The `history` import is answered by a [`HistorySource`] the runner installs, which
 //! bounds what the guest may see (no look-ahead).
 
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceAny};
 
 use super::sandbox::{self, GuestState};
 use super::{ComponentError, ComponentHost};
@@ -35,6 +35,10 @@ use bindings::seamless::market::history as wit_history;
 /// Many candles as columns (row `i` of every list is one candle): the form batches
 /// and history windows cross the sandbox boundary in.
 pub use super::adapter::bindings::seamless::market::types::CandleColumns;
+
+/// A time-ordered run of candles across inputs (WIT `strategy.batch`): row `i` of
+/// `candles` belongs to input `inputs[i]`.
+pub use bindings::exports::seamless::market::strategy::Batch as CandleBatch;
 
 /// Build columns from candles.
 pub fn columns(candles: &[Candle]) -> CandleColumns {
@@ -185,17 +189,20 @@ impl StrategyComponent {
             host: self.host.clone(),
             store,
             instance,
+            node: None,
             dead: false,
         })
     }
 }
 
-/// A live strategy instance: its state persists between calls. After a trap it is dead
-/// and every further call fails.
+/// A live strategy instance holding one configured `node` resource: its state persists
+/// between calls. After a trap it is dead and every further call fails.
 pub struct StrategyInstance {
     host: ComponentHost,
     store: wasmtime::Store<GuestState>,
     instance: bindings::StrategyNode,
+    /// The `node` resource `init` created.
+    node: Option<ResourceAny>,
     dead: bool,
 }
 
@@ -231,32 +238,42 @@ impl StrategyInstance {
         self.dead
     }
 
-    /// Configure the strategy; returns its inputs or the guest's error message.
+    /// Configure the strategy (`node.create`, then `node.inputs`); returns its inputs
+    /// or the guest's error message.
     pub fn init(&mut self, config: &[(String, String)]) -> GuestResult<Vec<StrategyInput>> {
-        let r = self.call("init", |s, i| {
-            i.seamless_market_strategy().call_init(s, config)
+        let created = self.call("init", |s, i| {
+            i.seamless_market_strategy().node().call_create(s, config)
         })?;
-        Ok(r.map(|inputs| {
-            inputs
-                .into_iter()
-                .map(|i: wit::Input| StrategyInput {
-                    node_id: i.node_id,
-                    warmup: i.warmup,
-                })
-                .collect()
-        }))
+        let node = match created {
+            Ok(node) => node,
+            Err(e) => return Ok(Err(e)),
+        };
+        self.node = Some(node);
+        let inputs = self.call("init", |s, i| {
+            i.seamless_market_strategy().node().call_inputs(s, node)
+        })?;
+        Ok(Ok(inputs
+            .into_iter()
+            .map(|i: wit::Input| StrategyInput {
+                node_id: i.node_id,
+                warmup: i.warmup,
+            })
+            .collect()))
     }
 
-    /// Deliver a batch of input `input`; returns the signals or the guest's error.
-    pub fn on_candles(
-        &mut self,
-        input: u32,
-        batch: &CandleColumns,
-        warmup: bool,
-    ) -> GuestResult<Vec<Signal>> {
+    /// Deliver a batch; returns the signals or the guest's error.
+    pub fn on_candles(&mut self, batch: &CandleBatch, warmup: bool) -> GuestResult<Vec<Signal>> {
+        let Some(node) = self.node else {
+            return Err(ComponentError::Contract {
+                component: self.store.data().component.clone(),
+                call: "on-candles",
+                detail: "on-candles before init: the host must configure the strategy first".into(),
+            });
+        };
         let r = self.call("on-candles", |s, i| {
             i.seamless_market_strategy()
-                .call_on_candles(s, input, batch, warmup)
+                .node()
+                .call_on_candles(s, node, batch, warmup)
         })?;
         Ok(r.map(|signals| {
             signals
@@ -270,6 +287,26 @@ impl StrategyInstance {
                 })
                 .collect()
         }))
+    }
+}
+
+impl Drop for StrategyInstance {
+    /// Drop the `node` resource inside the guest (its destructor runs under the call
+    /// deadline), unless the instance trapped.
+    fn drop(&mut self) {
+        if let Some(node) = self.node.take()
+            && !self.dead
+        {
+            let _ = self.call("drop", |s, _| node.resource_drop(s));
+        }
+    }
+}
+
+/// A batch of one input's candles (every row of input `input`).
+pub fn batch_of(input: u32, candles: &[Candle]) -> CandleBatch {
+    CandleBatch {
+        inputs: vec![input; candles.len()],
+        candles: columns(candles),
     }
 }
 

@@ -31,7 +31,7 @@ use thiserror::Error;
 use crate::components::{Adapter, AdapterError, ComponentError, Page};
 use crate::coord::Cluster;
 use crate::domain::{NodeId, Window};
-use crate::net::{BaseMap, HttpClient, HttpRequest, NetError};
+use crate::net::{BaseMap, HttpClient, HttpRequest, HttpResponse, NetError};
 use crate::ratelimit::{KeyLimiter, LimitSpec, RateLimiters};
 
 /// Per-exchange rate-limit overrides (from configuration); unset fields take the
@@ -252,6 +252,26 @@ impl Route {
             })
     }
 
+    /// Send `req` under the key's limiter (its URL through the base map), count it,
+    /// and let the limiter observe the answer. A 5xx answer is an error. No retry.
+    pub async fn send(
+        &self,
+        exchange: &str,
+        req: &HttpRequest,
+    ) -> Result<HttpResponse, GatewayError> {
+        let url = self.bases.rewrite(&req.url);
+        self.limiter.acquire().await;
+        let sent = Instant::now();
+        let resp = self.http.send(req, &url).await?;
+        let status = resp.status;
+        crate::metrics::http_request(exchange, status, sent.elapsed().as_secs_f64());
+        self.limiter.observe(&resp, resp.retry_after()).await;
+        if status >= 500 {
+            return Err(GatewayError::Server { status, url });
+        }
+        Ok(resp)
+    }
+
     /// One exchange of `req` (see the module doc): send it under the key's limiter and
     /// parse the answer. No retry.
     pub async fn fetch_page(
@@ -260,16 +280,8 @@ impl Route {
         window: Window,
         req: &HttpRequest,
     ) -> Result<Page, GatewayError> {
-        let url = self.bases.rewrite(&req.url);
-        self.limiter.acquire().await;
-        let sent = Instant::now();
-        let resp = self.http.send(req, &url).await?;
+        let resp = self.send(&node.exchange, req).await?;
         let status = resp.status;
-        crate::metrics::http_request(&node.exchange, status, sent.elapsed().as_secs_f64());
-        self.limiter.observe(&resp, resp.retry_after()).await;
-        if status >= 500 {
-            return Err(GatewayError::Server { status, url });
-        }
         let (n, r) = (node.clone(), req.clone());
         match self.guest(move |a| a.parse(&n, window, &r, resp)).await?? {
             Ok(page) => Ok(page),
@@ -280,7 +292,7 @@ impl Route {
             }
             Err(error) => Err(GatewayError::Adapter {
                 status: Some(status),
-                url: Some(url),
+                url: Some(self.bases.rewrite(&req.url)),
                 error,
             }),
         }

@@ -1,90 +1,147 @@
 //! Merging several inputs into one delivery order, cut into batches.
 //!
 //! Order: ascending open time; candles of different inputs with the same open time go
-//! in input-index order (input 0 first). A batch is a run of consecutive candles of one
-//! input in that order, at most `max` long, so a single-input replay goes in full
-//! batches while two inputs on the same grid alternate candle by candle.
+//! in input-index order (input 0 first). A batch is a run of at most `max` consecutive
+//! candles in that order, across inputs (WIT `strategy.batch`: the columns plus an input
+//! index per row), so two inputs on the same grid go in batches as full as one input's.
 
-/// One batch: `len` candles of `input` starting at row `from` of that input's series.
+use crate::components::{CandleBatch, CandleColumns};
+use crate::domain::Candle;
+
+/// One merged row: candle `row` of input `input`'s series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Batch {
+pub struct Pick {
     pub input: u32,
-    pub from: usize,
-    pub len: usize,
+    pub row: usize,
 }
 
-/// Batches delivering `series` (the open times of each input, ascending) in merged order.
-pub fn batches(series: &[&[i64]], max: usize) -> Vec<Batch> {
-    let max = max.max(1);
+/// Every candle of `series` (each input's candles, ascending) in merged order.
+pub fn merged(series: &[&[Candle]]) -> Vec<Pick> {
+    let total: usize = series.iter().map(|s| s.len()).sum();
+    let mut out = Vec::with_capacity(total);
+    if let [only] = series {
+        out.extend((0..only.len()).map(|row| Pick { input: 0, row }));
+        return out;
+    }
     let mut pos = vec![0usize; series.len()];
-    let mut out: Vec<Batch> = Vec::new();
     loop {
         // The next candle: smallest open time, lowest input index on ties.
         let mut best: Option<(i64, usize)> = None;
         for (i, s) in series.iter().enumerate() {
-            if let Some(&t) = s.get(pos[i])
-                && best.is_none_or(|(bt, _)| t < bt)
+            if let Some(c) = s.get(pos[i])
+                && best.is_none_or(|(bt, _)| c.open_time < bt)
             {
-                best = Some((t, i));
+                best = Some((c.open_time, i));
             }
         }
         let Some((_, i)) = best else { break };
-        match out.last_mut() {
-            Some(b) if b.input as usize == i && b.from + b.len == pos[i] && b.len < max => {
-                b.len += 1;
-            }
-            _ => out.push(Batch {
-                input: i as u32,
-                from: pos[i],
-                len: 1,
-            }),
-        }
+        out.push(Pick {
+            input: i as u32,
+            row: pos[i],
+        });
         pos[i] += 1;
     }
     out
+}
+
+/// The batch of `picks` (rows of `series`), in their order.
+pub fn batch(series: &[&[Candle]], picks: &[Pick]) -> CandleBatch {
+    let n = picks.len();
+    let mut b = CandleBatch {
+        inputs: Vec::with_capacity(n),
+        candles: CandleColumns {
+            open_time: Vec::with_capacity(n),
+            open: Vec::with_capacity(n),
+            high: Vec::with_capacity(n),
+            low: Vec::with_capacity(n),
+            close: Vec::with_capacity(n),
+            volume: Vec::with_capacity(n),
+        },
+    };
+    for p in picks {
+        push(&mut b, p.input, &series[p.input as usize][p.row]);
+    }
+    b
+}
+
+/// The batch of `(input, candle)` rows, in their order.
+pub fn batch_of_rows(rows: &[(u32, Candle)]) -> CandleBatch {
+    let mut b = CandleBatch {
+        inputs: Vec::with_capacity(rows.len()),
+        candles: crate::components::columns(&[]),
+    };
+    for (i, c) in rows {
+        push(&mut b, *i, c);
+    }
+    b
+}
+
+fn push(b: &mut CandleBatch, input: u32, k: &Candle) {
+    b.inputs.push(input);
+    let c = &mut b.candles;
+    c.open_time.push(k.open_time);
+    c.open.push(k.open);
+    c.high.push(k.high);
+    c.low.push(k.low);
+    c.close.push(k.close);
+    c.volume.push(k.volume);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn single_input_goes_in_full_batches() {
-        let a: Vec<i64> = (0..10).collect();
-        let b = batches(&[&a], 4);
-        assert_eq!(
-            b.iter().map(|b| (b.from, b.len)).collect::<Vec<_>>(),
-            vec![(0, 4), (4, 4), (8, 2)]
-        );
+    fn at(t: i64) -> Candle {
+        Candle {
+            open_time: t,
+            open: t as f64,
+            high: t as f64,
+            low: t as f64,
+            close: t as f64,
+            volume: 1.0,
+        }
+    }
+
+    fn series(times: &[i64]) -> Vec<Candle> {
+        times.iter().map(|&t| at(t)).collect()
     }
 
     #[test]
     fn ties_go_in_input_order() {
-        let a = [0, 60, 120];
-        let b = [0, 120, 180];
-        let got: Vec<(u32, usize, usize)> = batches(&[&a, &b], 100)
-            .iter()
-            .map(|b| (b.input, b.from, b.len))
-            .collect();
+        let a = series(&[0, 60, 120]);
+        let b = series(&[0, 120, 180]);
+        let got: Vec<(u32, usize)> = merged(&[&a, &b]).iter().map(|p| (p.input, p.row)).collect();
         // a0 b0 a60 a120 b120 b180
-        assert_eq!(got, vec![(0, 0, 1), (1, 0, 1), (0, 1, 2), (1, 1, 2)]);
+        assert_eq!(got, vec![(0, 0), (1, 0), (0, 1), (0, 2), (1, 1), (1, 2)]);
     }
 
     #[test]
-    fn every_candle_once() {
-        let a: Vec<i64> = (0..50).map(|i| i * 3).collect();
-        let b: Vec<i64> = (0..40).map(|i| i * 5).collect();
-        let bs = batches(&[&a, &b], 7);
-        let total: usize = bs.iter().map(|b| b.len).sum();
-        assert_eq!(total, 90);
-        // Delivered open times never go backwards.
-        let mut last = i64::MIN;
-        for bt in &bs {
-            let s = if bt.input == 0 { &a } else { &b };
-            for t in &s[bt.from..bt.from + bt.len] {
-                assert!(*t >= last);
-                last = *t;
+    fn every_candle_once_in_time_order() {
+        let a = series(&(0..50).map(|i| i * 3).collect::<Vec<_>>());
+        let b = series(&(0..40).map(|i| i * 5).collect::<Vec<_>>());
+        let s: [&[Candle]; 2] = [&a, &b];
+        let picks = merged(&s);
+        assert_eq!(picks.len(), 90);
+        let mut seen = std::collections::HashSet::new();
+        let mut last = (i64::MIN, 0u32);
+        for chunk in picks.chunks(7) {
+            let bt = batch(&s, chunk);
+            assert_eq!(bt.inputs.len(), chunk.len());
+            assert_eq!(bt.candles.open_time.len(), chunk.len());
+            for (i, t) in bt.inputs.iter().zip(&bt.candles.open_time) {
+                assert!((*t, *i) > last, "order broken at {t} input {i}");
+                last = (*t, *i);
+                assert!(seen.insert((*i, *t)));
             }
         }
+        assert_eq!(seen.len(), 90);
+    }
+
+    #[test]
+    fn rows_keep_their_input_and_values() {
+        let b = batch_of_rows(&[(1, at(60)), (0, at(120))]);
+        assert_eq!(b.inputs, vec![1, 0]);
+        assert_eq!(b.candles.open_time, vec![60, 120]);
+        assert_eq!(b.candles.close, vec![60.0, 120.0]);
     }
 }

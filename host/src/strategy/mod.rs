@@ -23,7 +23,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::components::{
-    ComponentError, Signal, StrategyComponent, StrategyInput, StrategyInstance, columns,
+    CandleBatch, ComponentError, Signal, StrategyComponent, StrategyInput, StrategyInstance,
 };
 use crate::domain::{Candle, NodeId, Window, format_ms};
 use crate::live::{LiveSession, LiveUpdate, SessionOptions};
@@ -31,7 +31,7 @@ use crate::provider::{FetchOptions, Provider, ProviderError};
 
 pub use history::MAX_HISTORY_ROWS;
 use history::{Loaded, RunHistory};
-pub use merge::{Batch, batches};
+pub use merge::{Pick, merged};
 
 /// What to do when the strategy fails on a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -432,13 +432,8 @@ impl Runner {
             .zip(&splits)
             .map(|(l, s)| &l.candles[*s..])
             .collect();
-        let times: Vec<Vec<i64>> = rows
-            .iter()
-            .map(|r| r.iter().map(|c| c.open_time).collect())
-            .collect();
-        let refs: Vec<&[i64]> = times.iter().map(Vec::as_slice).collect();
-        for b in batches(&refs, self.opts.batch_size) {
-            d.deliver(b.input, &rows[b.input as usize][b.from..b.from + b.len])?;
+        for picks in merged(&rows).chunks(self.opts.batch_size.max(1)) {
+            d.deliver(merge::batch(&rows, picks))?;
         }
 
         if let Some(live) = &self.opts.live {
@@ -488,23 +483,44 @@ impl Delivery<'_> {
         self.nodes[input as usize].clone()
     }
 
+    /// The nodes of a batch's inputs, each once, in order of first appearance.
+    fn nodes_of(&self, batch: &CandleBatch) -> String {
+        let mut seen: Vec<u32> = Vec::new();
+        for i in &batch.inputs {
+            if !seen.contains(i) {
+                seen.push(*i);
+            }
+        }
+        seen.iter()
+            .map(|i| self.nodes[*i as usize].to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Set the history horizon to the latest close of a candle of `batch`.
+    fn advance_horizon(&self, batch: &CandleBatch) {
+        let end = batch
+            .inputs
+            .iter()
+            .zip(&batch.candles.open_time)
+            .map(|(i, t)| self.nodes[*i as usize].timeframe.next(*t))
+            .max();
+        if let Some(end) = end {
+            self.horizon.store(end, Ordering::Release);
+        }
+    }
+
     /// Deliver `series[i]` of every input as warm-up, merged. A failure here stops the
     /// run (there is no batch to skip).
     fn warm(&mut self, series: &[&[Candle]]) -> Result<(), RunError> {
-        let times: Vec<Vec<i64>> = series
-            .iter()
-            .map(|r| r.iter().map(|c| c.open_time).collect())
-            .collect();
-        let refs: Vec<&[i64]> = times.iter().map(Vec::as_slice).collect();
-        for b in batches(&refs, self.runner.opts.batch_size) {
-            let rows = &series[b.input as usize][b.from..b.from + b.len];
-            let (first, last) = (rows[0].open_time, rows[rows.len() - 1].open_time);
-            let node = self.node(b.input);
-            self.horizon
-                .store(node.timeframe.next(last), Ordering::Release);
+        for picks in merged(series).chunks(self.runner.opts.batch_size.max(1)) {
+            let batch = merge::batch(series, picks);
+            let (first, last) = span(&batch);
+            let node = self.node(batch.inputs[0]);
+            self.advance_horizon(&batch);
             let r = self
                 .instance
-                .on_candles(b.input, &columns(rows), true)
+                .on_candles(&batch, true)
                 .map_err(|e| e.to_string())
                 .and_then(|r| r);
             if let Err(detail) = r {
@@ -521,29 +537,25 @@ impl Delivery<'_> {
         Ok(())
     }
 
-    /// Deliver one batch of run candles of `input`; on failure stop or skip it.
-    fn deliver(&mut self, input: u32, rows: &[Candle]) -> Result<(), RunError> {
-        let Some((first, last)) = rows
-            .first()
-            .zip(rows.last())
-            .map(|(a, b)| (a.open_time, b.open_time))
-        else {
+    /// Deliver one batch of run candles; on failure stop or skip it.
+    fn deliver(&mut self, batch: CandleBatch) -> Result<(), RunError> {
+        let Some(&input) = batch.inputs.first() else {
             return Ok(());
         };
+        let (first, last) = span(&batch);
         let node = self.node(input);
-        self.horizon
-            .store(node.timeframe.next(last), Ordering::Release);
+        self.advance_horizon(&batch);
         let n_inputs = self.inputs.len();
         let result = self
             .instance
-            .on_candles(input, &columns(rows), false)
+            .on_candles(&batch, false)
             .map_err(|e| e.to_string())
             .and_then(|r| r)
             .and_then(|signals| check_signals(signals, n_inputs, first, last));
         self.out.batches += 1;
         match result {
             Ok(signals) => {
-                self.out.candles += rows.len();
+                self.out.candles += batch.inputs.len();
                 for signal in signals {
                     let record = SignalRecord {
                         node: self.node(signal.input).to_string(),
@@ -562,9 +574,10 @@ impl Delivery<'_> {
                         .runner
                         .failed("on-candles", &node, first, last, detail, true));
                 }
-                tracing::warn!(strategy = %self.out.strategy, node = %node, first = %format_ms(first), last = %format_ms(last), error = %detail, "strategy failed on a batch; skipping it");
+                let nodes = self.nodes_of(&batch);
+                tracing::warn!(strategy = %self.out.strategy, nodes = %nodes, first = %format_ms(first), last = %format_ms(last), error = %detail, "strategy failed on a batch; skipping it");
                 self.out.skipped.push(Skipped {
-                    node: node.to_string(),
+                    node: nodes,
                     first,
                     last,
                     error: detail,
@@ -680,18 +693,16 @@ impl Delivery<'_> {
                     });
                 }
             }
-            // Deliver every candle no other input can still precede.
+            // Deliver every candle no other input can still precede, in one batch.
+            let mut rows: Vec<(u32, Candle)> = Vec::new();
             while let Some(i) = next_ready(&queues, &seen) {
-                let mut rows = Vec::new();
-                while let Some(c) = queues[i].front().copied() {
-                    rows.push(c);
-                    queues[i].pop_front();
-                    if next_ready(&queues, &seen) != Some(i) {
-                        break;
-                    }
+                if let Some(c) = queues[i].pop_front() {
+                    rows.push((i as u32, c));
                 }
+            }
+            for chunk in rows.chunks(self.runner.opts.batch_size.max(1)) {
                 let before = self.out.candles;
-                if let Err(e) = self.deliver(i as u32, &rows) {
+                if let Err(e) = self.deliver(merge::batch_of_rows(chunk)) {
                     break 'run Err(e);
                 }
                 self.out.live_candles += self.out.candles - before;
@@ -702,6 +713,15 @@ impl Delivery<'_> {
         }
         result
     }
+}
+
+/// The first and last open time of a non-empty batch.
+fn span(batch: &CandleBatch) -> (i64, i64) {
+    let t = &batch.candles.open_time;
+    (
+        t.first().copied().unwrap_or_default(),
+        t.last().copied().unwrap_or_default(),
+    )
 }
 
 /// The input whose head candle comes next in merged order and cannot be preceded by a

@@ -1,16 +1,22 @@
 //! The live feed of one series: a task that follows the exchange through its adapter and
 //! emits [`FeedEvent`]s on a channel.
 //!
-//! The adapter's `live-plan` decides the transport ([`ws`] for WebSockets, [`poll`] for
-//! REST polling):
-//! - **WebSocket**: the plan's URL is rewritten through the exchange's [`BaseMap`] (so a
-//!   user override such as the simulator applies), connected within
-//!   [`FeedOptions::connect_timeout`], the subscribe messages are sent, and every text frame
-//!   goes through the adapter's `live-parse`. Pings are answered by tungstenite; the feed
-//!   flushes after each ping so that the pong leaves at once. A close frame, a read error
-//!   or no frame at all for [`FeedOptions::idle_timeout`] ends the connection
-//!   ([`FeedEvent::Disconnected`]); the feed reconnects after an exponential backoff with
-//!   jitter between [`FeedOptions::backoff_min`] and [`FeedOptions::backoff_max`].
+//! The adapter's `live-plan` for the one market decides the transport ([`ws`] for
+//! WebSockets, [`poll`] for REST polling); when it asks for a request first (`prepare`,
+//! e.g. a token), the feed sends it through the gateway and plans again with the answer:
+//! - **WebSocket**: the connection's URL is rewritten through the exchange's [`BaseMap`]
+//!   (so a user override such as the simulator applies), connected within
+//!   [`FeedOptions::connect_timeout`], the subscribe messages are sent (no faster than the
+//!   route's messages per second), and every frame, text or binary, goes through the
+//!   adapter's `live-parse`; its replies are sent back at once, its aliases kept for the
+//!   connection, and only updates of the market's stream key are used. The route's
+//!   heartbeat is sent on its interval; a connection is replaced before the route's
+//!   lifetime. Pings are answered by tungstenite; the feed flushes after each ping so
+//!   that the pong leaves at once. A close frame, a read error or no frame at all for
+//!   [`FeedOptions::idle_timeout`] ends the connection ([`FeedEvent::Disconnected`]); the
+//!   feed reconnects after an exponential backoff with jitter between
+//!   [`FeedOptions::backoff_min`] and [`FeedOptions::backoff_max`]. When the route says the
+//!   venue flags no closed candle, a candle is closed when a later one arrives.
 //! - **Poll** (the adapter asks for REST polling): the plan's request is sent every
 //!   interval through the exchange's [`Route`] (the gateway: shared client, the exchange
 //!   key's limiter, pauses on 429/418 and `rate-limited` for every user of the key) and
@@ -46,13 +52,24 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::components::{LiveCandle, LivePlan};
+use crate::components::{LiveRoute, LiveSetup};
 use crate::domain::{Candle, Clock, NodeId, Timeframe};
 use crate::gateway::Route;
 use crate::net::{HttpClient, RetryPolicy};
 use crate::provider::{Exchange, Provider, ProviderError};
 
 use poll::PollKind;
+use ws::WsPlan;
+
+/// A candle as a feed observed it: `closed` is false while it is still forming.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Observed {
+    pub candle: Candle,
+    pub closed: bool,
+}
+
+/// Most `prepare` rounds `live-plan` may ask for before it must give a route.
+const MAX_PREPARE: usize = 3;
 
 /// Where live candles come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -332,44 +349,76 @@ impl Feed {
     async fn run(mut self) {
         let kind = if self.opts.force_poll {
             tracing::info!("polling forced by the options");
-            PollKind::Generic
+            Some(PollKind::Generic)
         } else {
-            let n = self.node.clone();
-            match self.route.guest(move |a| a.live_plan(&n)).await {
-                Ok(Ok(Ok(LivePlan::WebSocket { url, subscribe }))) => {
-                    let actual = self.route.bases().rewrite(&url);
-                    match self.run_ws(&actual, &subscribe).await {
-                        None => return,
-                        Some(why) => {
-                            tracing::warn!(url = %actual, "cannot use the WebSocket ({why}); polling the REST API instead");
-                            PollKind::Generic
-                        }
-                    }
-                }
-                Ok(Ok(Ok(LivePlan::Poll {
-                    request,
-                    interval_ms,
-                }))) => {
-                    if self.opts.poll_interval.is_none() {
-                        self.opts.poll_interval = Some(Duration::from_millis(interval_ms.max(10)));
-                    }
-                    PollKind::Plan { request }
-                }
-                Ok(Ok(Err(e))) => {
-                    tracing::info!(error = %e, "the adapter offers no live source; polling the REST API");
-                    PollKind::Generic
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "live-plan failed; polling the REST API");
-                    PollKind::Generic
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "live-plan failed; polling the REST API");
-                    PollKind::Generic
+            match self.setup().await {
+                Ok(route) => self.follow(route).await,
+                Err(why) => {
+                    tracing::warn!("{why}; polling the REST API");
+                    Some(PollKind::Generic)
                 }
             }
         };
-        self.run_poll(kind).await;
+        if let Some(kind) = kind {
+            self.run_poll(kind).await;
+        }
+    }
+
+    /// The adapter's route for this market, after any `prepare` requests it asks for.
+    async fn setup(&mut self) -> Result<LiveRoute, String> {
+        let mut prepared = None;
+        for _ in 0..=MAX_PREPARE {
+            let (n, p) = (vec![self.node.clone()], prepared.take());
+            match self.route.guest(move |a| a.live_plan(&n, p)).await {
+                Ok(Ok(Ok(LiveSetup::Route(r)))) => return Ok(r),
+                Ok(Ok(Ok(LiveSetup::Prepare(req)))) => {
+                    let resp = self
+                        .route
+                        .send(&self.node.exchange, &req)
+                        .await
+                        .map_err(|e| format!("the request before connecting failed: {e}"))?;
+                    prepared = Some(resp);
+                }
+                Ok(Ok(Err(e))) => return Err(format!("the adapter offers no live source ({e})")),
+                Ok(Err(e)) => return Err(format!("live-plan failed: {e}")),
+                Err(e) => return Err(format!("live-plan failed: {e}")),
+            }
+        }
+        Err(format!(
+            "live-plan asked for more than {MAX_PREPARE} requests before connecting"
+        ))
+    }
+
+    /// Follow the route's WebSocket until stopped (`None`), or say how to poll instead.
+    async fn follow(&mut self, route: LiveRoute) -> Option<PollKind> {
+        if let Some(c) = route.connections.first() {
+            let plan = WsPlan {
+                url: self.route.bases().rewrite(&c.url),
+                subscribe: c.subscribe.clone(),
+                key: c.streams.first().map(|s| s.key.clone()).unwrap_or_default(),
+                messages_per_second: route.messages_per_second,
+                lifetime: route.lifetime,
+                heartbeat: route.heartbeat.clone(),
+                closed_by_next: route.closed_by_next,
+            };
+            return match self.run_ws(&plan).await {
+                None => None,
+                Some(why) => {
+                    tracing::warn!(url = %plan.url, "cannot use the WebSocket ({why}); polling the REST API instead");
+                    Some(PollKind::Generic)
+                }
+            };
+        }
+        if let Some(p) = route.polls.into_iter().next() {
+            if self.opts.poll_interval.is_none() {
+                self.opts.poll_interval = Some(Duration::from_millis(p.interval_ms.max(10)));
+            }
+            return Some(PollKind::Plan { request: p.request });
+        }
+        if let Some((_, e)) = route.refused.first() {
+            tracing::info!(error = %e, "the adapter cannot follow this market live; polling the REST API");
+        }
+        Some(PollKind::Generic)
     }
 
     fn is_stopped(&self) -> bool {
@@ -404,7 +453,7 @@ impl Feed {
     }
 
     /// Emit parsed candles, skipping anything at or before the newest closed one.
-    async fn candles(&mut self, live: Vec<LiveCandle>, received: Instant) -> bool {
+    async fn candles(&mut self, live: Vec<Observed>, received: Instant) -> bool {
         for lc in live {
             let open = lc.candle.open_time;
             if self.last_closed.is_some_and(|last| open <= last) {
@@ -427,9 +476,8 @@ impl Feed {
         true
     }
 
-    fn reject(&self, why: &str, frame: &str) {
+    fn reject(&self, why: &str, excerpt: &str) {
         let n = self.stats.rejected_frames.fetch_add(1, Ordering::Relaxed) + 1;
-        let excerpt: String = frame.chars().take(200).collect();
         // Loud for the first few, then sampled: a broken adapter must not flood the log.
         if n <= 10 || n.is_multiple_of(100) {
             tracing::warn!(rejected = n, frame = %excerpt, "live frame rejected: {why}");

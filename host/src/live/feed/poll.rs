@@ -4,12 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::components::LiveCandle;
 use crate::domain::{Timeframe, Window};
 use crate::gateway::GatewayError;
 use crate::net::HttpRequest;
 
-use super::{Feed, FeedSource, Stats, default_poll_interval, stopped};
+use super::{Feed, FeedSource, Observed, Stats, default_poll_interval, stopped};
 
 /// Which polling.
 pub(super) enum PollKind {
@@ -76,7 +75,7 @@ impl Feed {
 
     /// One poll: the candles of the answer with their closed flags, or why it failed and
     /// the least time to wait before the next one.
-    async fn poll_once(&mut self, kind: &PollKind) -> Result<Vec<LiveCandle>, (String, Duration)> {
+    async fn poll_once(&mut self, kind: &PollKind) -> Result<Vec<Observed>, (String, Duration)> {
         let tf = self.node.timeframe;
         let now = self.clock.now_ms();
         let forming = tf.floor(now);
@@ -138,7 +137,7 @@ impl Feed {
         Ok(page
             .candles
             .into_iter()
-            .map(|c| LiveCandle {
+            .map(|c| Observed {
                 closed: tf.next(c.open_time) <= now,
                 candle: c,
             })

@@ -1,13 +1,32 @@
-//! The WebSocket transport of a live feed: connect within the timeout, subscribe, read
-//! frames through the adapter's `live-parse`, answer pings at once, drop a silent
-//! connection after the idle timeout, reconnect with backoff.
+//! The WebSocket transport of a live feed: connect within the timeout, subscribe (paced
+//! by the route's messages per second), read frames through the adapter's `live-parse`,
+//! send its replies and the route's heartbeat, answer pings at once, drop a silent
+//! connection after the idle timeout, replace one before the route's lifetime, reconnect
+//! with backoff.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::{Feed, FeedSource, Stats, stopped};
+use super::{Feed, FeedSource, Observed, Stats, stopped};
+use crate::components::{Frame, Heartbeat, LiveEvents};
+use crate::domain::Candle;
+
+/// What the feed needs of a route's connection for its one market.
+#[derive(Debug, Clone)]
+pub(super) struct WsPlan {
+    /// After base mapping.
+    pub url: String,
+    pub subscribe: Vec<String>,
+    /// The market's stream key.
+    pub key: String,
+    pub messages_per_second: u32,
+    pub lifetime: Option<Duration>,
+    pub heartbeat: Option<Heartbeat>,
+    pub closed_by_next: bool,
+}
 
 /// How a WebSocket connection ended.
 enum WsEnd {
@@ -15,33 +34,97 @@ enum WsEnd {
     Stop,
     /// Lost; `healthy` when it delivered at least one frame (resets the backoff).
     Lost { reason: String, healthy: bool },
+    /// Replaced before the venue's connection lifetime: reconnect at once.
+    Renew,
+}
+
+/// The state of one connection: aliases announced on it, the forming candle of a venue
+/// that flags no closed candle.
+#[derive(Default)]
+struct Conn {
+    aliases: HashMap<String, String>,
+    forming: Option<Candle>,
+}
+
+/// What a frame asks of the connection.
+enum Read {
+    /// Go on, after sending these replies.
+    Replies(Vec<String>),
+    /// The receiver is gone.
+    Stop,
+    /// The venue refused the market's stream.
+    Refused(String),
 }
 
 impl Feed {
-    /// Parse one text frame through the adapter; false when the receiver is gone.
-    async fn frame(&mut self, text: String, received: Instant) -> bool {
-        let n = self.node.clone();
-        let copy = text.clone();
-        match self.route.guest(move |a| a.live_parse(&n, &copy)).await {
-            Ok(Ok(Ok(live))) => self.candles(live, received).await,
+    /// Read one frame through the adapter and emit the market's candles.
+    async fn frame(
+        &mut self,
+        frame: Frame,
+        received: Instant,
+        plan: &WsPlan,
+        conn: &mut Conn,
+    ) -> Read {
+        let copy = frame.clone();
+        let events = match self.route.guest(move |a| a.live_parse(&copy)).await {
+            Ok(Ok(Ok(ev))) => ev,
             Ok(Ok(Err(e))) => {
-                self.reject(&format!("the adapter refused it: {e}"), &text);
-                true
+                self.reject(&format!("the adapter refused it: {e}"), &frame.excerpt(200));
+                return Read::Replies(Vec::new());
             }
             Ok(Err(e)) => {
-                self.reject(&e.to_string(), &text);
-                true
+                self.reject(&e.to_string(), &frame.excerpt(200));
+                return Read::Replies(Vec::new());
             }
             Err(e) => {
-                self.reject(&e.to_string(), &text);
-                true
+                self.reject(&e.to_string(), &frame.excerpt(200));
+                return Read::Replies(Vec::new());
             }
+        };
+        let LiveEvents {
+            updates,
+            replies,
+            aliases,
+            refused,
+        } = events;
+        for (alias, key) in aliases {
+            conn.aliases.insert(alias, key);
+        }
+        let ours = |k: &str| k == plan.key || conn.aliases.get(k).is_some_and(|v| *v == plan.key);
+        if let Some((_, e)) = refused.iter().find(|(k, _)| ours(k)) {
+            return Read::Refused(e.to_string());
+        }
+        let mut mine: Vec<Observed> = updates
+            .into_iter()
+            .filter(|u| ours(&u.key))
+            .map(|u| Observed {
+                candle: u.candle,
+                closed: u.closed,
+            })
+            .collect();
+        let candles: Vec<Candle> = mine.iter().map(|o| o.candle).collect();
+        if let Err(e) = self
+            .route
+            .adapter()
+            .check_live_candles(&self.node, &candles)
+        {
+            self.reject(&e.to_string(), &frame.excerpt(200));
+            return Read::Replies(replies);
+        }
+        if plan.closed_by_next {
+            mine = close_by_next(&mut conn.forming, mine);
+        }
+        if self.candles(mine, received).await {
+            Read::Replies(replies)
+        } else {
+            Read::Stop
         }
     }
 
     /// Follow a WebSocket until stopped; returns why it cannot be used at all (for the
     /// polling fallback), or `None` when stopped.
-    pub(super) async fn run_ws(&mut self, url: &str, subscribe: &[String]) -> Option<String> {
+    pub(super) async fn run_ws(&mut self, plan: &WsPlan) -> Option<String> {
+        let url = plan.url.as_str();
         let mut attempt = 0u32;
         loop {
             if self.is_stopped() {
@@ -64,40 +147,44 @@ impl Feed {
                     return Some(format!("{url}: {e}"));
                 }
                 Ok(Err(e)) => format!("cannot connect to {url}: {e}"),
-                Ok(Ok((mut ws, _))) => {
-                    let mut sent = Ok(());
-                    for m in subscribe {
-                        sent = ws.send(Message::text(m.as_str())).await;
-                        if sent.is_err() {
-                            break;
+                Ok(Ok((mut ws, _))) => match self.subscribe(&mut ws, plan).await {
+                    Err(e) => format!("subscribing on {url} failed: {e}"),
+                    Ok(()) => {
+                        let source = FeedSource::WebSocket {
+                            url: url.to_string(),
+                        };
+                        if !self.connected(source).await {
+                            return None;
                         }
-                    }
-                    match sent {
-                        Err(e) => format!("subscribing on {url} failed: {e}"),
-                        Ok(()) => {
-                            let source = FeedSource::WebSocket {
-                                url: url.to_string(),
-                            };
-                            if !self.connected(source).await {
+                        match self.read_ws(&mut ws, plan).await {
+                            WsEnd::Stop => {
+                                let close = ws.close(None);
+                                let _ =
+                                    tokio::time::timeout(Duration::from_millis(500), close).await;
                                 return None;
                             }
-                            match self.read_ws(&mut ws).await {
-                                WsEnd::Stop => {
-                                    let close = ws.close(None);
-                                    let _ = tokio::time::timeout(Duration::from_millis(500), close)
-                                        .await;
-                                    return None;
+                            WsEnd::Renew => {
+                                tracing::info!(
+                                    "replacing the connection before the venue's lifetime limit"
+                                );
+                                let close = ws.close(None);
+                                let _ =
+                                    tokio::time::timeout(Duration::from_millis(500), close).await;
+                                attempt = 0;
+                                continue;
+                            }
+                            WsEnd::Lost { reason, healthy } => {
+                                if reason.starts_with("the venue refused") {
+                                    return Some(reason);
                                 }
-                                WsEnd::Lost { reason, healthy } => {
-                                    if healthy {
-                                        attempt = 0;
-                                    }
-                                    reason
+                                if healthy {
+                                    attempt = 0;
                                 }
+                                reason
                             }
                         }
                     }
-                }
+                },
             };
             Stats::bump(&self.stats.failures);
             if !self.down(failure).await {
@@ -113,16 +200,69 @@ impl Feed {
         }
     }
 
-    async fn read_ws<S>(&mut self, ws: &mut tokio_tungstenite::WebSocketStream<S>) -> WsEnd
+    /// Send the plan's subscribe messages, no faster than its messages per second.
+    async fn subscribe<S>(
+        &self,
+        ws: &mut tokio_tungstenite::WebSocketStream<S>,
+        plan: &WsPlan,
+    ) -> Result<(), tungstenite::Error>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let gap = match plan.messages_per_second {
+            0 => Duration::ZERO,
+            n => Duration::from_secs(1) / n,
+        };
+        for (i, m) in plan.subscribe.iter().enumerate() {
+            if i > 0 && !gap.is_zero() {
+                tokio::time::sleep(gap).await;
+            }
+            ws.send(Message::text(m.as_str())).await?;
+        }
+        Ok(())
+    }
+
+    async fn read_ws<S>(
+        &mut self,
+        ws: &mut tokio_tungstenite::WebSocketStream<S>,
+        plan: &WsPlan,
+    ) -> WsEnd
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
         let mut healthy = false;
         let idle = self.opts.idle_timeout;
+        let mut conn = Conn::default();
+        // Renew at 95 % of the venue's lifetime, so the old connection is still up.
+        let renew_at = plan
+            .lifetime
+            .map(|l| tokio::time::Instant::now() + l.mul_f64(0.95));
+        let beat_every = plan
+            .heartbeat
+            .as_ref()
+            .map(|h| h.interval)
+            .unwrap_or(Duration::from_secs(3600 * 24 * 365));
+        let mut beat =
+            tokio::time::interval_at(tokio::time::Instant::now() + beat_every, beat_every);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let renew = async {
+                match renew_at {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            };
             let next = tokio::select! {
                 biased;
                 _ = stopped(self.stop.clone()) => return WsEnd::Stop,
+                _ = renew => return WsEnd::Renew,
+                _ = beat.tick(), if plan.heartbeat.is_some() => {
+                    let message = plan.heartbeat.as_ref().map(|h| h.message.clone()).unwrap_or_default();
+                    if let Err(e) = ws.send(Message::text(message)).await {
+                        return WsEnd::Lost { reason: format!("sending the heartbeat failed: {e}"), healthy };
+                    }
+                    continue;
+                }
                 r = tokio::time::timeout(idle, ws.next()) => r,
             };
             let received = Instant::now();
@@ -149,15 +289,9 @@ impl Feed {
             };
             healthy = true;
             Stats::bump(&self.stats.frames);
-            let alive = match msg {
-                Message::Text(t) => self.frame(t.as_str().to_owned(), received).await,
-                Message::Binary(b) => match String::from_utf8(b.to_vec()) {
-                    Ok(s) => self.frame(s, received).await,
-                    Err(_) => {
-                        self.reject("binary frame is not UTF-8 text", "");
-                        true
-                    }
-                },
+            let frame = match msg {
+                Message::Text(t) => Frame::Text(t.as_str().to_owned()),
+                Message::Binary(b) => Frame::Binary(b.to_vec()),
                 Message::Ping(_) => {
                     // tungstenite queued the pong; make it leave now.
                     if let Err(e) = ws.flush().await {
@@ -166,9 +300,9 @@ impl Feed {
                             healthy,
                         };
                     }
-                    true
+                    continue;
                 }
-                Message::Pong(_) | Message::Frame(_) => true,
+                Message::Pong(_) | Message::Frame(_) => continue,
                 Message::Close(frame) => {
                     // Let the queued close reply leave, briefly.
                     let _ = tokio::time::timeout(Duration::from_millis(200), ws.flush()).await;
@@ -181,11 +315,51 @@ impl Feed {
                     };
                 }
             };
-            if !alive {
-                return WsEnd::Stop;
+            match self.frame(frame, received, plan, &mut conn).await {
+                Read::Stop => return WsEnd::Stop,
+                Read::Refused(why) => {
+                    return WsEnd::Lost {
+                        reason: format!("the venue refused the stream {}: {why}", plan.key),
+                        healthy,
+                    };
+                }
+                Read::Replies(replies) => {
+                    for r in replies {
+                        if let Err(e) = ws.send(Message::text(r)).await {
+                            return WsEnd::Lost {
+                                reason: format!("replying to the venue failed: {e}"),
+                                healthy,
+                            };
+                        }
+                    }
+                }
             }
         }
     }
+}
+
+/// For a venue that flags no closed candle: an update of a later candle closes the
+/// forming one (emitted as closed, with its last values, before the update).
+fn close_by_next(forming: &mut Option<Candle>, updates: Vec<Observed>) -> Vec<Observed> {
+    let mut out = Vec::with_capacity(updates.len() + 1);
+    for u in updates {
+        if u.closed {
+            *forming = None;
+            out.push(u);
+            continue;
+        }
+        if let Some(f) = *forming
+            && u.candle.open_time > f.open_time
+        {
+            out.push(Observed {
+                candle: f,
+                closed: true,
+            });
+        }
+        *forming = Some(u.candle);
+        out.push(u);
+    }
+    out
 }
 
 #[cfg(test)]

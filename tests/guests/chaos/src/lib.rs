@@ -17,9 +17,10 @@
 //!   high 101, low 99, close 100.5, volume 1), `covered` up to the last candle (or
 //!   the window end), and no `next`. `parse` ignores the response entirely.
 //!
-//! `live-plan` polls the `plan` request of the current minute every second;
-//! `live-parse` reads the frame as a millisecond timestamp and returns the
-//! forming 1m candle containing it (the special symbols misbehave as in `parse`).
+//! `live-plan` polls the `plan` request of the current minute every second for each
+//! market; `live-parse` reads the frame as `SYMBOL ms` and returns the forming 1m
+//! candle containing `ms`, keyed by the symbol (the special symbols misbehave as in
+//! `parse`).
 //!
 //! Built for wasm32 only: natively (e.g. `cargo build --workspace`) the crate is empty,
 //! since component export names cannot be linked into a native shared library.
@@ -30,8 +31,8 @@ use std::hint::black_box;
 wit_bindgen::generate!({ world: "exchange-adapter", path: "../../../wit" });
 
 use exports::seamless::market::adapter::{
-    AdapterError, AdapterInfo, Candle, Guest, LiveCandle, LiveSource, Market, Page, PollPlan,
-    RateLimitHint, Request, Response, Window,
+    AdapterError, AdapterInfo, Candle, Frame, Guest, LiveEvents, LiveRoute, LiveSetup, LiveUpdate,
+    Market, Page, PollPlan, RateLimitHint, Request, Response, Window,
 };
 
 const BASE: &str = "http://chaos.invalid";
@@ -54,6 +55,7 @@ impl Guest for Chaos {
                 request_weight: 1,
                 used_weight_header: None,
             },
+            live_timeframes: Vec::new(),
         }
     }
 
@@ -113,30 +115,53 @@ impl Guest for Chaos {
         })
     }
 
-    fn live_plan(market: Market) -> Result<LiveSource, AdapterError> {
-        check_timeframe(&market)?;
-        let window = Window {
-            start: 0,
-            end: MINUTE,
+    fn live_plan(
+        markets: Vec<Market>,
+        _prepared: Option<Response>,
+    ) -> Result<LiveSetup, AdapterError> {
+        let mut route = LiveRoute {
+            connections: Vec::new(),
+            messages_per_second: 0,
+            lifetime_ms: None,
+            heartbeat: None,
+            closed_by_next: false,
+            polls: Vec::new(),
+            refused: Vec::new(),
         };
-        Ok(LiveSource::Poll(PollPlan {
-            request: klines_request(&market.symbol, window, 1),
-            interval_ms: 1_000,
-        }))
+        for (i, market) in markets.iter().enumerate() {
+            if let Err(e) = check_timeframe(market) {
+                route.refused.push((i as u32, e));
+                continue;
+            }
+            let window = Window {
+                start: 0,
+                end: MINUTE,
+            };
+            route.polls.push(PollPlan {
+                market: i as u32,
+                request: klines_request(&market.symbol, window, 1),
+                interval_ms: 1_000,
+            });
+        }
+        Ok(LiveSetup::Route(route))
     }
 
-    fn live_parse(market: Market, frame: String) -> Result<Vec<LiveCandle>, AdapterError> {
-        misbehave(&market.symbol);
-        let t: i64 = frame
-            .trim()
-            .parse()
-            .map_err(|_| AdapterError::Malformed(format!("chaos: frame {frame:?} is not ms")))?;
+    fn live_parse(frame: Frame) -> Result<LiveEvents, AdapterError> {
+        let Frame::Text(frame) = frame else {
+            return Err(AdapterError::Malformed("chaos: binary frame".into()));
+        };
+        let (symbol, ms) = frame.trim().split_once(' ').unwrap_or(("", frame.trim()));
+        misbehave(symbol);
+        let t: i64 = ms.parse().map_err(|_| {
+            AdapterError::Malformed(format!("chaos: frame {frame:?} is not `SYMBOL ms`"))
+        })?;
         let open = t.div_euclid(MINUTE) * MINUTE;
-        let live = |c: Candle| LiveCandle {
+        let live = |c: Candle| LiveUpdate {
+            key: symbol.to_string(),
             candle: c,
             closed: false,
         };
-        Ok(match market.symbol.as_str() {
+        let updates = match symbol {
             "NAN" => {
                 let mut c = candle(open);
                 c.close = f64::NAN;
@@ -145,6 +170,12 @@ impl Guest for Chaos {
             "UNORDERED" => vec![live(candle(open)), live(candle(open - MINUTE))],
             "OFFGRID" => vec![live(candle(open + 1))],
             _ => vec![live(candle(open))],
+        };
+        Ok(LiveEvents {
+            updates,
+            replies: Vec::new(),
+            aliases: Vec::new(),
+            refused: Vec::new(),
         })
     }
 }
