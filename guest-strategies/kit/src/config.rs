@@ -52,6 +52,25 @@ impl<'a> Config<'a> {
         NodeId::parse(v).map_err(|e| format!("config key `{key}`: {e}"))
     }
 
+    /// A comma-separated list of node ids (none when the key is absent), each
+    /// shape-checked; an empty list or a repeated node is an error.
+    pub fn nodes(&self, key: &str) -> Result<Vec<NodeId>, String> {
+        let Some(v) = self.raw(key) else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<NodeId> = Vec::new();
+        for part in v.split(',') {
+            let n = NodeId::parse(part.trim()).map_err(|e| format!("config key `{key}`: {e}"))?;
+            if out.iter().any(|o| o.to_string() == n.to_string()) {
+                return Err(format!(
+                    "config key `{key}` names {n} twice; list each node once"
+                ));
+            }
+            out.push(n);
+        }
+        Ok(out)
+    }
+
     /// A whole number in `min..=max`.
     pub fn u32_in(&self, key: &str, default: u32, min: u32, max: u32) -> Result<u32, String> {
         let Some(v) = self.raw(key) else {

@@ -1,7 +1,8 @@
 //! `sma-cross`: a moving-average crossover strategy node.
 //!
-//! Config: `node` (default `ohlcv:binance:BTC/USDT:1m`), `fast` (default 10),
-//! `slow` (default 30), with `1 <= fast < slow`. One input, warm-up `slow` candles.
+//! Config: `node` (default `ohlcv:binance:BTC/USDT:1m`), or `nodes` (comma-separated
+//! node ids: one independent crossover per node), `fast` (default 10), `slow` (default
+//! 30), with `1 <= fast < slow`. One input per node, warm-up `slow` candles each.
 //!
 //! Semantics (exact; the host's tests recompute them independently): the last
 //! `slow` closes are kept. After candle `i`'s close is added, once `slow` closes
@@ -9,13 +10,14 @@
 //! `0.0`) / `fast`, `slow_i` likewise over the last `slow`, and
 //! `d_i = fast_i - slow_i`. When `d_{i-1}` exists, `d_{i-1} <= 0 && d_i > 0` emits
 //! `buy` and `d_{i-1} >= 0 && d_i < 0` emits `sell`, with `value` = close,
-//! `time` = open time, `input` = 0. Warm-up batches update the state (including
+//! `time` = open time, `input` = the node's index (0 for `node`). Warm-up batches update the state (including
 //! `d`) but emit nothing.
 //!
 //! The core, [`SmaCross`], is plain Rust on slices (natively callable for tests
-//! and benchmarks); the `strategy-node` export is compiled for `wasm32` only.
+//! and benchmarks); [`SmaCrossNode`] holds one per input and is the strategy the
+//! `strategy-node` export (compiled for `wasm32` only) configures.
 
-use seamless_strategy_kit::{Columns, Config, History, Input, Ring, Signal, Strategy};
+use seamless_strategy_kit::{Batch, Columns, Config, History, Input, Ring, Signal, Strategy};
 
 /// Largest `slow` accepted (the state holds `2 * slow` closes).
 pub const MAX_PERIOD: u32 = 1_000_000;
@@ -29,6 +31,8 @@ pub struct SmaCross {
     slow_f: f64,
     closes: Ring<f64>,
     prev_d: Option<f64>,
+    /// The input index its signals carry.
+    input: u32,
     note_buy: String,
     note_sell: String,
 }
@@ -51,6 +55,7 @@ impl SmaCross {
             slow_f: slow as f64,
             closes: Ring::new(slow),
             prev_d: None,
+            input: 0,
             note_buy: format!("sma{fast} crossed above sma{slow}"),
             note_sell: format!("sma{fast} crossed below sma{slow}"),
         })
@@ -67,7 +72,8 @@ impl SmaCross {
     }
 
     /// Feed candles (open times and closes, same length, ascending) and push the
-    /// crossings to `out` (`input` 0). With `warmup` the state advances and nothing
+    /// crossings to `out` (`input` 0 unless this crossover follows another input of a
+    /// [`SmaCrossNode`]). With `warmup` the state advances and nothing
     /// is pushed. No allocation per candle (only per signal).
     ///
     /// # Panics
@@ -84,26 +90,31 @@ impl SmaCross {
             close.len(),
             "open_time and close differ in length"
         );
-        let split = self.slow - self.fast;
         for (&t, &c) in open_time.iter().zip(close) {
-            self.closes.push(c);
-            if !self.closes.is_full() {
-                continue;
-            }
-            let (older, recent) = self.closes.as_slice().split_at(split);
-            // Two independent chains: the slow sum over all, the fast sum over the
-            // last `fast`; both strictly oldest → newest from 0.0.
-            let s = add_in_order(0.0, older);
-            let (s, f) = add_both_in_order(s, 0.0, recent);
-            let d = f / self.fast_f - s / self.slow_f;
-            if let Some(p) = self.prev_d.replace(d)
-                && !warmup
-            {
-                if p <= 0.0 && d > 0.0 {
-                    out.push(self.signal(t, "buy", c, true));
-                } else if p >= 0.0 && d < 0.0 {
-                    out.push(self.signal(t, "sell", c, false));
-                }
+            self.step(t, c, warmup, out);
+        }
+    }
+
+    /// Feed one candle (see [`SmaCross::on_candles`]).
+    #[inline(always)]
+    pub fn step(&mut self, t: i64, c: f64, warmup: bool, out: &mut Vec<Signal>) {
+        self.closes.push(c);
+        if !self.closes.is_full() {
+            return;
+        }
+        let (older, recent) = self.closes.as_slice().split_at(self.slow - self.fast);
+        // Two independent chains: the slow sum over all, the fast sum over the
+        // last `fast`; both strictly oldest → newest from 0.0.
+        let s = add_in_order(0.0, older);
+        let (s, f) = add_both_in_order(s, 0.0, recent);
+        let d = f / self.fast_f - s / self.slow_f;
+        if let Some(p) = self.prev_d.replace(d)
+            && !warmup
+        {
+            if p <= 0.0 && d > 0.0 {
+                out.push(self.signal(t, "buy", c, true));
+            } else if p >= 0.0 && d < 0.0 {
+                out.push(self.signal(t, "sell", c, false));
             }
         }
     }
@@ -112,7 +123,7 @@ impl SmaCross {
     fn signal(&self, time: i64, action: &str, close: f64, up: bool) -> Signal {
         Signal {
             time,
-            input: 0,
+            input: self.input,
             action: action.to_owned(),
             value: close,
             note: if up { &self.note_buy } else { &self.note_sell }.clone(),
@@ -120,20 +131,52 @@ impl SmaCross {
     }
 }
 
-impl Strategy for SmaCross {
+/// The configured strategy: one [`SmaCross`] per input.
+#[derive(Clone, Debug)]
+pub struct SmaCrossNode {
+    per_input: Vec<SmaCross>,
+}
+
+impl SmaCrossNode {
+    /// The crossover of `input`, or an error naming the inputs there are.
+    fn of(&mut self, input: u32) -> Result<&mut SmaCross, String> {
+        let n = self.per_input.len();
+        self.per_input.get_mut(input as usize).ok_or_else(|| {
+            format!("input {input} does not exist: this strategy has {n} input(s) (0..{n})")
+        })
+    }
+}
+
+impl Strategy for SmaCrossNode {
     fn init(config: &[(String, String)]) -> Result<(Self, Vec<Input>), String> {
-        let c = Config::new(config, &["node", "fast", "slow"])?;
-        let node = c.node("node", seamless_strategy_kit::DEFAULT_NODE)?;
+        let c = Config::new(config, &["node", "nodes", "fast", "slow"])?;
+        let mut nodes = c.nodes("nodes")?;
+        match (c.raw("node"), nodes.is_empty()) {
+            (Some(_), false) => {
+                return Err(
+                    "config keys `node` and `nodes` both given: use `node` for one input or `nodes` for several".to_owned(),
+                );
+            }
+            (_, true) => nodes.push(c.node("node", seamless_strategy_kit::DEFAULT_NODE)?),
+            (None, false) => {}
+        }
         let fast = c.u32_in("fast", 10, 1, MAX_PERIOD)?;
         let slow = c.u32_in("slow", 30, 2, MAX_PERIOD)?;
-        let s = SmaCross::new(fast as usize, slow as usize)?;
-        Ok((
-            s,
-            vec![Input {
-                node_id: node.to_string(),
+        let one = SmaCross::new(fast as usize, slow as usize)?;
+        let inputs = nodes
+            .iter()
+            .map(|n| Input {
+                node_id: n.to_string(),
                 warmup: slow,
-            }],
-        ))
+            })
+            .collect();
+        let per_input = (0..nodes.len())
+            .map(|i| SmaCross {
+                input: i as u32,
+                ..one.clone()
+            })
+            .collect();
+        Ok((SmaCrossNode { per_input }, inputs))
     }
 
     fn on_candles(
@@ -144,9 +187,34 @@ impl Strategy for SmaCross {
         _history: &mut dyn History,
         out: &mut Vec<Signal>,
     ) -> Result<(), String> {
-        seamless_strategy_kit::single_input(input)?;
         batch.check()?;
-        SmaCross::on_candles(self, &batch.open_time, &batch.close, warmup, out);
+        self.of(input)?
+            .on_candles(&batch.open_time, &batch.close, warmup, out);
+        Ok(())
+    }
+
+    /// Rows straight from the batch's columns, each to its input's crossover (no
+    /// per-run copy; one input is one loop).
+    fn on_batch(
+        &mut self,
+        batch: Batch,
+        warmup: bool,
+        _history: &mut dyn History,
+        out: &mut Vec<Signal>,
+    ) -> Result<(), String> {
+        let (t, c) = (&batch.candles.open_time, &batch.candles.close);
+        if let [one] = self.per_input.as_mut_slice() {
+            if let Some(bad) = batch.inputs.iter().find(|i| **i != 0) {
+                return Err(format!(
+                    "input {bad} does not exist: this strategy has 1 input(s) (0..1)"
+                ));
+            }
+            one.on_candles(t, c, warmup, out);
+            return Ok(());
+        }
+        for ((&input, &t), &c) in batch.inputs.iter().zip(t).zip(c) {
+            self.of(input)?.step(t, c, warmup, out);
+        }
         Ok(())
     }
 }
@@ -197,7 +265,7 @@ fn add_both_in_order(mut a: f64, mut b: f64, xs: &[f64]) -> (f64, f64) {
 #[cfg(target_arch = "wasm32")]
 mod component {
     //! The `strategy-node` component export.
-    seamless_strategy_kit::export_strategy!(super::SmaCross, "../../wit");
+    seamless_strategy_kit::export_strategy!(super::SmaCrossNode, "../../wit");
 }
 
 #[cfg(test)]

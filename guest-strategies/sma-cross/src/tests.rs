@@ -2,7 +2,7 @@
 //! warm-up, batch splitting and configuration errors.
 
 use super::*;
-use seamless_strategy_kit::NoHistory;
+use seamless_strategy_kit::{Batch, NoHistory};
 
 fn pairs(kv: &[(&str, &str)]) -> Vec<(String, String)> {
     kv.iter()
@@ -177,8 +177,8 @@ fn constructor_checks_periods() {
 
 #[test]
 fn init_defaults_and_errors() {
-    let (s, inputs) = <SmaCross as Strategy>::init(&[]).unwrap();
-    assert_eq!((s.fast(), s.slow()), (10, 30));
+    let (s, inputs) = <SmaCrossNode as Strategy>::init(&[]).unwrap();
+    assert_eq!((s.per_input[0].fast(), s.per_input[0].slow()), (10, 30));
     assert_eq!(
         inputs,
         vec![Input {
@@ -186,7 +186,7 @@ fn init_defaults_and_errors() {
             warmup: 30
         }]
     );
-    let (_, inputs) = <SmaCross as Strategy>::init(&pairs(&[
+    let (_, inputs) = <SmaCrossNode as Strategy>::init(&pairs(&[
         ("node", "ohlcv:bybit:ETH/USDT:5m"),
         ("fast", "3"),
         ("slow", "8"),
@@ -195,21 +195,71 @@ fn init_defaults_and_errors() {
     assert_eq!(inputs[0].node_id, "ohlcv:bybit:ETH/USDT:5m");
     assert_eq!(inputs[0].warmup, 8);
 
-    let err = |kv: &[(&str, &str)]| <SmaCross as Strategy>::init(&pairs(kv)).unwrap_err();
+    let err = |kv: &[(&str, &str)]| <SmaCrossNode as Strategy>::init(&pairs(kv)).unwrap_err();
     assert_eq!(
         err(&[("period", "3")]),
-        "unknown config key `period`; valid keys are: node, fast, slow"
+        "unknown config key `period`; valid keys are: node, nodes, fast, slow"
     );
     assert!(err(&[("fast", "0")]).contains("`fast`"));
     assert!(err(&[("fast", "30")]).contains("must be smaller than `slow` (30)"));
     assert!(err(&[("fast", "x")]).contains("`fast` expects a whole number"));
     assert!(err(&[("slow", "-1")]).contains("`slow` expects a whole number"));
     assert!(err(&[("node", "BTC")]).contains("config key `node`"));
+    assert!(err(&[("nodes", "ohlcv:binance:BTC/USDT:1m,x")]).contains("config key `nodes`"));
+    assert!(
+        err(&[(
+            "nodes",
+            "ohlcv:binance:BTC/USDT:1m,ohlcv:binance:BTC/USDT:1m"
+        )])
+        .contains("twice")
+    );
+    assert!(
+        err(&[
+            ("node", "ohlcv:binance:BTC/USDT:1m"),
+            ("nodes", "ohlcv:binance:ETH/USDT:1m")
+        ])
+        .contains("both given")
+    );
+}
+
+#[test]
+fn several_nodes_are_independent_crossovers() {
+    let (mut s, inputs) = <SmaCrossNode as Strategy>::init(&pairs(&[
+        (
+            "nodes",
+            "ohlcv:binance:BTC/USDT:1m, ohlcv:binance:ETH/USDT:1m",
+        ),
+        ("fast", "1"),
+        ("slow", "2"),
+    ]))
+    .unwrap();
+    assert_eq!(inputs.len(), 2);
+    assert_eq!(inputs[1].node_id, "ohlcv:binance:ETH/USDT:1m");
+    // Input 0 rises at t=2, input 1 falls at t=2; rows interleaved as the host merges them.
+    let mut b = Batch::default();
+    for (t, c0, c1) in [(0, 10.0, 10.0), (1, 9.0, 11.0), (2, 10.0, 10.0)] {
+        b.inputs.extend([0, 1]);
+        b.candles.push(t, c0, c0, c0, c0, 1.0);
+        b.candles.push(t, c1, c1, c1, c1, 1.0);
+    }
+    let mut out = Vec::new();
+    Strategy::on_batch(&mut s, b, false, &mut NoHistory, &mut out).unwrap();
+    let got: Vec<(i64, u32, &str)> = out
+        .iter()
+        .map(|s| (s.time, s.input, s.action.as_str()))
+        .collect();
+    assert_eq!(got, vec![(2, 0, "buy"), (2, 1, "sell")]);
+    let mut three = Batch::default();
+    three.inputs.push(2);
+    three.candles.push(3, 1.0, 1.0, 1.0, 1.0, 1.0);
+    let e = Strategy::on_batch(&mut s, three, false, &mut NoHistory, &mut out).unwrap_err();
+    assert!(e.contains("input 2 does not exist"), "{e}");
 }
 
 #[test]
 fn strategy_path_checks_input_and_columns() {
-    let (mut s, _) = <SmaCross as Strategy>::init(&pairs(&[("fast", "1"), ("slow", "2")])).unwrap();
+    let (mut s, _) =
+        <SmaCrossNode as Strategy>::init(&pairs(&[("fast", "1"), ("slow", "2")])).unwrap();
     let mut b = Columns::default();
     for (t, c) in [(0, 10.0), (1, 9.0), (2, 10.0)] {
         b.push(t, c, c, c, c, 1.0);

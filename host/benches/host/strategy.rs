@@ -384,6 +384,141 @@ pub(crate) fn bench_strategy(rt: &tokio::runtime::Runtime, cached_host: &Compone
         if same { "identical" } else { "DIFFERENT" }
     );
     assert!(same, "end-to-end signals differ from native");
+
+    // (e) Two inputs over the same year, delivered in batches that run across inputs:
+    // sma-cross over BTC/USDT and ETH/USDT (one crossover per input, the same work per
+    // candle as the one-input run above: the ratio is the delivery's), and the spread.
+    let eth: NodeId = "ohlcv:binance:ETH/USDT:1m".parse().unwrap();
+    let out = rt
+        .block_on(provider.backfill(&eth, with_warmup, None))
+        .unwrap();
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let mean_run = |component: &seamless::components::StrategyComponent,
+                    config: Vec<(String, String)>| {
+        let mut o = seamless::strategy::RunOptions::new(year);
+        o.config = config;
+        let mut d = Duration::ZERO;
+        let mut last = None;
+        for i in 0..=run_reps {
+            let r = rt
+                .block_on(seamless::strategy::run(&provider, component, o.clone()))
+                .unwrap();
+            if i > 0 {
+                d += r.deliver;
+            }
+            last = Some(r);
+        }
+        (d / run_reps, last.unwrap())
+    };
+    let (sma_two_deliver, sma_two) = mean_run(
+        &component,
+        vec![
+            ("nodes".to_string(), format!("{node},{eth}")),
+            ("fast".to_string(), "10".to_string()),
+            ("slow".to_string(), "30".to_string()),
+        ],
+    );
+    assert_eq!(sma_two.candles, 2 * 525_600);
+    let spread_path = guest_dir().join("spread_strategy.wasm");
+    let spread = cached_host.load_strategy_file(&spread_path).unwrap();
+    let (spread_deliver, spread_run) = mean_run(
+        &spread,
+        vec![
+            ("a".to_string(), node.to_string()),
+            ("b".to_string(), eth.to_string()),
+            ("window".to_string(), "60".to_string()),
+        ],
+    );
+    assert_eq!(spread_run.candles, 2 * 525_600);
+    // The same two series natively (the warm-up candles before the year included).
+    let series = |symbol: &str, warmup: i64| -> Vec<seamless::domain::Candle> {
+        sim.truth(symbol, "1m", year.start - warmup * MIN, year.end)
+            .into_iter()
+            .map(crate::sim_candle)
+            .collect()
+    };
+    // sma-cross per input, signals in the runner's merged order (time, then input).
+    let mut sma_want: Vec<(i64, u32, String, u64)> = Vec::new();
+    for (i, sym) in ["BTC/USDT", "ETH/USDT"].into_iter().enumerate() {
+        let c = series(sym, 30);
+        let tt: Vec<i64> = c.iter().map(|c| c.open_time).collect();
+        let cc: Vec<f64> = c.iter().map(|c| c.close).collect();
+        let mut s = sma_cross_strategy::SmaCross::new(10, 30).unwrap();
+        let mut out = Vec::new();
+        s.on_candles(&tt[..30], &cc[..30], true, &mut out);
+        s.on_candles(&tt[30..], &cc[30..], false, &mut out);
+        sma_want.extend(
+            out.iter()
+                .map(|s| (s.time, i as u32, s.action.clone(), s.value.to_bits())),
+        );
+    }
+    sma_want.sort_by_key(|s| (s.0, s.1));
+    let sma_got: Vec<(i64, u32, String, u64)> = sma_two
+        .signals
+        .iter()
+        .map(|s| {
+            let s = &s.signal;
+            (s.time, s.input, s.action.clone(), s.value.to_bits())
+        })
+        .collect();
+    let (btc, eth_c) = (series("BTC/USDT", 60), series("ETH/USDT", 60));
+    let (native_spread, native_spread_sigs) = timed(
+        run_reps,
+        || spread_strategy::Spread::new(60, 2.0, 0.5).unwrap(),
+        |s| {
+            let mut out = Vec::new();
+            for (a, b) in btc.iter().zip(&eth_c) {
+                let warm = a.open_time < year.start;
+                s.on_candles(0, &[a.open_time], &[a.close], warm, &mut out)
+                    .unwrap();
+                s.on_candles(1, &[b.open_time], &[b.close], warm, &mut out)
+                    .unwrap();
+            }
+            out
+        },
+    );
+    let spread_got: Vec<seamless::components::Signal> = spread_run
+        .signals
+        .iter()
+        .map(|s| s.signal.clone())
+        .collect();
+    let one_rate = rate(yc, deliver);
+    let two_rate = rate(sma_two.candles, sma_two_deliver);
+    let spread_rate = rate(spread_run.candles, spread_deliver);
+    println!(
+        "two inputs (BTC/USDT + ETH/USDT 1m) over the same year, {} candles, batches across inputs, mean of {run_reps}:",
+        sma_two.candles
+    );
+    println!(
+        "  sma-cross, one input, deliver  {:>18}  (baseline; {} guest calls)",
+        mcs(one_rate),
+        r.batches
+    );
+    println!(
+        "  sma-cross, two inputs, deliver {:>18}  {:.2}x of the one-input rate ({} guest calls; goal >= 0.8x)",
+        mcs(two_rate),
+        two_rate / one_rate,
+        sma_two.batches
+    );
+    println!(
+        "  spread, two inputs, deliver    {:>18}  {:.2}x of the one-input rate ({} guest calls); natively the spread alone runs at {} ({:.0} ms of the {:.0} ms deliver)",
+        mcs(spread_rate),
+        spread_rate / one_rate,
+        spread_run.batches,
+        mcs(rate(spread_run.candles, native_spread)),
+        native_spread.as_secs_f64() * 1e3,
+        spread_deliver.as_secs_f64() * 1e3
+    );
+    let same = sma_want == sma_got && sigs_native(&native_spread_sigs) == sigs_host(&spread_got);
+    println!(
+        "  signals: sma-cross run {} / native {}, spread run {} / native {}: {}",
+        sma_got.len(),
+        sma_want.len(),
+        spread_got.len(),
+        native_spread_sigs.len(),
+        if same { "identical" } else { "DIFFERENT" }
+    );
+    assert!(same, "two-input signals differ from native");
     rt.block_on(sim.shutdown());
 }
 
