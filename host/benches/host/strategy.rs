@@ -393,42 +393,74 @@ pub(crate) fn bench_strategy(rt: &tokio::runtime::Runtime, cached_host: &Compone
         .block_on(provider.backfill(&eth, with_warmup, None))
         .unwrap();
     assert!(out.errors.is_empty(), "{:?}", out.errors);
-    let mean_run = |component: &seamless::components::StrategyComponent,
-                    config: Vec<(String, String)>| {
-        let mut o = seamless::strategy::RunOptions::new(year);
-        o.config = config;
-        let mut d = Duration::ZERO;
-        let mut last = None;
-        for i in 0..=run_reps {
-            let r = rt
-                .block_on(seamless::strategy::run(&provider, component, o.clone()))
-                .unwrap();
-            if i > 0 {
-                d += r.deliver;
-            }
-            last = Some(r);
-        }
-        (d / run_reps, last.unwrap())
+    // Runs alternate between the configurations (so drift on the machine hits all of
+    // them alike); each figure is the median deliver time of its runs.
+    let spread = cached_host
+        .load_strategy_file(&guest_dir().join("spread_strategy.wasm"))
+        .unwrap();
+    let configs: Vec<(
+        &seamless::components::StrategyComponent,
+        Vec<(String, String)>,
+    )> = {
+        let kv = |k: &str, v: String| (k.to_string(), v);
+        vec![
+            (&component, sma_config()),
+            (
+                &component,
+                vec![
+                    kv("nodes", format!("{node},{eth}")),
+                    kv("fast", "10".into()),
+                    kv("slow", "30".into()),
+                ],
+            ),
+            (
+                &spread,
+                vec![
+                    kv("a", node.to_string()),
+                    kv("b", eth.to_string()),
+                    kv("window", "60".into()),
+                ],
+            ),
+        ]
     };
-    let (sma_two_deliver, sma_two) = mean_run(
-        &component,
-        vec![
-            ("nodes".to_string(), format!("{node},{eth}")),
-            ("fast".to_string(), "10".to_string()),
-            ("slow".to_string(), "30".to_string()),
-        ],
-    );
+    let alt_reps = 7;
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); configs.len()];
+    let mut reports: Vec<Option<seamless::strategy::RunReport>> = vec![None; configs.len()];
+    for rep in 0..=alt_reps {
+        for (k, (component, config)) in configs.iter().enumerate() {
+            let mut o = seamless::strategy::RunOptions::new(year);
+            o.config = config.clone();
+            let r = rt
+                .block_on(seamless::strategy::run(&provider, component, o))
+                .unwrap();
+            if rep > 0 {
+                times[k].push(r.deliver);
+            }
+            reports[k] = Some(r);
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let spread_of = |v: &[Duration]| {
+        let ms: Vec<u128> = v.iter().map(Duration::as_millis).collect();
+        format!(
+            "{}–{} ms",
+            ms.iter().min().unwrap_or(&0),
+            ms.iter().max().unwrap_or(&0)
+        )
+    };
+    let ranges: Vec<String> = times.iter().map(|v| spread_of(v)).collect();
+    let one_deliver = median(&mut times[0]);
+    let sma_two_deliver = median(&mut times[1]);
+    let spread_deliver = median(&mut times[2]);
+    let mut reports = reports.into_iter().map(Option::unwrap);
+    let one = reports.next().unwrap();
+    let sma_two = reports.next().unwrap();
+    let spread_run = reports.next().unwrap();
+    assert_eq!(one.candles, 525_600);
     assert_eq!(sma_two.candles, 2 * 525_600);
-    let spread_path = guest_dir().join("spread_strategy.wasm");
-    let spread = cached_host.load_strategy_file(&spread_path).unwrap();
-    let (spread_deliver, spread_run) = mean_run(
-        &spread,
-        vec![
-            ("a".to_string(), node.to_string()),
-            ("b".to_string(), eth.to_string()),
-            ("window".to_string(), "60".to_string()),
-        ],
-    );
     assert_eq!(spread_run.candles, 2 * 525_600);
     // The same two series natively (the warm-up candles before the year included).
     let series = |symbol: &str, warmup: i64| -> Vec<seamless::domain::Candle> {
@@ -482,23 +514,25 @@ pub(crate) fn bench_strategy(rt: &tokio::runtime::Runtime, cached_host: &Compone
         .iter()
         .map(|s| s.signal.clone())
         .collect();
-    let one_rate = rate(yc, deliver);
+    let one_rate = rate(one.candles, one_deliver);
     let two_rate = rate(sma_two.candles, sma_two_deliver);
     let spread_rate = rate(spread_run.candles, spread_deliver);
     println!(
-        "two inputs (BTC/USDT + ETH/USDT 1m) over the same year, {} candles, batches across inputs, mean of {run_reps}:",
+        "two inputs (BTC/USDT + ETH/USDT 1m) over the same year, {} candles, batches across inputs, median of {alt_reps} alternating runs:",
         sma_two.candles
     );
     println!(
-        "  sma-cross, one input, deliver  {:>18}  (baseline; {} guest calls)",
+        "  sma-cross, one input, deliver  {:>18}  (baseline; {} guest calls; runs {})",
         mcs(one_rate),
-        r.batches
+        one.batches,
+        ranges[0]
     );
     println!(
-        "  sma-cross, two inputs, deliver {:>18}  {:.2}x of the one-input rate ({} guest calls; goal >= 0.8x)",
+        "  sma-cross, two inputs, deliver {:>18}  {:.2}x of the one-input rate ({} guest calls; runs {}; goal >= 0.8x)",
         mcs(two_rate),
         two_rate / one_rate,
-        sma_two.batches
+        sma_two.batches,
+        ranges[1]
     );
     println!(
         "  spread, two inputs, deliver    {:>18}  {:.2}x of the one-input rate ({} guest calls); natively the spread alone runs at {} ({:.0} ms of the {:.0} ms deliver)",

@@ -19,9 +19,28 @@ pub struct Pick {
 pub fn merged(series: &[&[Candle]]) -> Vec<Pick> {
     let total: usize = series.iter().map(|s| s.len()).sum();
     let mut out = Vec::with_capacity(total);
-    if let [only] = series {
-        out.extend((0..only.len()).map(|row| Pick { input: 0, row }));
-        return out;
+    match series {
+        [only] => {
+            out.extend((0..only.len()).map(|row| Pick { input: 0, row }));
+            return out;
+        }
+        [a, b] => {
+            // Two inputs (pairs, spreads): a two-pointer merge, `a` first on ties.
+            let (mut i, mut j) = (0, 0);
+            while i < a.len() && j < b.len() {
+                if a[i].open_time <= b[j].open_time {
+                    out.push(Pick { input: 0, row: i });
+                    i += 1;
+                } else {
+                    out.push(Pick { input: 1, row: j });
+                    j += 1;
+                }
+            }
+            out.extend((i..a.len()).map(|row| Pick { input: 0, row }));
+            out.extend((j..b.len()).map(|row| Pick { input: 1, row }));
+            return out;
+        }
+        _ => {}
     }
     let mut pos = vec![0usize; series.len()];
     loop {
@@ -135,6 +154,16 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 90);
+    }
+
+    #[test]
+    fn the_two_input_merge_agrees_with_the_general_one() {
+        let a = series(&[0, 60, 60, 120, 300]);
+        let b = series(&[0, 30, 120, 180]);
+        let none: Vec<Candle> = Vec::new();
+        // A third, empty input takes the general path without changing the order.
+        assert_eq!(merged(&[&a, &b]), merged(&[&a, &b, &none]));
+        assert_eq!(merged(&[&b, &a]).len(), 9);
     }
 
     #[test]
