@@ -2,7 +2,8 @@
 # The Python package's tests (run by scripts/test.sh): build the wheel with maturin (dev
 # profile: the workspace's debug artifacts are reused), install it into the virtual
 # environment target/py, and run pytest (python/tests) against the exchange simulator and
-# the `seamless` CLI of target/debug. Extra arguments go to pytest.
+# the `seamless` CLI of target/debug, then the strategy SDK's native tests. Extra arguments
+# go to the package's pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${SEAMLESS_PY_VENV:-target/py}"
@@ -17,3 +18,6 @@ echo "python: wheel built in $((SECONDS - started)) s"
 wheel="$(ls target/wheels/seamless_market-*.whl)"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
 SEAMLESS_WHEEL="$wheel" "$venv/bin/python" -m pytest -q python/tests "$@"
+# The Python strategy SDK and its examples, natively (the built components are tested
+# against their Rust twins in tests/all/python_strategy.rs).
+"$venv/bin/python" -m pytest -q -p no:cacheprovider guest-strategies/python/tests

@@ -18,6 +18,7 @@ mod fuzz;
 mod jobs;
 mod live;
 mod provider;
+mod python_strategy;
 mod questdb;
 mod sandbox;
 mod soak;

@@ -17,6 +17,7 @@ mod run;
 mod scaffold;
 mod select;
 mod serve;
+mod strategy;
 mod worker;
 
 use std::net::{IpAddr, SocketAddr};
@@ -148,6 +149,9 @@ enum Command {
     /// List, inspect and exercise adapter components.
     #[command(subcommand)]
     Adapters(adapters::AdaptersCommand),
+    /// Start a new strategy (Python) and build Python strategies into components.
+    #[command(subcommand)]
+    Strategy(strategy::StrategyCommand),
     /// The effective configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -193,6 +197,7 @@ impl Command {
             }
             Command::Jobs(a) => settings(&[&a.redis]),
             Command::Adapters(a) => a.settings(),
+            Command::Strategy(a) => a.settings(),
             Command::Config(ConfigCommand::Show { data, .. }) => settings(&[data.as_ref()]),
             Command::Config(ConfigCommand::Keys { .. }) => Settings::default(),
         }
@@ -463,6 +468,7 @@ pub fn main() -> ExitCode {
             Command::Worker(args) => worker::run(&global, args).await,
             Command::Jobs(args) => jobs::run(&global, args).await,
             Command::Adapters(cmd) => adapters::run(&global, cmd).await,
+            Command::Strategy(cmd) => strategy::run(&global, cmd),
             Command::Config(ConfigCommand::Show { format, .. }) => config_show(&global, *format),
             Command::Config(ConfigCommand::Keys { format }) => config_keys(*format),
         }

@@ -17,7 +17,8 @@ use super::{Failure, Global};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The strategy: a built-in name (sma-cross, donchian, spread) or a .wasm component path.
+    /// The strategy: a built-in name (sma-cross, donchian, spread), a .wasm component path,
+    /// or a Python strategy folder (holding strategy.py; built once per change of its sources).
     pub strategy: String,
     /// Start of the run (inclusive): ISO-8601, a date, epoch s or ms, or relative (-7d).
     #[arg(long, allow_hyphen_values = true)]
@@ -123,13 +124,26 @@ pub async fn run(g: &Global, a: &RunArgs) -> Result<(), Failure> {
         )));
     }
     let path = runner::resolve(&a.strategy, &component_dirs(g))?;
+    // A Python strategy is built first (cached) and named by its folder.
+    let (path, label) = if runner::python::is_python(&path) {
+        let label = format!("{} (Python)", path.display());
+        (super::strategy::build(g, &path)?, Some(label))
+    } else {
+        (path, None)
+    };
     let provider = g.provider()?;
     let (window, until) = window(a, provider.now())?;
-    let strategy = provider
-        .registry()
-        .host()
-        .load_strategy_file(&path)
-        .map_err(|e| Failure::from(RunError::from(e)))?;
+    let host = provider.registry().host();
+    let strategy = match &label {
+        Some(label) => std::fs::read(&path)
+            .map_err(|source| seamless::components::ComponentError::Read {
+                path: path.clone(),
+                source,
+            })
+            .and_then(|wasm| host.load_strategy(label, &wasm)),
+        None => host.load_strategy_file(&path),
+    }
+    .map_err(|e| Failure::from(RunError::from(e)))?;
     let opts = RunOptions {
         window,
         config,

@@ -13,6 +13,7 @@
 
 mod history;
 pub mod merge;
+pub mod python;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -255,7 +256,7 @@ pub fn builtin_strategies(dirs: &[PathBuf]) -> Vec<(String, PathBuf)> {
 /// (`sma-cross`, `donchian`, `spread`, …) looked up in `dirs`.
 pub fn resolve(spec: &str, dirs: &[PathBuf]) -> Result<PathBuf, RunError> {
     let p = Path::new(spec);
-    if spec.ends_with(".wasm") || spec.contains('/') || p.is_file() {
+    if spec.ends_with(".wasm") || spec.contains('/') || p.is_file() || p.is_dir() {
         return Ok(p.to_path_buf());
     }
     let known = builtin_strategies(dirs);

@@ -1,0 +1,6 @@
+"""The SDK and the example strategies import from the folder above."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
