@@ -15,8 +15,9 @@
 //!
 //! - strategy: the SMA-cross strategy (fast 10, slow 30) over 1,000,000 candles in memory,
 //!   natively vs the WASM component through the host (columns built per batch, pre-built,
-//!   and the call + copy alone), and an end-to-end `seamless::strategy::run` over one
-//!   year of 1m candles from a warm SQLite store, vs the native rate;
+//!   and the call + copy alone), an end-to-end `seamless::strategy::run` over one
+//!   year of 1m candles from a warm SQLite store, vs the native rate, and two-input runs
+//!   (sma-cross over two series, the spread) vs the one-input run;
 //! - live: latency from a candle closing on the simulated exchange (fast clock, WebSocket
 //!   updates every 1 ms) to the strategy's `on-candles` returning for it through a
 //!   `LiveSession`, vs a bare WebSocket client reading the same stream.
@@ -25,8 +26,11 @@
 //! - api: windows of one day served by the HTTP data API (JSON, Arrow; 1 and 32 clients)
 //!   vs reading the same windows from the store directly.
 //!
+//! - python: the SMA cross as a Python component (componentize-py) next to the Rust one:
+//!   first load, cached start and candles/s.
+//!
 //! `cargo bench -p seamless --bench host -- SECTION...` runs only the named sections
-//! (load, parse, fetch, read, plan, rss, questdb, strategy, live, api).
+//! (load, parse, fetch, read, plan, rss, questdb, strategy, python, live, api).
 //!
 //! One module per section in `benches/host/` (this file is the crate root, hence the paths).
 
@@ -42,6 +46,8 @@ mod load;
 mod parse;
 #[path = "host/plan.rs"]
 mod plan;
+#[path = "host/python.rs"]
+mod python;
 #[path = "host/questdb.rs"]
 mod questdb;
 #[path = "host/read.rs"]
@@ -129,6 +135,9 @@ fn main() {
     }
     if run("strategy") {
         strategy::bench_strategy(&rt, &cached_host);
+    }
+    if run("python") {
+        python::bench_python(&rt);
     }
     if run("live") {
         rt.block_on(live::bench_live(&cached_host));
