@@ -235,8 +235,51 @@ fn add_in_order(mut acc: f64, xs: &[f64]) -> f64 {
         acc += c[6];
         acc += c[7];
     }
-    for &x in chunks.remainder() {
-        acc += x;
+    // The remainder (0–7 values) straight-line: a loop here would add a back-edge, and so
+    // an epoch check, per value.
+    let r = chunks.remainder();
+    match r.len() {
+        0 => {}
+        1 => acc += r[0],
+        2 => {
+            acc += r[0];
+            acc += r[1];
+        }
+        3 => {
+            acc += r[0];
+            acc += r[1];
+            acc += r[2];
+        }
+        4 => {
+            acc += r[0];
+            acc += r[1];
+            acc += r[2];
+            acc += r[3];
+        }
+        5 => {
+            acc += r[0];
+            acc += r[1];
+            acc += r[2];
+            acc += r[3];
+            acc += r[4];
+        }
+        6 => {
+            acc += r[0];
+            acc += r[1];
+            acc += r[2];
+            acc += r[3];
+            acc += r[4];
+            acc += r[5];
+        }
+        _ => {
+            acc += r[0];
+            acc += r[1];
+            acc += r[2];
+            acc += r[3];
+            acc += r[4];
+            acc += r[5];
+            acc += r[6];
+        }
     }
     acc
 }
@@ -255,7 +298,17 @@ fn add_both_in_order(mut a: f64, mut b: f64, xs: &[f64]) -> (f64, f64) {
         a += c[3];
         b += c[3];
     }
-    for &x in chunks.remainder() {
+    // The remainder (0–3 values) straight-line, as in `add_in_order`.
+    let r = chunks.remainder();
+    if let Some(&x) = r.first() {
+        a += x;
+        b += x;
+    }
+    if let Some(&x) = r.get(1) {
+        a += x;
+        b += x;
+    }
+    if let Some(&x) = r.get(2) {
         a += x;
         b += x;
     }
