@@ -619,3 +619,178 @@ async fn a_rate_limited_poll_pauses_the_whole_exchange_key_for_its_retry_after()
         eprintln!("{status}: the key resumed {gap:?} after the pause began");
     }
 }
+
+/// Many series in one process: 210 Binance series (70 symbols × 1m, 3m, 5m) share the
+/// connections the adapter plans (200 streams per connection → 2), survive two forced drops
+/// of every connection, and each stored and emitted series equals the exchange's truth
+/// from its start, with no forming candle stored. A series the venue cannot stream is
+/// refused alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_of_210_series_shares_two_connections_and_stays_exact_across_drops() {
+    use exchange_sim::MarketSpec;
+    use seamless::live::{GroupUpdate, LiveGroup};
+    // 1m closes every 500 ms of wall time: 210 series close ~215 candles per second.
+    const GROUP_SPEED: u32 = 120;
+    let mut cfg = SimConfig::default()
+        .with_clock_fast(ORIGIN, GROUP_SPEED)
+        .with_ws_update_ms(50);
+    for i in 0..70 {
+        cfg = cfg.with_market(MarketSpec::new(
+            format!("C{i}/USDT"),
+            JAN1_2024,
+            10.0 + i as f64,
+        ));
+    }
+    let (sim, p, _dir) = setup(cfg).await;
+    let five = 5 * MIN;
+    let from = ORIGIN - ORIGIN % five - 2 * five;
+    let mut series: Vec<(NodeId, i64)> = Vec::new();
+    for i in 0..70 {
+        for tf in ["1m", "3m", "5m"] {
+            let n = NodeId::new("binance", &format!("C{i}/USDT"), tf).unwrap();
+            series.push((n, from));
+        }
+    }
+    let opts = SessionOptions {
+        feed: FeedOptions {
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(200),
+            ..FeedOptions::default()
+        },
+        retry_min: Duration::from_millis(20),
+        ..SessionOptions::default()
+    };
+    let (group, plans, mut rx) = LiveGroup::start(p.clone(), series.clone(), opts)
+        .await
+        .unwrap();
+    let plan = &plans["binance"];
+    assert_eq!(plan.connections, vec![200, 10], "{plans:?}");
+    assert_eq!(plan.own_feeds, 0);
+    // Run until every series has closed candles up to `end` (market time), dropping every
+    // connection twice on the way.
+    let end = from + 5 * five;
+    let mut closed: Vec<Vec<Candle>> = vec![Vec::new(); series.len()];
+    let (mut drops, mut disconnects) = (0, 0);
+    let mut per_series = vec![0u32; series.len()];
+    let t0 = Instant::now();
+    while closed
+        .iter()
+        .zip(&series)
+        .any(|(c, (n, _))| c.last().is_none_or(|l| n.timeframe.next(l.open_time) < end))
+    {
+        assert!(t0.elapsed() < Duration::from_secs(120), "too slow");
+        let GroupUpdate { index, update } = recv(&mut rx).await;
+        match update {
+            LiveUpdate::Closed(c) => {
+                closed[index].push(c);
+                // Drops keyed to series 0's (1m) progress: after 2 and 5 minutes live,
+                // each once both connections are up.
+                if index == 0 && sim.ws_open() == 2 {
+                    let live_minutes = (c.open_time - (ORIGIN - ORIGIN % MIN)) / MIN;
+                    if (live_minutes >= 2 && drops == 0) || (live_minutes >= 5 && drops == 1) {
+                        assert_eq!(sim.drop_websockets(), 2);
+                        drops += 1;
+                    }
+                }
+            }
+            LiveUpdate::Disconnected { .. } => {
+                disconnects += 1;
+                per_series[index] += 1;
+            }
+            _ => {}
+        }
+    }
+    let results = group.stop().await;
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+    assert_eq!(drops, 2);
+    assert!(
+        per_series.iter().all(|d| *d >= 2),
+        "a series missed a drop: {per_series:?}"
+    );
+    assert!(
+        disconnects >= 2 * 210,
+        "every series saw both drops: {disconnects}"
+    );
+    assert_eq!(
+        sim.ws_connections(),
+        6,
+        "2 connections, opened 3 times each"
+    );
+    for ((node, from), got) in series.iter().zip(&closed) {
+        let last = got.last().unwrap().open_time;
+        let w = Window {
+            start: node.timeframe.floor(*from),
+            end: node.timeframe.next(last),
+        };
+        let want = truth(&sim, node, w);
+        assert_eq!(got, &want, "{node}: emitted series differs from the truth");
+        let stored = p.store().read(node, w).await.unwrap();
+        assert_eq!(stored, want, "{node}: stored series differs from the truth");
+        // Nothing past the last closed candle is stored (a forming candle never is).
+        let after = Window {
+            start: w.end,
+            end: w.end + 100 * five,
+        };
+        let later = p.store().read(node, after).await.unwrap();
+        let truth_later = truth(&sim, node, after);
+        assert!(
+            later.iter().all(|c| truth_later.contains(c)),
+            "{node}: a stored candle past the served ones is not the closed truth"
+        );
+    }
+    eprintln!(
+        "group: 210 series, {} closed candles, {disconnects} disconnect events, in {:?}",
+        closed.iter().map(Vec::len).sum::<usize>(),
+        t0.elapsed()
+    );
+}
+
+/// A symbol the exchange does not know ends its series with a clear error (the REST seam
+/// is refused as an unknown symbol) and the other series of the group go on.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_symbol_ends_its_series_alone() {
+    use seamless::live::{GroupUpdate, LiveGroup};
+    let (sim, p, _dir) = setup(fast()).await;
+    let from = ORIGIN - ORIGIN % MIN;
+    let good: NodeId = node();
+    let eth: NodeId = "ohlcv:binance:ETH/USDT:1m".parse().unwrap();
+    // Unknown to the simulator's exchange: its REST seam is refused.
+    let bad: NodeId = "ohlcv:binance:NOPE/USDT:1m".parse().unwrap();
+    let (group, plans, mut rx) = LiveGroup::start(
+        p.clone(),
+        vec![(good.clone(), from), (bad, from), (eth.clone(), from)],
+        SessionOptions {
+            feed: feed_opts(),
+            silent_start: Duration::from_millis(300),
+            ..SessionOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(plans["binance"].connections, vec![3]);
+    let mut got = [0usize; 3];
+    let t0 = Instant::now();
+    while got[0] < 5 || got[2] < 5 {
+        assert!(t0.elapsed() < Duration::from_secs(60));
+        if let GroupUpdate {
+            index,
+            update: LiveUpdate::Closed(_),
+        } = recv(&mut rx).await
+        {
+            got[index] += 1;
+        }
+    }
+    assert_eq!(got[1], 0, "the unknown symbol served candles");
+    assert!(
+        group.sessions()[1].is_finished(),
+        "the unknown symbol's session still runs"
+    );
+    let results = group.stop().await;
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    let e = results[1].as_ref().unwrap_err().to_string();
+    assert!(
+        e.contains("NOPE/USDT") && e.contains("refused") && e.to_lowercase().contains("symbol"),
+        "{e}"
+    );
+    drop(sim);
+}

@@ -89,7 +89,11 @@ pub(crate) fn bench_python(rt: &tokio::runtime::Runtime) {
     let (rust_cold, _) = start(&host(), "sma-cross", &rust_wasm);
     // Cached starts, each on a new host (as a new `seamless run` process), median of 7.
     let reps = 7;
-    let py_cached = median((0..reps).map(|_| start(&host(), "py", &py_wasm).0).collect());
+    let py_cached = median(
+        (0..reps)
+            .map(|_| start(&host(), "py", &py_wasm).0)
+            .collect(),
+    );
     let rust_cached = median(
         (0..reps)
             .map(|_| start(&host(), "rust", &rust_wasm).0)

@@ -1,6 +1,7 @@
 //! Live candles, on top of the provider's closed history: the feed (WebSocket, or REST
 //! polling through the [`crate::gateway`], [`feed`]), the handoff from stored history to
-//! live data ([`session`]), and the live phase of a `seamless` fetch ([`fetch_with_live`]).
+//! live data ([`session`]), many series over shared connections ([`group`]), and the live
+//! phase of a `seamless` fetch ([`fetch_with_live`]).
 //!
 //! ```no_run
 //! # async fn demo(provider: seamless::provider::Provider) -> anyhow::Result<()> {
@@ -19,9 +20,11 @@
 
 pub mod feed;
 mod fetch;
+pub mod group;
 pub mod session;
 
 pub use fetch::fetch_with_live;
+pub use group::{ExchangePlan, GroupUpdate, LiveGroup};
 
 pub use feed::{
     FeedCounters, FeedEvent, FeedHandle, FeedOptions, FeedSource, LiveFeed, default_poll_interval,

@@ -54,6 +54,8 @@ pub enum LiveError {
     },
     #[error("{node}: the live feed ended unexpectedly")]
     FeedEnded { node: String },
+    #[error("{node}: the exchange refused the series ({reason}); check the symbol and timeframe")]
+    Refused { node: String, reason: String },
     #[error("{node}: live session task failed: {detail}")]
     Task { node: String, detail: String },
 }
@@ -106,6 +108,11 @@ pub struct SessionOptions {
     /// its predecessor's closed frame, before that candle is fetched over REST
     /// (default 3 s).
     pub closed_grace: Duration,
+    /// When no candle at all has arrived this long after the start (a venue may ignore
+    /// a stream it does not know without a word), the seam is fetched over REST up to the
+    /// last closed slot anyway, so that the series is served, or refused by the exchange
+    /// (default 10 s).
+    pub silent_start: Duration,
 }
 
 impl Default for SessionOptions {
@@ -116,6 +123,7 @@ impl Default for SessionOptions {
             retry_min: Duration::from_millis(100),
             retry_max: Duration::from_secs(10),
             closed_grace: Duration::from_secs(3),
+            silent_start: Duration::from_secs(10),
         }
     }
 }
@@ -183,6 +191,28 @@ impl LiveSession {
             provider.clock().clone(),
             opts.feed.clone(),
         );
+        Ok(Self::start_on(
+            provider,
+            node,
+            from,
+            opts,
+            events,
+            Some(feed),
+        ))
+    }
+
+    /// Start the handoff for `node` on feed events someone else produces (a connection
+    /// shared by several series, see [`super::LiveGroup`]); `feed`, when given, is
+    /// stopped with the session. The feed must already be running.
+    pub fn start_on(
+        provider: Provider,
+        node: NodeId,
+        from: i64,
+        opts: SessionOptions,
+        events: mpsc::Receiver<FeedEvent>,
+        feed: Option<FeedHandle>,
+    ) -> (LiveSession, mpsc::Receiver<LiveUpdate>) {
+        let node_id = node.to_string();
         let tf = node.timeframe;
         let from = tf.floor(from);
         let (updates_tx, updates) = mpsc::channel(opts.updates_capacity.max(1));
@@ -220,12 +250,14 @@ impl LiveSession {
             not_before: None,
             failures: 0,
             wake: None,
+            started: Instant::now(),
+            heard: false,
             state: state.clone(),
             stats: stats.clone(),
             updates: updates_tx,
         };
         let task = tokio::spawn(run.run(feed, events, stop_rx).instrument(span));
-        Ok((
+        (
             LiveSession {
                 node,
                 state,
@@ -234,7 +266,7 @@ impl LiveSession {
                 task: Some(task),
             },
             updates,
-        ))
+        )
     }
 
     /// The series.
@@ -315,15 +347,28 @@ struct CatchUp {
     candles: Vec<Candle>,
     fetched: usize,
     error: Option<String>,
+    /// The exchange refused the series itself (unknown symbol, unsupported timeframe):
+    /// asking again would be refused again.
+    refused: Option<String>,
 }
 
 /// Backfill `[start, target)` through the REST path and read back the contiguous part
 /// the ledger now knows.
 async fn catch_up(p: Provider, node: NodeId, start: i64, target: i64) -> CatchUp {
     let w = Window { start, end: target };
-    let (mut error, fetched) = match p.backfill(&node, w, None).await {
-        Ok(o) => (o.errors.first().map(|e| e.to_string()), o.stats.candles),
-        Err(e) => (Some(e.to_string()), 0),
+    let (mut error, fetched, refused) = match p.backfill(&node, w, None).await {
+        Ok(o) => (
+            o.errors.first().map(|e| e.to_string()),
+            o.stats.candles,
+            o.errors
+                .iter()
+                .find(|e| e.is_bad_input())
+                .map(|e| e.to_string()),
+        ),
+        Err(e) => {
+            let refused = e.is_bad_input().then(|| e.to_string());
+            (Some(e.to_string()), 0, refused)
+        }
     };
     let mut reached = match p.store().ledger(&node, w).await {
         Ok(l) => l
@@ -364,6 +409,7 @@ async fn catch_up(p: Provider, node: NodeId, start: i64, target: i64) -> CatchUp
         candles,
         fetched,
         error,
+        refused,
     }
 }
 
@@ -392,6 +438,9 @@ struct Run {
     failures: u32,
     /// When the loop must look again even without an event.
     wake: Option<Instant>,
+    /// When the session started, and whether any candle has arrived since.
+    started: Instant,
+    heard: bool,
     state: Arc<RwLock<LiveState>>,
     stats: Arc<Mutex<SessionStats>>,
     updates: mpsc::Sender<LiveUpdate>,
@@ -400,7 +449,7 @@ struct Run {
 impl Run {
     async fn run(
         mut self,
-        feed: FeedHandle,
+        feed: Option<FeedHandle>,
         mut events: mpsc::Receiver<FeedEvent>,
         stop: watch::Receiver<bool>,
     ) -> Result<FeedCounters, LiveError> {
@@ -411,7 +460,10 @@ impl Run {
         if let Err(e) = &result {
             tracing::error!(error = %e, "live session ended");
         }
-        let counters = feed.stop().await;
+        let counters = match feed {
+            Some(feed) => feed.stop().await,
+            None => FeedCounters::default(),
+        };
         result.map(|()| counters)
     }
 
@@ -432,9 +484,15 @@ impl Run {
                     }
                 }, if self.catchup.is_some() => {
                     self.catchup = None;
+                    if let Ok(CatchUp { refused: Some(reason), .. }) = &done {
+                        return Err(LiveError::Refused { node: self.node_id.clone(), reason: reason.clone() });
+                    }
                     self.finish_catchup(done).await;
                 }
                 ev = events.recv() => match ev {
+                    Some(FeedEvent::Refused { reason }) => {
+                        return Err(LiveError::Refused { node: self.node_id.clone(), reason });
+                    }
                     Some(ev) => self.on_event(ev).await,
                     None => return Err(LiveError::FeedEnded { node: self.node_id.clone() }),
                 },
@@ -471,6 +529,9 @@ impl Run {
     }
 
     async fn on_event(&mut self, ev: FeedEvent) {
+        if matches!(ev, FeedEvent::Candle { .. }) {
+            self.heard = true;
+        }
         match ev {
             FeedEvent::Connected { source } => {
                 self.eager = true;
@@ -507,6 +568,7 @@ impl Run {
                 self.set_state(|o| o.forming = Some(candle));
                 self.emit(LiveUpdate::Forming(candle)).await;
             }
+            FeedEvent::Refused { .. } => {} // ends the session in `main`
             FeedEvent::Candle {
                 candle,
                 closed: true,
@@ -575,10 +637,11 @@ impl Run {
         if dropped > 0 {
             self.stat(|s| s.duplicates += dropped);
         }
-        // A gap before the next closed candle, or before the forming one.
+        // A gap before the next closed candle, or before the forming one; or, from a
+        // feed silent since the start, everything closed by now.
         let target = match self.pending.keys().next() {
             Some(&k) => Some(k),
-            None => self.forming_target(),
+            None => self.forming_target().or_else(|| self.silent_target(now)),
         };
         let Some(target) = target.filter(|&t| t > self.cursor) else {
             return Ok(());
@@ -591,6 +654,20 @@ impl Run {
         }
         self.start_catchup(target);
         Ok(())
+    }
+
+    /// The end of the last closed slot when no candle has arrived since the start for
+    /// [`SessionOptions::silent_start`] (see there).
+    fn silent_target(&mut self, now: i64) -> Option<i64> {
+        if self.heard {
+            return None;
+        }
+        let at = self.started + self.opts.silent_start;
+        if Instant::now() < at {
+            self.wake_at(at);
+            return None;
+        }
+        Some(self.tf.floor(now)).filter(|&t| t > self.cursor)
     }
 
     /// The forming candle's open time when the range before it should be fetched now.

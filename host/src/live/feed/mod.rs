@@ -52,7 +52,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::components::{LiveRoute, LiveSetup};
+use crate::components::{LiveConnection, LiveRoute, LiveSetup};
 use crate::domain::{Candle, Clock, NodeId, Timeframe};
 use crate::gateway::Route;
 use crate::net::{HttpClient, RetryPolicy};
@@ -95,6 +95,8 @@ pub enum FeedEvent {
     },
     /// The feed lost its source (or could not reach it); it retries by itself.
     Disconnected { reason: String },
+    /// The venue refused the series (e.g. an unknown symbol): nothing more will come.
+    Refused { reason: String },
 }
 
 /// How a feed behaves.
@@ -280,13 +282,11 @@ impl LiveFeed {
                 base_delay: opts.backoff_min.max(Duration::from_millis(1)),
                 max_delay: opts.backoff_max.max(opts.backoff_min),
             },
-            node,
+            targets: vec![Target::new(node, tx)],
             clock,
             opts,
-            tx,
             stop: stop_rx,
             stats: stats.clone(),
-            last_closed: None,
             link: Link::Starting,
         };
         let task = tokio::spawn(feed.run().instrument(span));
@@ -297,6 +297,82 @@ impl LiveFeed {
                 stats,
             },
             rx,
+        )
+    }
+
+    /// Follow `nodes` over one WebSocket connection of a route (`connection` of
+    /// `route_info`, planned by [`plan_route`] for a list in which `nodes[i]` is the
+    /// market with index `market_of[i]`): one event channel per node, in order. A
+    /// connection that cannot be used at all (a malformed URL) refuses every node.
+    pub fn spawn_connection(
+        nodes: Vec<NodeId>,
+        connection: &LiveConnection,
+        route_info: &LiveRoute,
+        market_of: &std::collections::HashMap<u32, usize>,
+        route: Route,
+        clock: Clock,
+        opts: FeedOptions,
+    ) -> (FeedHandle, Vec<mpsc::Receiver<FeedEvent>>) {
+        let mut targets = Vec::with_capacity(nodes.len());
+        let mut rxs = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            let (tx, rx) = mpsc::channel(opts.channel_capacity.max(1));
+            targets.push(Target::new(node, tx));
+            rxs.push(rx);
+        }
+        let keys = connection
+            .streams
+            .iter()
+            .filter_map(|s| market_of.get(&s.market).map(|i| (s.key.clone(), *i)))
+            .collect();
+        let plan = WsPlan {
+            url: route.bases().rewrite(&connection.url),
+            subscribe: connection.subscribe.clone(),
+            keys,
+            messages_per_second: route_info.messages_per_second,
+            lifetime: route_info.lifetime,
+            heartbeat: route_info.heartbeat.clone(),
+            closed_by_next: route_info.closed_by_next,
+        };
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stats = Arc::new(Stats::default());
+        let span = tracing::info_span!(
+            "live_connection",
+            exchange = %targets.first().map(|t| t.node.exchange.clone()).unwrap_or_default(),
+            streams = targets.len()
+        );
+        let mut feed = Feed {
+            route: route.with_timeout(opts.http_timeout),
+            backoff: RetryPolicy {
+                max_attempts: u32::MAX,
+                base_delay: opts.backoff_min.max(Duration::from_millis(1)),
+                max_delay: opts.backoff_max.max(opts.backoff_min),
+            },
+            targets,
+            clock,
+            opts,
+            stop: stop_rx,
+            stats: stats.clone(),
+            link: Link::Starting,
+        };
+        let task = tokio::spawn(
+            async move {
+                if let Some(why) = feed.run_ws(&plan).await {
+                    for i in 0..feed.targets.len() {
+                        feed.refuse(i, format!("the WebSocket cannot be used: {why}"))
+                            .await;
+                    }
+                }
+            }
+            .instrument(span),
+        );
+        (
+            FeedHandle {
+                stop: stop_tx,
+                task: Some(task),
+                stats,
+            },
+            rxs,
         )
     }
 
@@ -317,6 +393,42 @@ impl LiveFeed {
     }
 }
 
+/// The adapter's route for `nodes` (one exchange), after any `prepare` requests it asks
+/// for (sent through the gateway, at most [`MAX_PREPARE`]).
+pub async fn plan_route(route: &Route, nodes: &[NodeId]) -> Result<LiveRoute, String> {
+    let Some(first) = nodes.first() else {
+        return Ok(LiveRoute {
+            connections: Vec::new(),
+            messages_per_second: 0,
+            lifetime: None,
+            heartbeat: None,
+            closed_by_next: false,
+            polls: Vec::new(),
+            refused: Vec::new(),
+        });
+    };
+    let mut prepared = None;
+    for _ in 0..=MAX_PREPARE {
+        let (n, p) = (nodes.to_vec(), prepared.take());
+        match route.guest(move |a| a.live_plan(&n, p)).await {
+            Ok(Ok(Ok(LiveSetup::Route(r)))) => return Ok(r),
+            Ok(Ok(Ok(LiveSetup::Prepare(req)))) => {
+                let resp = route
+                    .send(&first.exchange, &req)
+                    .await
+                    .map_err(|e| format!("the request before connecting failed: {e}"))?;
+                prepared = Some(resp);
+            }
+            Ok(Ok(Err(e))) => return Err(format!("the adapter offers no live source ({e})")),
+            Ok(Err(e)) => return Err(format!("live-plan failed: {e}")),
+            Err(e) => return Err(format!("live-plan failed: {e}")),
+        }
+    }
+    Err(format!(
+        "live-plan asked for more than {MAX_PREPARE} requests before connecting"
+    ))
+}
+
 /// Wait until the stop flag is raised or its sender is gone.
 async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
@@ -330,18 +442,42 @@ enum Link {
     Down,
 }
 
-struct Feed {
+/// One series a feed serves: where its events go and what was emitted for it.
+struct Target {
     node: NodeId,
+    tx: mpsc::Sender<FeedEvent>,
+    /// Open time of the newest closed candle emitted.
+    last_closed: Option<i64>,
+    /// The forming candle, for a venue that flags no closed candle.
+    forming: Option<Candle>,
+    /// Refused by the venue: no more events.
+    gone: bool,
+}
+
+impl Target {
+    fn new(node: NodeId, tx: mpsc::Sender<FeedEvent>) -> Self {
+        Target {
+            node,
+            tx,
+            last_closed: None,
+            forming: None,
+            gone: false,
+        }
+    }
+}
+
+/// A feed: one connection (or poll loop) serving one or more series. Polls and the
+/// adapter's `live-plan` are per series (a single target); a shared WebSocket
+/// connection routes each update to its target by stream key.
+struct Feed {
+    targets: Vec<Target>,
     /// The road to the exchange: adapter, base map, limiter, client.
     route: Route,
     clock: Clock,
     opts: FeedOptions,
     backoff: RetryPolicy,
-    tx: mpsc::Sender<FeedEvent>,
     stop: watch::Receiver<bool>,
     stats: Arc<Stats>,
-    /// Open time of the newest closed candle emitted.
-    last_closed: Option<i64>,
     link: Link,
 }
 
@@ -366,27 +502,7 @@ impl Feed {
 
     /// The adapter's route for this market, after any `prepare` requests it asks for.
     async fn setup(&mut self) -> Result<LiveRoute, String> {
-        let mut prepared = None;
-        for _ in 0..=MAX_PREPARE {
-            let (n, p) = (vec![self.node.clone()], prepared.take());
-            match self.route.guest(move |a| a.live_plan(&n, p)).await {
-                Ok(Ok(Ok(LiveSetup::Route(r)))) => return Ok(r),
-                Ok(Ok(Ok(LiveSetup::Prepare(req)))) => {
-                    let resp = self
-                        .route
-                        .send(&self.node.exchange, &req)
-                        .await
-                        .map_err(|e| format!("the request before connecting failed: {e}"))?;
-                    prepared = Some(resp);
-                }
-                Ok(Ok(Err(e))) => return Err(format!("the adapter offers no live source ({e})")),
-                Ok(Err(e)) => return Err(format!("live-plan failed: {e}")),
-                Err(e) => return Err(format!("live-plan failed: {e}")),
-            }
-        }
-        Err(format!(
-            "live-plan asked for more than {MAX_PREPARE} requests before connecting"
-        ))
+        plan_route(&self.route, std::slice::from_ref(self.node())).await
     }
 
     /// Follow the route's WebSocket until stopped (`None`), or say how to poll instead.
@@ -395,7 +511,7 @@ impl Feed {
             let plan = WsPlan {
                 url: self.route.bases().rewrite(&c.url),
                 subscribe: c.subscribe.clone(),
-                key: c.streams.first().map(|s| s.key.clone()).unwrap_or_default(),
+                keys: c.streams.iter().map(|s| (s.key.clone(), 0)).collect(),
                 messages_per_second: route.messages_per_second,
                 lifetime: route.lifetime,
                 heartbeat: route.heartbeat.clone(),
@@ -421,13 +537,33 @@ impl Feed {
         Some(PollKind::Generic)
     }
 
-    fn is_stopped(&self) -> bool {
-        *self.stop.borrow() || self.tx.is_closed()
+    /// The first series (the only one of a poll feed).
+    fn node(&self) -> &NodeId {
+        &self.targets[0].node
     }
 
-    /// Send an event; false when the receiver is gone.
+    fn is_stopped(&self) -> bool {
+        *self.stop.borrow() || self.targets.iter().all(|t| t.gone || t.tx.is_closed())
+    }
+
+    /// Send an event to every series; false when no receiver is left.
     async fn emit(&self, ev: FeedEvent) -> bool {
-        self.tx.send(ev).await.is_ok()
+        let mut any = false;
+        for t in self.targets.iter().filter(|t| !t.gone) {
+            any |= t.tx.send(ev.clone()).await.is_ok();
+        }
+        any
+    }
+
+    /// The venue refused series `i`: tell it, and send it nothing more.
+    async fn refuse(&mut self, i: usize, reason: String) {
+        let t = &mut self.targets[i];
+        if t.gone {
+            return;
+        }
+        t.gone = true;
+        tracing::warn!(node = %t.node, %reason, "the venue refused the series");
+        let _ = t.tx.send(FeedEvent::Refused { reason }).await;
     }
 
     async fn connected(&mut self, source: FeedSource) -> bool {
@@ -452,15 +588,17 @@ impl Feed {
         self.emit(FeedEvent::Disconnected { reason }).await
     }
 
-    /// Emit parsed candles, skipping anything at or before the newest closed one.
-    async fn candles(&mut self, live: Vec<Observed>, received: Instant) -> bool {
+    /// Emit parsed candles of series `i`, skipping anything at or before its newest
+    /// closed one; false when its receiver is gone.
+    async fn candles(&mut self, i: usize, live: Vec<Observed>, received: Instant) -> bool {
+        let t = &mut self.targets[i];
         for lc in live {
             let open = lc.candle.open_time;
-            if self.last_closed.is_some_and(|last| open <= last) {
+            if t.last_closed.is_some_and(|last| open <= last) {
                 continue;
             }
             if lc.closed {
-                self.last_closed = Some(open);
+                t.last_closed = Some(open);
                 Stats::bump(&self.stats.closed);
             }
             Stats::bump(&self.stats.candles);
@@ -469,7 +607,7 @@ impl Feed {
                 closed: lc.closed,
                 received,
             };
-            if !self.emit(ev).await {
+            if t.tx.send(ev).await.is_err() {
                 return false;
             }
         }

@@ -30,7 +30,7 @@ impl Feed {
     fn poll_interval(&self) -> Duration {
         match self.opts.poll_interval {
             Some(d) => d.max(Duration::from_millis(10)),
-            None => default_poll_interval(self.node.timeframe),
+            None => default_poll_interval(self.node().timeframe),
         }
     }
 
@@ -51,7 +51,7 @@ impl Feed {
                     failures = 0;
                     Stats::bump(&self.stats.frames);
                     if !self.connected(source.clone()).await
-                        || !self.candles(live, Instant::now()).await
+                        || !self.candles(0, live, Instant::now()).await
                     {
                         return;
                     }
@@ -76,7 +76,7 @@ impl Feed {
     /// One poll: the candles of the answer with their closed flags, or why it failed and
     /// the least time to wait before the next one.
     async fn poll_once(&mut self, kind: &PollKind) -> Result<Vec<Observed>, (String, Duration)> {
-        let tf = self.node.timeframe;
+        let tf = self.node().timeframe;
         let now = self.clock.now_ms();
         let forming = tf.floor(now);
         let after_forming = tf.next(forming);
@@ -98,7 +98,7 @@ impl Feed {
                 };
                 let limit =
                     (k.saturating_add(1)).min(self.route.adapter().info().max_candles_per_request);
-                match self.route.plan(&self.node, window, limit).await {
+                match self.route.plan(self.node(), window, limit).await {
                     Ok(req) => (req, window),
                     Err(GatewayError::Adapter { error, .. }) => {
                         return Err((
@@ -110,7 +110,7 @@ impl Feed {
                 }
             }
         };
-        let page = match self.route.fetch_page(&self.node, window, &request).await {
+        let page = match self.route.fetch_page(self.node(), window, &request).await {
             Ok(page) => page,
             Err(GatewayError::RateLimited { wait, .. }) => {
                 // The gateway paused the whole exchange key; this feed waits as long.

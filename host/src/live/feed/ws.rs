@@ -14,14 +14,14 @@ use super::{Feed, FeedSource, Observed, Stats, stopped};
 use crate::components::{Frame, Heartbeat, LiveEvents};
 use crate::domain::Candle;
 
-/// What the feed needs of a route's connection for its one market.
+/// What the feed needs of one connection of a route.
 #[derive(Debug, Clone)]
 pub(super) struct WsPlan {
     /// After base mapping.
     pub url: String,
     pub subscribe: Vec<String>,
-    /// The market's stream key.
-    pub key: String,
+    /// Stream key → index of the feed's series it carries.
+    pub keys: HashMap<String, usize>,
     pub messages_per_second: u32,
     pub lifetime: Option<Duration>,
     pub heartbeat: Option<Heartbeat>,
@@ -38,26 +38,22 @@ enum WsEnd {
     Renew,
 }
 
-/// The state of one connection: aliases announced on it, the forming candle of a venue
-/// that flags no closed candle.
+/// The state of one connection: aliases announced on it.
 #[derive(Default)]
 struct Conn {
     aliases: HashMap<String, String>,
-    forming: Option<Candle>,
 }
 
 /// What a frame asks of the connection.
 enum Read {
     /// Go on, after sending these replies.
     Replies(Vec<String>),
-    /// The receiver is gone.
+    /// No receiver is left.
     Stop,
-    /// The venue refused the market's stream.
-    Refused(String),
 }
 
 impl Feed {
-    /// Read one frame through the adapter and emit the market's candles.
+    /// Read one frame through the adapter and emit each series' candles.
     async fn frame(
         &mut self,
         frame: Frame,
@@ -90,31 +86,50 @@ impl Feed {
         for (alias, key) in aliases {
             conn.aliases.insert(alias, key);
         }
-        let ours = |k: &str| k == plan.key || conn.aliases.get(k).is_some_and(|v| *v == plan.key);
-        if let Some((_, e)) = refused.iter().find(|(k, _)| ours(k)) {
-            return Read::Refused(e.to_string());
+        let target = |k: &str| {
+            plan.keys
+                .get(k)
+                .or_else(|| conn.aliases.get(k).and_then(|key| plan.keys.get(key)))
+                .copied()
+        };
+        for (key, e) in &refused {
+            if let Some(i) = target(key) {
+                self.refuse(i, e.to_string()).await;
+            }
         }
-        let mut mine: Vec<Observed> = updates
-            .into_iter()
-            .filter(|u| ours(&u.key))
-            .map(|u| Observed {
+        // Updates grouped by series, in the frame's order (most frames carry one).
+        let mut by_target: Vec<(usize, Vec<Observed>)> = Vec::new();
+        for u in updates {
+            let Some(i) = target(&u.key) else { continue };
+            let o = Observed {
                 candle: u.candle,
                 closed: u.closed,
-            })
-            .collect();
-        let candles: Vec<Candle> = mine.iter().map(|o| o.candle).collect();
-        if let Err(e) = self
-            .route
-            .adapter()
-            .check_live_candles(&self.node, &candles)
-        {
-            self.reject(&e.to_string(), &frame.excerpt(200));
-            return Read::Replies(replies);
+            };
+            match by_target.iter_mut().find(|(t, _)| *t == i) {
+                Some((_, v)) => v.push(o),
+                None => by_target.push((i, vec![o])),
+            }
         }
-        if plan.closed_by_next {
-            mine = close_by_next(&mut conn.forming, mine);
+        let mut alive = false;
+        for (i, mut mine) in by_target {
+            if self.targets[i].gone {
+                continue;
+            }
+            let candles: Vec<Candle> = mine.iter().map(|o| o.candle).collect();
+            if let Err(e) = self
+                .route
+                .adapter()
+                .check_live_candles(&self.targets[i].node, &candles)
+            {
+                self.reject(&e.to_string(), &frame.excerpt(200));
+                continue;
+            }
+            if plan.closed_by_next {
+                mine = close_by_next(&mut self.targets[i].forming, mine);
+            }
+            alive |= self.candles(i, mine, received).await;
         }
-        if self.candles(mine, received).await {
+        if alive || !self.is_stopped() {
             Read::Replies(replies)
         } else {
             Read::Stop
@@ -174,9 +189,6 @@ impl Feed {
                                 continue;
                             }
                             WsEnd::Lost { reason, healthy } => {
-                                if reason.starts_with("the venue refused") {
-                                    return Some(reason);
-                                }
                                 if healthy {
                                     attempt = 0;
                                 }
@@ -317,12 +329,6 @@ impl Feed {
             };
             match self.frame(frame, received, plan, &mut conn).await {
                 Read::Stop => return WsEnd::Stop,
-                Read::Refused(why) => {
-                    return WsEnd::Lost {
-                        reason: format!("the venue refused the stream {}: {why}", plan.key),
-                        healthy,
-                    };
-                }
                 Read::Replies(replies) => {
                     for r in replies {
                         if let Err(e) = ws.send(Message::text(r)).await {
