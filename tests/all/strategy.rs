@@ -678,3 +678,65 @@ async fn cli_live_prints_closed_candles_equal_to_the_exchange() {
     assert_eq!(stdout.lines().count(), 3, "{stdout}");
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_live_follows_several_series_in_one_process() {
+    // Real time, 1s candles of three symbols and two timeframes on one connection.
+    let sim = Simulator::start(SimConfig::default().with_ws_update_ms(50))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("live.db");
+    let url = format!("binance={}", sim.base_url());
+    let nodes_file = dir.path().join("nodes.txt");
+    std::fs::write(&nodes_file, "# one more, from a file\nohlcv:binance:SOL/USDT:1s\n\n").unwrap();
+    let o = seamless(
+        &[
+            "live",
+            "--exchange",
+            "binance",
+            "--symbols",
+            "BTC/USDT,ETH/USDT",
+            "--timeframes",
+            "1s",
+            "--nodes-file",
+            nodes_file.to_str().unwrap(),
+            "--count",
+            "9",
+            "--format",
+            "jsonl",
+            "--duration",
+            "30s",
+            "--exchange-url",
+            &url,
+        ],
+        &db,
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("binance: 3 series on 1 WebSocket connection(s)"),
+        "{stderr}"
+    );
+    let rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 9, "{stdout}");
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &rows {
+        assert_eq!(r["state"], "closed");
+        let n = node(r["node"].as_str().unwrap());
+        seen.insert(n.to_string());
+        let t = r["open_time"].as_i64().unwrap();
+        let want = truth(&sim, &n, Window::new(t, t + 1_000).unwrap());
+        assert_eq!(r["close"].as_f64().unwrap(), want[0].close, "{n} at {t}");
+        assert_eq!(r["volume"].as_f64().unwrap(), want[0].volume, "{n} at {t}");
+    }
+    assert_eq!(seen.len(), 3, "every series printed candles: {seen:?}");
+    // Bad input: an incomplete selection names what is missing.
+    let o = seamless(&["live", "--exchange", "binance", "--symbols", "BTC/USDT"], &db);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("--timeframes"), "{}", text(&o).1);
+    sim.shutdown().await;
+}
