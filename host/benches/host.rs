@@ -29,8 +29,11 @@
 //! - python: the SMA cross as a Python component (componentize-py) next to the Rust one:
 //!   first load, cached start and candles/s.
 //!
+//! - universe: 1,000 series live in one process over shared connections (time to all
+//!   live, latency to stored, CPU, RSS, seam repair after a drop of every connection).
+//!
 //! `cargo bench -p seamless --bench host -- SECTION...` runs only the named sections
-//! (load, parse, fetch, read, plan, rss, questdb, strategy, python, live, api).
+//! (load, parse, fetch, read, plan, rss, questdb, strategy, python, live, universe, api).
 //!
 //! One module per section in `benches/host/` (this file is the crate root, hence the paths).
 
@@ -56,6 +59,8 @@ mod read;
 mod rss;
 #[path = "host/strategy.rs"]
 mod strategy;
+#[path = "host/universe.rs"]
+mod universe;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -141,6 +146,9 @@ fn main() {
     }
     if run("live") {
         rt.block_on(live::bench_live(&cached_host));
+    }
+    if run("universe") {
+        rt.block_on(universe::bench_universe(&cached_host));
     }
     if run("api") {
         rt.block_on(api::bench_api(&cached_host, &node));

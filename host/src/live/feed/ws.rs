@@ -7,12 +7,15 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::{Feed, FeedSource, Observed, Stats, stopped};
-use crate::components::{Frame, Heartbeat, LiveEvents};
+use crate::components::{AdapterError, ComponentError, Frame, Heartbeat, LiveEvents};
 use crate::domain::Candle;
+
+/// Most frames read through the adapter in one round trip.
+const MAX_FRAMES_PER_CALL: usize = 256;
 
 /// What the feed needs of one connection of a route.
 #[derive(Debug, Clone)]
@@ -53,23 +56,56 @@ enum Read {
 }
 
 impl Feed {
-    /// Read one frame through the adapter and emit each series' candles.
+    /// Read `frames` (in arrival order) through the adapter in one guest round trip, then
+    /// handle each one's events in order; false when no receiver is left. Replies go to
+    /// `replies`.
+    async fn frames(
+        &mut self,
+        frames: Vec<Frame>,
+        received: Instant,
+        plan: &WsPlan,
+        conn: &mut Conn,
+        replies: &mut Vec<String>,
+    ) -> bool {
+        if frames.is_empty() {
+            return true;
+        }
+        let copy = frames.clone();
+        let parsed = match self
+            .route
+            .guest(move |a| copy.iter().map(|f| a.live_parse(f)).collect::<Vec<_>>())
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                for f in &frames {
+                    self.reject(&e.to_string(), &f.excerpt(200));
+                }
+                return true;
+            }
+        };
+        for (frame, r) in frames.iter().zip(parsed) {
+            match self.frame(frame, r, received, plan, conn).await {
+                Read::Stop => return false,
+                Read::Replies(r) => replies.extend(r),
+            }
+        }
+        true
+    }
+
+    /// Handle what the adapter read from one frame: emit each series' candles.
     async fn frame(
         &mut self,
-        frame: Frame,
+        frame: &Frame,
+        parsed: Result<Result<LiveEvents, AdapterError>, ComponentError>,
         received: Instant,
         plan: &WsPlan,
         conn: &mut Conn,
     ) -> Read {
-        let copy = frame.clone();
-        let events = match self.route.guest(move |a| a.live_parse(&copy)).await {
-            Ok(Ok(Ok(ev))) => ev,
-            Ok(Ok(Err(e))) => {
-                self.reject(&format!("the adapter refused it: {e}"), &frame.excerpt(200));
-                return Read::Replies(Vec::new());
-            }
+        let events = match parsed {
+            Ok(Ok(ev)) => ev,
             Ok(Err(e)) => {
-                self.reject(&e.to_string(), &frame.excerpt(200));
+                self.reject(&format!("the adapter refused it: {e}"), &frame.excerpt(200));
                 return Read::Replies(Vec::new());
             }
             Err(e) => {
@@ -278,7 +314,7 @@ impl Feed {
                 r = tokio::time::timeout(idle, ws.next()) => r,
             };
             let received = Instant::now();
-            let msg = match next {
+            let first = match next {
                 Err(_) => {
                     return WsEnd::Lost {
                         reason: format!("no frame for {} ms (idle timeout)", idle.as_millis()),
@@ -300,45 +336,67 @@ impl Feed {
                 Ok(Some(Ok(m))) => m,
             };
             healthy = true;
-            Stats::bump(&self.stats.frames);
-            let frame = match msg {
-                Message::Text(t) => Frame::Text(t.as_str().to_owned()),
-                Message::Binary(b) => Frame::Binary(b.to_vec()),
-                Message::Ping(_) => {
-                    // tungstenite queued the pong; make it leave now.
-                    if let Err(e) = ws.flush().await {
-                        return WsEnd::Lost {
-                            reason: format!("answering a ping failed: {e}"),
-                            healthy,
-                        };
+            // Every frame already received goes to the adapter in one round trip (a
+            // connection carrying many streams gets them in bursts).
+            let mut msgs = vec![first];
+            let mut after: Option<String> = None;
+            while msgs.len() < MAX_FRAMES_PER_CALL {
+                match ws.next().now_or_never() {
+                    Some(Some(Ok(m))) => msgs.push(m),
+                    Some(Some(Err(e))) => {
+                        after = Some(format!("read error: {e}"));
+                        break;
                     }
-                    continue;
+                    Some(None) => {
+                        after = Some("the server ended the connection".into());
+                        break;
+                    }
+                    None => break,
                 }
-                Message::Pong(_) | Message::Frame(_) => continue,
-                Message::Close(frame) => {
-                    // Let the queued close reply leave, briefly.
-                    let _ = tokio::time::timeout(Duration::from_millis(200), ws.flush()).await;
-                    let why = frame
-                        .map(|f| format!(": {} {}", f.code, f.reason))
-                        .unwrap_or_default();
+            }
+            let mut frames = Vec::new();
+            let mut replies = Vec::new();
+            let mut end = None;
+            for msg in msgs {
+                Stats::bump(&self.stats.frames);
+                match msg {
+                    Message::Text(t) => frames.push(Frame::Text(t.as_str().to_owned())),
+                    Message::Binary(b) => frames.push(Frame::Binary(b.to_vec())),
+                    Message::Ping(_) => {
+                        // tungstenite queued the pong; make it leave now.
+                        if let Err(e) = ws.flush().await {
+                            end = Some(format!("answering a ping failed: {e}"));
+                            break;
+                        }
+                    }
+                    Message::Pong(_) | Message::Frame(_) => {}
+                    Message::Close(frame) => {
+                        // Let the queued close reply leave, briefly.
+                        let _ = tokio::time::timeout(Duration::from_millis(200), ws.flush()).await;
+                        let why = frame
+                            .map(|f| format!(": {} {}", f.code, f.reason))
+                            .unwrap_or_default();
+                        end = Some(format!("closed by the server{why}"));
+                        break;
+                    }
+                }
+            }
+            if !self
+                .frames(frames, received, plan, &mut conn, &mut replies)
+                .await
+            {
+                return WsEnd::Stop;
+            }
+            for r in replies {
+                if let Err(e) = ws.send(Message::text(r)).await {
                     return WsEnd::Lost {
-                        reason: format!("closed by the server{why}"),
+                        reason: format!("replying to the venue failed: {e}"),
                         healthy,
                     };
                 }
-            };
-            match self.frame(frame, received, plan, &mut conn).await {
-                Read::Stop => return WsEnd::Stop,
-                Read::Replies(replies) => {
-                    for r in replies {
-                        if let Err(e) = ws.send(Message::text(r)).await {
-                            return WsEnd::Lost {
-                                reason: format!("replying to the venue failed: {e}"),
-                                healthy,
-                            };
-                        }
-                    }
-                }
+            }
+            if let Some(reason) = end.or(after) {
+                return WsEnd::Lost { reason, healthy };
             }
         }
     }
