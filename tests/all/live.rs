@@ -794,3 +794,125 @@ async fn an_unknown_symbol_ends_its_series_alone() {
     );
     drop(sim);
 }
+
+/// Bybit's v5 public WebSocket (subscribe messages, several candles per frame, `confirm`):
+/// spot and linear series share connections by category and stay exact across two forced
+/// drops of every connection; a market Bybit does not know is refused by its subscribe
+/// acknowledgement and ends alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn bybit_series_stream_over_v5_topics_and_stay_exact_across_drops() {
+    use seamless::live::{GroupUpdate, LiveGroup};
+    let sim = Arc::new(
+        Simulator::start(
+            SimConfig::default()
+                .with_clock_fast(ORIGIN, SPEED)
+                .with_ws_update_ms(50),
+        )
+        .await
+        .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let clock_sim = sim.clone();
+    let p = crate::support::provider_with(
+        &format!("bybit={}/bybit", sim.base_url()),
+        vec![],
+        &dir.path().join("bybit.db"),
+    )
+    .with_clock(Clock::from_fn(move || clock_sim.now_ms()));
+    let from = ORIGIN - ORIGIN % (5 * MIN) - 10 * MIN;
+    let names = [
+        "ohlcv:bybit:BTC/USDT:1m",
+        "ohlcv:bybit:ETH/USDT:1m",
+        "ohlcv:bybit:ETH/USDT:5m",
+        "ohlcv:bybit:SOL/USDT:3m",
+        "ohlcv:bybit:BTC/USDT:USDT:1m",
+        "ohlcv:bybit:NOPE/USDT:1m",
+    ];
+    let series: Vec<(NodeId, i64)> = names.iter().map(|n| (n.parse().unwrap(), from)).collect();
+    let (group, plans, mut rx) = LiveGroup::start(
+        p.clone(),
+        series.clone(),
+        SessionOptions {
+            feed: feed_opts(),
+            retry_min: Duration::from_millis(20),
+            ..SessionOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    // Spot on one connection (5 topics), linear on another.
+    assert_eq!(plans["bybit"].connections, vec![5, 1], "{plans:?}");
+    let good = [0usize, 1, 2, 3, 4];
+    let mut closed: Vec<Vec<Candle>> = vec![Vec::new(); series.len()];
+    // Drop both connections, wait until series 0 is connected again and 3 more minutes
+    // passed, drop again; then run 10 more market minutes past the second reconnect.
+    let (mut drops, mut reconnected, mut next_drop) = (0, 0, 3i64);
+    let mut end = i64::MAX;
+    let t0 = Instant::now();
+    while reconnected < 2
+        || good.iter().any(|&i| {
+            closed[i]
+                .last()
+                .is_none_or(|l| series[i].0.timeframe.next(l.open_time) < end)
+        })
+    {
+        assert!(t0.elapsed() < Duration::from_secs(60), "too slow");
+        let GroupUpdate { index, update } = recv(&mut rx).await;
+        match update {
+            LiveUpdate::Connected { .. } if index == 0 && drops > reconnected => {
+                reconnected += 1;
+                let now = sim.now_ms();
+                next_drop = (now - (ORIGIN - ORIGIN % MIN)) / MIN + 3;
+                if reconnected == 2 {
+                    end = now - now % (5 * MIN) + 10 * MIN;
+                }
+            }
+            LiveUpdate::Closed(c) => {
+                closed[index].push(c);
+                let live = (c.open_time - (ORIGIN - ORIGIN % MIN)) / MIN;
+                if index == 0
+                    && drops == reconnected
+                    && drops < 2
+                    && live >= next_drop
+                    && sim.ws_open() == 2
+                {
+                    assert_eq!(sim.drop_websockets(), 2);
+                    drops += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(group.sessions()[5].is_finished(), "NOPE/USDT still runs");
+    let results = group.stop().await;
+    assert_eq!(drops, 2);
+    let e = results[5].as_ref().unwrap_err().to_string();
+    assert!(e.contains("NOPE/USDT") && e.contains("refused"), "{e}");
+    for &i in &good {
+        assert!(results[i].is_ok(), "{:?}", results[i]);
+        let node = &series[i].0;
+        let got = &closed[i];
+        let w = Window {
+            start: node.timeframe.floor(from),
+            end: node.timeframe.next(got.last().unwrap().open_time),
+        };
+        // Linear markets serve the spot market's data.
+        let spot = node.symbol.split(':').next().unwrap();
+        let want: Vec<Candle> = sim
+            .truth(spot, node.timeframe.as_str(), w.start, w.end)
+            .into_iter()
+            .map(crate::support::candle)
+            .collect();
+        assert_eq!(got, &want, "{node}: emitted series differs from the truth");
+        assert_eq!(
+            p.store().read(node, w).await.unwrap(),
+            want,
+            "{node}: stored series differs from the truth"
+        );
+    }
+    assert_eq!(
+        sim.ws_connections(),
+        6,
+        "2 connections, opened 3 times each"
+    );
+}

@@ -689,7 +689,11 @@ async fn cli_live_follows_several_series_in_one_process() {
     let db = dir.path().join("live.db");
     let url = format!("binance={}", sim.base_url());
     let nodes_file = dir.path().join("nodes.txt");
-    std::fs::write(&nodes_file, "# one more, from a file\nohlcv:binance:SOL/USDT:1s\n\n").unwrap();
+    std::fs::write(
+        &nodes_file,
+        "# one more, from a file\nohlcv:binance:SOL/USDT:1s\n\n",
+    )
+    .unwrap();
     let o = seamless(
         &[
             "live",
@@ -735,7 +739,10 @@ async fn cli_live_follows_several_series_in_one_process() {
     }
     assert_eq!(seen.len(), 3, "every series printed candles: {seen:?}");
     // Bad input: an incomplete selection names what is missing.
-    let o = seamless(&["live", "--exchange", "binance", "--symbols", "BTC/USDT"], &db);
+    let o = seamless(
+        &["live", "--exchange", "binance", "--symbols", "BTC/USDT"],
+        &db,
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("--timeframes"), "{}", text(&o).1);
     sim.shutdown().await;

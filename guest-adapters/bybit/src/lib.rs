@@ -64,12 +64,12 @@ pub fn info() -> AdapterInfo {
         id: "bybit".into(),
         name: "Bybit".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        base_urls: vec![REST_BASE.into()],
+        base_urls: vec![REST_BASE.into(), live::WS_BASE.into()],
         timeframes: INTERVALS.names(),
         max_candles_per_request: MAX_LIMIT,
         rate_limit: hint(1000, 1),
-        // Followed by REST polling only (see `live_poll`).
-        live_timeframes: Vec::new(),
+        // Spot and linear markets stream every timeframe (`live_plan`); inverse ones poll.
+        live_timeframes: INTERVALS.names(),
     }
 }
 
@@ -197,8 +197,11 @@ pub fn live_poll(market: &Market) -> Result<PollPlan, E> {
     Ok(poll(request, tf))
 }
 
+pub mod live;
+pub use live::{live_parse, live_plan};
+
 #[cfg(target_arch = "wasm32")]
-seamless_adapter_kit::export_adapter!("../../wit", poll);
+seamless_adapter_kit::export_adapter!("../../wit");
 
 #[cfg(test)]
 mod tests;

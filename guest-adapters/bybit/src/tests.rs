@@ -29,7 +29,13 @@ fn info_is_complete() {
     let i = info();
     assert_eq!(
         (i.id.as_str(), i.base_urls.as_slice()),
-        ("bybit", &["https://api.bybit.com".to_owned()][..])
+        (
+            "bybit",
+            &[
+                "https://api.bybit.com".to_owned(),
+                "wss://stream.bybit.com".to_owned()
+            ][..]
+        )
     );
     assert_eq!(
         i.timeframes.join(" "),

@@ -171,7 +171,10 @@ pub(crate) async fn bench_universe(cached_host: &ComponentHost) {
                 }
                 live_closed += 1;
                 let tf = series[index].0.timeframe;
-                host_lat.insert((index, c.open_time), wall_now_ms() - wall_at(tf.next(c.open_time)));
+                host_lat.insert(
+                    (index, c.open_time),
+                    wall_now_ms() - wall_at(tf.next(c.open_time)),
+                );
                 if live_since[index].is_none() {
                     live_since[index] = Some(Instant::now());
                     if live_since.iter().all(Option::is_some) {

@@ -1,7 +1,7 @@
 //! The live part of the adapter contract (`live-plan`, `live-parse` of `wit/`): the host
 //! types a plan and a frame's events are converted to, and the checks every answer
 //! passes before the host acts on it (URLs inside the declared bases, every market
-//! placed exactly once, stream keys unique, sane limits).
+//! placed exactly once, stream keys unique within each connection, sane limits).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -158,10 +158,10 @@ impl Adapter {
                 }
             }
         };
-        let mut keys = HashSet::new();
         let mut connections = Vec::with_capacity(r.connections.len());
         for c in r.connections {
             self.check_url("live-plan", &c.url)?;
+            let mut keys = HashSet::new();
             if c.streams.is_empty() {
                 return Err(bad(format!("connection {} carries no stream", c.url)));
             }
@@ -170,8 +170,8 @@ impl Adapter {
                 place(s.market)?;
                 if !keys.insert(s.key.clone()) {
                     return Err(bad(format!(
-                        "stream key {:?} is used twice: keys must be unique within a route",
-                        s.key
+                        "stream key {:?} is used twice on connection {}: keys must be unique within a connection",
+                        s.key, c.url
                     )));
                 }
                 streams.push(LiveStream {

@@ -31,8 +31,33 @@ use axum::routing::get;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use crate::market::Markets;
 use crate::server::Shared;
 use crate::venues::binance::session::Session;
+
+/// The protocol of one connection of a venue's stream API, without I/O: the socket task
+/// ([`serve`]) sends what [`StreamSession::poll`] returns every update and answers client
+/// text frames with [`StreamSession::handle`].
+pub trait StreamSession: Send + 'static {
+    /// The frames due at market time `now`.
+    fn poll(&mut self, markets: &Markets, now: i64) -> Vec<String>;
+    /// The reply to one client text frame at market time `now`, if any.
+    fn handle(&mut self, markets: &Markets, text: &str, now: i64) -> Option<String>;
+    /// The reply to a client binary frame, if any.
+    fn binary_reply(&self) -> Option<String>;
+}
+
+impl StreamSession for Session {
+    fn poll(&mut self, markets: &Markets, now: i64) -> Vec<String> {
+        Session::poll(self, markets, now)
+    }
+    fn handle(&mut self, _: &Markets, text: &str, now: i64) -> Option<String> {
+        Some(Session::handle(self, text, now))
+    }
+    fn binary_reply(&self) -> Option<String> {
+        Some(r#"{"error":{"code":3,"msg":"Invalid JSON: binary frames are not supported"},"id":null}"#.into())
+    }
+}
 
 /// Largest client message accepted (control requests are small).
 const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
@@ -156,9 +181,20 @@ fn upgrade(
     names: Vec<String>,
     combined: bool,
 ) -> Response {
+    let session = Session::new(names.iter().map(String::as_str), combined, shared.now_ms());
+    upgrade_session(ws, shared, session)
+}
+
+/// Serve one connection of any venue's stream protocol (counted, dropped and paced by the
+/// hub like Binance's).
+pub fn upgrade_session(
+    ws: WebSocketUpgrade,
+    shared: Arc<Shared>,
+    session: impl StreamSession,
+) -> Response {
     ws.max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| serve(socket, shared, names, combined))
+        .on_upgrade(move |socket| serve(socket, shared, session))
 }
 
 fn split(streams: &str) -> Vec<String> {
@@ -203,14 +239,13 @@ enum End {
 }
 
 /// The socket task of one connection.
-async fn serve(mut socket: WebSocket, shared: Arc<Shared>, names: Vec<String>, combined: bool) {
+async fn serve(mut socket: WebSocket, shared: Arc<Shared>, mut session: impl StreamSession) {
     let hub = shared.ws();
     let mut drops = hub.drops.subscribe();
     if hub.stopped.load(Ordering::SeqCst) {
         return;
     }
     let _open = OpenGuard::new(hub);
-    let mut session = Session::new(names.iter().map(String::as_str), combined, shared.now_ms());
     let mut sent: u64 = 0;
     let mut update = tokio::time::interval(Duration::from_millis(hub.update_ms));
     update.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -252,14 +287,17 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, names: Vec<String>, c
             msg = socket.recv() => match msg {
                 None | Some(Err(_)) => break End::Drop,
                 Some(Ok(Message::Text(text))) => {
-                    let reply = session.handle(text.as_str(), shared.now_ms());
-                    if socket.send(Message::text(reply)).await.is_err() {
+                    let reply = session.handle(shared.markets(), text.as_str(), shared.now_ms());
+                    if let Some(reply) = reply
+                        && socket.send(Message::text(reply)).await.is_err()
+                    {
                         break End::Drop;
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
-                    let reply = r#"{"error":{"code":3,"msg":"Invalid JSON: binary frames are not supported"},"id":null}"#;
-                    if socket.send(Message::text(reply)).await.is_err() {
+                    if let Some(reply) = session.binary_reply()
+                        && socket.send(Message::text(reply)).await.is_err()
+                    {
                         break End::Drop;
                     }
                 }

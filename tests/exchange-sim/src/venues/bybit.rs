@@ -1,5 +1,6 @@
 //! Bybit v5 REST: `GET /v5/market/kline` (under `/bybit`). Its gate, replies and row
-//! helpers, shared with OKX, KuCoin and HTX, are in [`super::newest_first`].
+//! helpers, shared with OKX, KuCoin and HTX, are in [`super::newest_first`]; the public
+//! WebSocket is [`super::bybit_stream`].
 //!
 //! Semantics follow the real API:
 //! - `category` `spot` | `linear` | `inverse` (required), `symbol` (`BTCUSDT`; inverse

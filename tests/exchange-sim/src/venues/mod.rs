@@ -18,6 +18,7 @@ pub mod binanceusdm;
 pub mod bitfinex;
 pub mod bitget;
 pub mod bybit;
+pub mod bybit_stream;
 pub mod coinbase;
 pub mod example;
 pub mod gate;
@@ -61,7 +62,7 @@ pub fn prefix(venue: &str) -> Option<String> {
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .nest("/binanceusdm", binanceusdm::routes())
-        .nest("/bybit", bybit::routes())
+        .nest("/bybit", bybit::routes().merge(bybit_stream::routes()))
         .nest("/okx", okx::routes())
         .nest("/coinbase", coinbase::routes())
         .nest("/example", example::routes())
