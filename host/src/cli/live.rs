@@ -153,11 +153,7 @@ pub async fn run(g: &Global, a: &LiveArgs) -> Result<(), Failure> {
     }
     let mut out = std::io::stdout().lock();
     let io = |e: std::io::Error| Failure::runtime(anyhow::anyhow!("writing output: {e}"));
-    if a.format == Format::Parquet {
-        return Err(Failure::bad(anyhow::anyhow!(
-            "--format parquet is for files of history: use table, csv or jsonl"
-        )));
-    }
+    check_format(a)?;
     if let Some(h) = header(a.format, true) {
         writeln!(out, "{h}").map_err(io)?;
     }
@@ -166,12 +162,7 @@ pub async fn run(g: &Global, a: &LiveArgs) -> Result<(), Failure> {
     let stop = super::shutdown_signal();
     tokio::pin!(stop);
     loop {
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
-        };
+        let sleep = until(deadline);
         let update = tokio::select! {
             u = updates.recv() => u,
             _ = &mut stop => break,
@@ -226,13 +217,27 @@ pub async fn run(g: &Global, a: &LiveArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Follow several series in one process (see the module docs).
-async fn run_many(g: &Global, a: &LiveArgs, nodes: Vec<NodeId>) -> Result<(), Failure> {
+/// Sleep until `deadline`, or forever without one.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Live output is a stream of rows: Parquet is for files of history.
+fn check_format(a: &LiveArgs) -> Result<(), Failure> {
     if a.format == Format::Parquet {
         return Err(Failure::bad(anyhow::anyhow!(
             "--format parquet is for files of history: use table, csv or jsonl"
         )));
     }
+    Ok(())
+}
+
+/// Follow several series in one process (see the module docs).
+async fn run_many(g: &Global, a: &LiveArgs, nodes: Vec<NodeId>) -> Result<(), Failure> {
+    check_format(a)?;
     let provider = g.provider()?;
     for n in &nodes {
         let (p, n) = (provider.clone(), n.clone());
@@ -293,12 +298,7 @@ async fn run_many(g: &Global, a: &LiveArgs, nodes: Vec<NodeId>) -> Result<(), Fa
     let stop = super::shutdown_signal();
     tokio::pin!(stop);
     loop {
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
-        };
+        let sleep = until(deadline);
         let update = tokio::select! {
             u = updates.recv() => u,
             _ = &mut stop => break,

@@ -43,7 +43,8 @@ pub fn routes() -> Router<Arc<Shared>> {
     Router::new().route(KLINE_PATH, get(kline))
 }
 
-const INTERVALS: [(&str, Timeframe); 13] = [
+/// The intervals Bybit names its klines by (REST and WebSocket).
+pub const INTERVALS: [(&str, Timeframe); 13] = [
     ("1", Timeframe::M1),
     ("3", Timeframe::M3),
     ("5", Timeframe::M5),

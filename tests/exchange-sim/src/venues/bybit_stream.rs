@@ -24,6 +24,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use super::bybit::INTERVALS;
 use super::newest_first::values;
 use crate::market::{Market, Markets};
 use crate::server::Shared;
@@ -34,23 +35,6 @@ use crate::ws::{StreamSession, upgrade_session};
 pub const MAX_ARGS: usize = 10;
 /// Closed candles per topic and update, at most.
 const MAX_CLOSED: usize = 1000;
-
-/// The intervals Bybit names its klines by.
-pub const INTERVALS: [(&str, Timeframe); 13] = [
-    ("1", Timeframe::M1),
-    ("3", Timeframe::M3),
-    ("5", Timeframe::M5),
-    ("15", Timeframe::M15),
-    ("30", Timeframe::M30),
-    ("60", Timeframe::H1),
-    ("120", Timeframe::H2),
-    ("240", Timeframe::H4),
-    ("360", Timeframe::H6),
-    ("720", Timeframe::H12),
-    ("D", Timeframe::D1),
-    ("W", Timeframe::W1),
-    ("M", Timeframe::Mo1),
-];
 
 /// Stream routes, relative to the venue's `/bybit` prefix.
 pub fn routes() -> Router<Arc<Shared>> {
