@@ -795,12 +795,11 @@ async fn an_unknown_symbol_ends_its_series_alone() {
     drop(sim);
 }
 
-/// Bybit's v5 public WebSocket (subscribe messages, several candles per frame, `confirm`):
-/// spot and linear series share connections by category and stay exact across two forced
-/// drops of every connection; a market Bybit does not know is refused by its subscribe
-/// acknowledgement and ends alone.
-#[tokio::test(flavor = "multi_thread")]
-async fn bybit_series_stream_over_v5_topics_and_stay_exact_across_drops() {
+/// A group of `names` on `venue` (served under `/{venue}` by the simulator) on shared
+/// connections (`connections`: series per connection): two forced drops of every
+/// connection, each one after the feeds are back; every series but the last (an unknown
+/// market, refused by the venue) emits and stores exactly the exchange's truth.
+async fn group_across_two_drops(venue: &str, names: &[&str], connections: Vec<usize>) {
     use seamless::live::{GroupUpdate, LiveGroup};
     let sim = Arc::new(
         Simulator::start(
@@ -814,20 +813,12 @@ async fn bybit_series_stream_over_v5_topics_and_stay_exact_across_drops() {
     let dir = tempfile::tempdir().unwrap();
     let clock_sim = sim.clone();
     let p = crate::support::provider_with(
-        &format!("bybit={}/bybit", sim.base_url()),
+        &format!("{venue}={}/{venue}", sim.base_url()),
         vec![],
-        &dir.path().join("bybit.db"),
+        &dir.path().join("group.db"),
     )
     .with_clock(Clock::from_fn(move || clock_sim.now_ms()));
     let from = ORIGIN - ORIGIN % (5 * MIN) - 10 * MIN;
-    let names = [
-        "ohlcv:bybit:BTC/USDT:1m",
-        "ohlcv:bybit:ETH/USDT:1m",
-        "ohlcv:bybit:ETH/USDT:5m",
-        "ohlcv:bybit:SOL/USDT:3m",
-        "ohlcv:bybit:BTC/USDT:USDT:1m",
-        "ohlcv:bybit:NOPE/USDT:1m",
-    ];
     let series: Vec<(NodeId, i64)> = names.iter().map(|n| (n.parse().unwrap(), from)).collect();
     let (group, plans, mut rx) = LiveGroup::start(
         p.clone(),
@@ -840,11 +831,12 @@ async fn bybit_series_stream_over_v5_topics_and_stay_exact_across_drops() {
     )
     .await
     .unwrap();
-    // Spot on one connection (5 topics), linear on another.
-    assert_eq!(plans["bybit"].connections, vec![5, 1], "{plans:?}");
-    let good = [0usize, 1, 2, 3, 4];
+    let n_conn = connections.len() as u64;
+    assert_eq!(plans[venue].connections, connections, "{plans:?}");
+    let unknown = series.len() - 1;
+    let good: Vec<usize> = (0..unknown).collect();
     let mut closed: Vec<Vec<Candle>> = vec![Vec::new(); series.len()];
-    // Drop both connections, wait until series 0 is connected again and 3 more minutes
+    // Drop every connection, wait until series 0 is connected again and 3 more minutes
     // passed, drop again; then run 10 more market minutes past the second reconnect.
     let (mut drops, mut reconnected, mut next_drop) = (0, 0, 3i64);
     let mut end = i64::MAX;
@@ -874,19 +866,22 @@ async fn bybit_series_stream_over_v5_topics_and_stay_exact_across_drops() {
                     && drops == reconnected
                     && drops < 2
                     && live >= next_drop
-                    && sim.ws_open() == 2
+                    && sim.ws_open() == n_conn
                 {
-                    assert_eq!(sim.drop_websockets(), 2);
+                    assert_eq!(sim.drop_websockets(), n_conn);
                     drops += 1;
                 }
             }
             _ => {}
         }
     }
-    assert!(group.sessions()[5].is_finished(), "NOPE/USDT still runs");
+    assert!(
+        group.sessions()[unknown].is_finished(),
+        "{} still runs",
+        names[unknown]
+    );
     let results = group.stop().await;
-    assert_eq!(drops, 2);
-    let e = results[5].as_ref().unwrap_err().to_string();
+    let e = results[unknown].as_ref().unwrap_err().to_string();
     assert!(e.contains("NOPE/USDT") && e.contains("refused"), "{e}");
     for &i in &good {
         assert!(results[i].is_ok(), "{:?}", results[i]);
@@ -896,7 +891,7 @@ async fn bybit_series_stream_over_v5_topics_and_stay_exact_across_drops() {
             start: node.timeframe.floor(from),
             end: node.timeframe.next(got.last().unwrap().open_time),
         };
-        // Linear markets serve the spot market's data.
+        // Swaps and linear markets serve the spot market's data.
         let spot = node.symbol.split(':').next().unwrap();
         let want: Vec<Candle> = sim
             .truth(spot, node.timeframe.as_str(), w.start, w.end)
@@ -912,7 +907,47 @@ async fn bybit_series_stream_over_v5_topics_and_stay_exact_across_drops() {
     }
     assert_eq!(
         sim.ws_connections(),
-        6,
-        "2 connections, opened 3 times each"
+        3 * n_conn,
+        "{n_conn} connections, opened 3 times each"
     );
+}
+
+/// Bybit's v5 public WebSocket (subscribe messages, several candles per frame, `confirm`):
+/// spot and linear series on connections by category; an unknown topic fails Bybit's whole
+/// subscribe request, is refused, and the others are subscribed again.
+#[tokio::test(flavor = "multi_thread")]
+async fn bybit_series_stream_over_v5_topics_and_stay_exact_across_drops() {
+    group_across_two_drops(
+        "bybit",
+        &[
+            "ohlcv:bybit:BTC/USDT:1m",
+            "ohlcv:bybit:ETH/USDT:1m",
+            "ohlcv:bybit:ETH/USDT:5m",
+            "ohlcv:bybit:SOL/USDT:3m",
+            "ohlcv:bybit:BTC/USDT:USDT:1m",
+            "ohlcv:bybit:NOPE/USDT:1m",
+        ],
+        vec![5, 1],
+    )
+    .await;
+}
+
+/// OKX's business WebSocket (`candle{bar}` channels, rows newest first, `confirm`, the text
+/// `ping` heartbeat): spot and swap series on one connection; an unknown instrument is
+/// refused by its error event.
+#[tokio::test(flavor = "multi_thread")]
+async fn okx_series_stream_over_candle_channels_and_stay_exact_across_drops() {
+    group_across_two_drops(
+        "okx",
+        &[
+            "ohlcv:okx:BTC/USDT:1m",
+            "ohlcv:okx:ETH/USDT:1m",
+            "ohlcv:okx:ETH/USDT:5m",
+            "ohlcv:okx:SOL/USDT:3m",
+            "ohlcv:okx:BTC/USDT:USDT:1m",
+            "ohlcv:okx:NOPE/USDT:1m",
+        ],
+        vec![6],
+    )
+    .await;
 }

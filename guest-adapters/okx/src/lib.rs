@@ -64,12 +64,12 @@ pub fn info() -> AdapterInfo {
         id: "okx".into(),
         name: "OKX".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        base_urls: vec![REST_BASE.into()],
+        base_urls: vec![REST_BASE.into(), live::WS_BASE.into()],
         timeframes: INTERVALS.names(),
         max_candles_per_request: HISTORY_MAX,
         rate_limit: hint(600, 1),
-        // Followed by REST polling only (see `live_poll`).
-        live_timeframes: Vec::new(),
+        // Every bar streams on the business WebSocket (`live_plan`).
+        live_timeframes: INTERVALS.names(),
     }
 }
 
@@ -223,8 +223,11 @@ pub fn live_poll(market: &Market) -> Result<PollPlan, E> {
     Ok(poll(request, tf))
 }
 
+pub mod live;
+pub use live::{live_parse, live_plan};
+
 #[cfg(target_arch = "wasm32")]
-seamless_adapter_kit::export_adapter!("../../wit", poll);
+seamless_adapter_kit::export_adapter!("../../wit");
 
 #[cfg(test)]
 mod tests;

@@ -35,7 +35,10 @@ fn info_and_plan() {
         i.timeframes.join(" "),
         "1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d 1w 1M"
     );
-    assert_eq!(i.base_urls, ["https://www.okx.com"]);
+    assert_eq!(
+        i.base_urls,
+        ["https://www.okx.com", "wss://ws.okx.com:8443"]
+    );
     let w = Window {
         start: T0,
         end: T0 + 1440 * M,

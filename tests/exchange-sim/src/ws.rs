@@ -41,8 +41,8 @@ use crate::venues::binance::session::Session;
 pub trait StreamSession: Send + 'static {
     /// The frames due at market time `now`.
     fn poll(&mut self, markets: &Markets, now: i64) -> Vec<String>;
-    /// The reply to one client text frame at market time `now`, if any.
-    fn handle(&mut self, markets: &Markets, text: &str, now: i64) -> Option<String>;
+    /// The replies to one client text frame at market time `now`, one frame each.
+    fn handle(&mut self, markets: &Markets, text: &str, now: i64) -> Vec<String>;
     /// The reply to a client binary frame, if any.
     fn binary_reply(&self) -> Option<String>;
 }
@@ -51,8 +51,8 @@ impl StreamSession for Session {
     fn poll(&mut self, markets: &Markets, now: i64) -> Vec<String> {
         Session::poll(self, markets, now)
     }
-    fn handle(&mut self, _: &Markets, text: &str, now: i64) -> Option<String> {
-        Some(Session::handle(self, text, now))
+    fn handle(&mut self, _: &Markets, text: &str, now: i64) -> Vec<String> {
+        vec![Session::handle(self, text, now)]
     }
     fn binary_reply(&self) -> Option<String> {
         Some(r#"{"error":{"code":3,"msg":"Invalid JSON: binary frames are not supported"},"id":null}"#.into())
@@ -287,10 +287,14 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, mut session: impl Str
             msg = socket.recv() => match msg {
                 None | Some(Err(_)) => break End::Drop,
                 Some(Ok(Message::Text(text))) => {
-                    let reply = session.handle(shared.markets(), text.as_str(), shared.now_ms());
-                    if let Some(reply) = reply
-                        && socket.send(Message::text(reply)).await.is_err()
-                    {
+                    let mut gone = false;
+                    for reply in session.handle(shared.markets(), text.as_str(), shared.now_ms()) {
+                        if socket.send(Message::text(reply)).await.is_err() {
+                            gone = true;
+                            break;
+                        }
+                    }
+                    if gone {
                         break End::Drop;
                     }
                 }

@@ -165,7 +165,7 @@ impl StreamSession for BybitSession {
         out
     }
 
-    fn handle(&mut self, markets: &Markets, text: &str, now: i64) -> Option<String> {
+    fn handle(&mut self, markets: &Markets, text: &str, now: i64) -> Vec<String> {
         let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
         let req_id = v
             .get("req_id")
@@ -180,7 +180,7 @@ impl StreamSession for BybitSession {
                     .collect()
             })
             .unwrap_or_default();
-        Some(match v.get("op").and_then(Value::as_str) {
+        vec![match v.get("op").and_then(Value::as_str) {
             Some("ping") => self.ack("ping", &req_id, true, "pong"),
             Some("subscribe") => match self.subscribe(markets, &args, now) {
                 Ok(()) => self.ack("subscribe", &req_id, true, "subscribe"),
@@ -191,7 +191,7 @@ impl StreamSession for BybitSession {
                 self.ack("unsubscribe", &req_id, true, "unsubscribe")
             }
             _ => self.ack("", &req_id, false, "error:invalid op"),
-        })
+        }]
     }
 
     fn binary_reply(&self) -> Option<String> {
@@ -211,7 +211,7 @@ mod tests {
         let ms = Markets::new(42, &MarketSpec::defaults());
         let mut s = BybitSession::new(1);
         let r = |s: &mut BybitSession, t: &str| -> Value {
-            serde_json::from_str(&s.handle(&ms, t, NOW).unwrap()).unwrap()
+            serde_json::from_str(&s.handle(&ms, t, NOW)[0]).unwrap()
         };
         let ok = r(
             &mut s,

@@ -28,6 +28,7 @@ pub mod kucoin;
 pub mod mexc;
 pub mod newest_first;
 pub mod okx;
+pub mod okx_stream;
 
 /// The venues the simulator speaks, by the name an adapter's `--simulator` format and
 /// `/{venue}` prefix use (`binance` is served at the root).
@@ -63,7 +64,7 @@ pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .nest("/binanceusdm", binanceusdm::routes())
         .nest("/bybit", bybit::routes().merge(bybit_stream::routes()))
-        .nest("/okx", okx::routes())
+        .nest("/okx", okx::routes().merge(okx_stream::routes()))
         .nest("/coinbase", coinbase::routes())
         .nest("/example", example::routes())
         .nest("/kraken", kraken::routes())

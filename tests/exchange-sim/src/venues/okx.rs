@@ -15,6 +15,8 @@
 //!   (or another parameter), 50014 for a missing `instId`. Over the weight budget, an
 //!   injected rate limit or ban: HTTP 429 `{"msg":"Too Many Requests","code":"50011"}`.
 //!   Weight 1 per request against the shared limiter.
+//!
+//! The business WebSocket (`candle{bar}` channels) is [`super::okx_stream`].
 
 use std::sync::Arc;
 
@@ -24,7 +26,7 @@ use axum::response::Response;
 use axum::routing::get;
 
 use super::newest_first::{Gate, find, gate, http_date, newest_first, reply, values};
-use crate::market::Markets;
+use crate::market::{Candle, Market, Markets};
 use crate::query;
 use crate::server::Shared;
 use crate::timeframe::Timeframe;
@@ -49,7 +51,26 @@ pub fn routes() -> Router<Arc<Shared>> {
         )
 }
 
-const BARS: [(&str, Timeframe); 13] = [
+/// One candle row `["ts","o","h","l","c","vol","volCcy","volCcyQuote","confirm"]` (REST and
+/// WebSocket alike): spot `vol` in base; swaps `vol` in contracts of 0.01 base, `volCcy` in
+/// base.
+pub(crate) fn row(m: &Market, c: &Candle, swap: bool) -> String {
+    let [o, h, l, cl, v, qv] = values(m, c);
+    let vol = if swap {
+        (m.to_sim(c).volume * 100.0).to_string()
+    } else {
+        v.clone()
+    };
+    let ccy = if swap { v } else { qv.clone() };
+    let confirm = if c.closed { "1" } else { "0" };
+    format!(
+        r#"["{}","{o}","{h}","{l}","{cl}","{vol}","{ccy}","{qv}","{confirm}"]"#,
+        c.open_time
+    )
+}
+
+/// OKX's bar names (UTC-aligned for 6h and up), REST and WebSocket (`candle{bar}`).
+pub(crate) const BARS: [(&str, Timeframe); 13] = [
     ("1m", Timeframe::M1),
     ("3m", Timeframe::M3),
     ("5m", Timeframe::M5),
@@ -119,20 +140,7 @@ pub fn candles_body(
     }
     let rows: Vec<String> = newest_first(m, tf, start, end, now, limit)
         .iter()
-        .map(|c| {
-            let [o, h, l, cl, v, qv] = values(m, c);
-            let vol = if swap {
-                (m.to_sim(c).volume * 100.0).to_string()
-            } else {
-                v.clone()
-            };
-            let ccy = if swap { v } else { qv.clone() };
-            let confirm = if c.closed { "1" } else { "0" };
-            format!(
-                r#"["{}","{o}","{h}","{l}","{cl}","{vol}","{ccy}","{qv}","{confirm}"]"#,
-                c.open_time
-            )
-        })
+        .map(|c| row(m, c, swap))
         .collect();
     Ok(format!(
         r#"{{"code":"0","msg":"","data":[{}]}}"#,
