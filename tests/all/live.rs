@@ -951,3 +951,119 @@ async fn okx_series_stream_over_candle_channels_and_stay_exact_across_drops() {
     )
     .await;
 }
+
+/// 360 series on three venues in one process (Binance, Bybit, OKX: 40 symbols × 1m, 3m, 5m
+/// each), every connection dropped twice: the connections are as few as the venues' limits
+/// allow (Bybit's 100 topics per connection spread its 120 series over two, never refusing
+/// one), and every emitted and stored series equals the exchange's truth.
+#[tokio::test(flavor = "multi_thread")]
+async fn three_venues_360_series_share_connections_and_stay_exact() {
+    use exchange_sim::MarketSpec;
+    use seamless::live::{GroupUpdate, LiveGroup};
+    const GROUP_SPEED: u32 = 120;
+    let mut cfg = SimConfig::default()
+        .with_clock_fast(ORIGIN, GROUP_SPEED)
+        .with_ws_update_ms(200);
+    for i in 0..40 {
+        cfg = cfg.with_market(MarketSpec::new(
+            format!("V{i}/USDT"),
+            JAN1_2024,
+            20.0 + i as f64,
+        ));
+    }
+    let sim = Arc::new(Simulator::start(cfg).await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let mut reg = AdapterRegistry::new(host(256, 2000), vec![guest_dir()], vec![]);
+    for venue in ["binance", "bybit", "okx"] {
+        let base = if venue == "binance" {
+            sim.base_url()
+        } else {
+            format!("{}/{venue}", sim.base_url())
+        };
+        reg.add_override(&format!("{venue}={base}")).unwrap();
+    }
+    let clock_sim = sim.clone();
+    let p = Provider::new(
+        AnyStore::open(&format!("sqlite:{}", dir.path().join("three.db").display())).unwrap(),
+        reg,
+    )
+    .with_clock(Clock::from_fn(move || clock_sim.now_ms()));
+    let from = ORIGIN - ORIGIN % (5 * MIN) - 10 * MIN;
+    let mut series = Vec::new();
+    for venue in ["binance", "bybit", "okx"] {
+        for i in 0..40 {
+            for tf in ["1m", "3m", "5m"] {
+                series.push((NodeId::new(venue, &format!("V{i}/USDT"), tf).unwrap(), from));
+            }
+        }
+    }
+    let (group, plans, mut rx) = LiveGroup::start(
+        p.clone(),
+        series.clone(),
+        SessionOptions {
+            feed: FeedOptions {
+                backoff_min: Duration::from_millis(100),
+                backoff_max: Duration::from_millis(200),
+                ..FeedOptions::default()
+            },
+            retry_min: Duration::from_millis(20),
+            ..SessionOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(plans["binance"].connections, vec![120], "{plans:?}");
+    assert_eq!(plans["bybit"].connections, vec![100, 20], "{plans:?}");
+    assert_eq!(plans["okx"].connections, vec![100, 20], "{plans:?}");
+    let conns = 5;
+    let mut closed: Vec<Vec<Candle>> = vec![Vec::new(); series.len()];
+    let mut drops = 0;
+    let mut last_drop = Instant::now();
+    let mut end = i64::MAX;
+    let t0 = Instant::now();
+    while drops < 2
+        || closed
+            .iter()
+            .zip(&series)
+            .any(|(c, (n, _))| c.last().is_none_or(|l| n.timeframe.next(l.open_time) < end))
+    {
+        assert!(t0.elapsed() < Duration::from_secs(120), "too slow");
+        let GroupUpdate { index, update } = recv(&mut rx).await;
+        if let LiveUpdate::Closed(c) = update {
+            closed[index].push(c);
+        }
+        if drops < 2
+            && sim.ws_open() == conns
+            && last_drop.elapsed() > Duration::from_millis(1500)
+            && t0.elapsed() > Duration::from_secs(2)
+        {
+            assert_eq!(sim.drop_websockets(), conns);
+            drops += 1;
+            last_drop = Instant::now();
+            if drops == 2 {
+                let now = sim.now_ms();
+                end = now - now % (5 * MIN) + 10 * MIN;
+            }
+        }
+    }
+    let results = group.stop().await;
+    assert!(results.iter().all(|r| r.is_ok()), "a series ended");
+    assert_eq!(
+        sim.ws_connections(),
+        3 * conns,
+        "5 connections, opened 3 times each"
+    );
+    for ((node, from), got) in series.iter().zip(&closed) {
+        let w = Window {
+            start: node.timeframe.floor(*from),
+            end: node.timeframe.next(got.last().unwrap().open_time),
+        };
+        let want = truth(&sim, node, w);
+        assert_eq!(got, &want, "{node}: emitted series differs from the truth");
+        assert_eq!(
+            p.store().read(node, w).await.unwrap(),
+            want,
+            "{node}: stored series differs from the truth"
+        );
+    }
+}
