@@ -1067,3 +1067,128 @@ async fn three_venues_360_series_share_connections_and_stay_exact() {
         );
     }
 }
+
+/// The rest of the live contract, through the real feed and a test adapter (the chaos
+/// component's `STREAM` market): a plan that asks for a token over REST first and connects
+/// with it, a subscribe message, an alias announced by the venue and used by later frames,
+/// binary frames, an in-band `ping` answered with the adapter's reply, the declared
+/// heartbeat sent, and candles closed by the next one (no closed flag).
+#[tokio::test(flavor = "multi_thread")]
+// tungstenite's handshake callback type fixes its (large) error type.
+#[allow(clippy::result_large_err)]
+async fn prepare_aliases_replies_binary_frames_heartbeats_and_closed_by_next() {
+    use futures_util::{SinkExt, StreamExt};
+    use seamless::domain::Timeframe;
+    use seamless::net::BaseMap;
+    use seamless::provider::Exchange;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let t0 = JAN1_2024;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let seen = seen_tx.clone();
+            tokio::spawn(async move {
+                let mut head = [0u8; 16];
+                let n = tcp.peek(&mut head).await.unwrap_or(0);
+                if head[..n].starts_with(b"GET /token") {
+                    let mut buf = vec![0u8; 4096];
+                    let _ = tcp.read(&mut buf).await;
+                    let _ = tcp
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\nT123")
+                        .await;
+                    let _ = seen.send("token".into());
+                    return;
+                }
+                let seen_uri = seen.clone();
+                let callback =
+                    move |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
+                          resp| {
+                        let _ = seen_uri.send(format!("uri {}", req.uri()));
+                        Ok(resp)
+                    };
+                let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, callback).await else {
+                    return;
+                };
+                let (mut tx, mut rx) = ws.split();
+                let seen_msgs = seen.clone();
+                tokio::spawn(async move {
+                    while let Some(Ok(m)) = rx.next().await {
+                        if let Message::Text(t) = m {
+                            let _ = seen_msgs.send(format!("msg {t}"));
+                        }
+                    }
+                });
+                let frames = [
+                    Message::text("alias 7 STREAM"),
+                    // Forming candle of t0 (binary), an in-band ping, then the next candle,
+                    // which closes t0.
+                    Message::binary(format!("7 {}", t0 + 1_000).into_bytes()),
+                    Message::text("ping 1"),
+                    Message::text(format!("7 {}", t0 + 61_000)),
+                ];
+                for f in frames {
+                    let _ = tx.send(f).await;
+                }
+                tokio::time::sleep(Duration::from_secs(20)).await;
+            });
+        }
+    });
+    let adapter = Arc::new(
+        host(256, 2000)
+            .load_adapter_file(&crate::support::guest("chaos_guest"))
+            .unwrap(),
+    );
+    let mut bases = BaseMap::default();
+    bases.insert("http://chaos.invalid", &format!("http://{addr}"));
+    bases.insert("ws://chaos.invalid", &format!("ws://{addr}"));
+    let node = NodeId {
+        exchange: "chaos".into(),
+        symbol: "STREAM".into(),
+        timeframe: Timeframe::M1,
+    };
+    let (handle, mut rx) = LiveFeed::spawn(
+        node,
+        Exchange { adapter, bases },
+        Clock::Fixed(t0 + 61_000),
+        feed_opts(),
+    );
+    match recv(&mut rx).await {
+        FeedEvent::Connected {
+            source: FeedSource::WebSocket { url },
+        } => assert_eq!(url, format!("ws://{addr}/ws?token=T123")),
+        other => panic!("expected the WebSocket, got {other:?}"),
+    }
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        if let FeedEvent::Candle { candle, closed, .. } = recv(&mut rx).await {
+            got.push((candle.open_time, closed));
+        }
+    }
+    assert_eq!(got, vec![(t0, false), (t0, true), (t0 + MIN, false)]);
+    // What the venue saw: the token request, the token in the URL, the subscribe message,
+    // the reply to its ping, and the heartbeat.
+    let mut saw = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !saw.iter().any(|s: &String| s == "msg hb") && Instant::now() < deadline {
+        if let Ok(Some(s)) = tokio::time::timeout(Duration::from_secs(1), seen.recv()).await {
+            saw.push(s);
+        }
+    }
+    for want in [
+        "token",
+        "uri /ws?token=T123",
+        "msg sub STREAM",
+        "msg pong 1",
+        "msg hb",
+    ] {
+        assert!(
+            saw.iter().any(|s| s == want),
+            "the venue never saw {want:?}: {saw:?}"
+        );
+    }
+    handle.stop().await;
+}

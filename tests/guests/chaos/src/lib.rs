@@ -20,7 +20,11 @@
 //! `live-plan` polls the `plan` request of the current minute every second for each
 //! market; `live-parse` reads the frame as `SYMBOL ms` and returns the forming 1m
 //! candle containing `ms`, keyed by the symbol (the special symbols misbehave as in
-//! `parse`).
+//! `parse`). The market `STREAM` exercises the rest of the live contract: its plan first
+//! asks for `GET /token`, then connects to `ws://chaos.invalid/ws?token=TOKEN`, sends
+//! `sub STREAM`, declares the heartbeat `hb` every 200 ms and candles closed by the next
+//! one; frames may be binary (UTF-8 text), `alias N KEY` announces an alias, and `ping X`
+//! is answered `pong X`.
 //!
 //! Built for wasm32 only: natively (e.g. `cargo build --workspace`) the crate is empty,
 //! since component export names cannot be linked into a native shared library.
@@ -31,11 +35,14 @@ use std::hint::black_box;
 wit_bindgen::generate!({ world: "exchange-adapter", path: "../../../wit" });
 
 use exports::seamless::market::adapter::{
-    AdapterError, AdapterInfo, Candle, Frame, Guest, LiveEvents, LiveRoute, LiveSetup, LiveUpdate,
-    Market, Page, PollPlan, RateLimitHint, Request, Response, Window,
+    AdapterError, AdapterInfo, Candle, Connection, Frame, Guest, Heartbeat, LiveEvents, LiveRoute,
+    LiveSetup, LiveStream, LiveUpdate, Market, Page, PollPlan, RateLimitHint, Request, Response,
+    Window,
 };
 
 const BASE: &str = "http://chaos.invalid";
+/// The WebSocket base of the `STREAM` market's live plan.
+const WS_BASE: &str = "ws://chaos.invalid";
 const MINUTE: i64 = 60_000;
 const MAX: u32 = 1000;
 
@@ -47,7 +54,7 @@ impl Guest for Chaos {
             id: "chaos".to_owned(),
             name: "Chaos (test only)".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            base_urls: vec![BASE.to_owned()],
+            base_urls: vec![BASE.to_owned(), WS_BASE.to_owned()],
             timeframes: vec!["1m".to_owned()],
             max_candles_per_request: MAX,
             rate_limit: RateLimitHint {
@@ -129,6 +136,27 @@ impl Guest for Chaos {
             refused: Vec::new(),
         };
         for (i, market) in markets.iter().enumerate() {
+            if market.symbol == "STREAM" {
+                // First a token over REST, then a WebSocket that needs it.
+                let Some(token) = _prepared.as_ref() else {
+                    return Ok(LiveSetup::Prepare(get(format!("{BASE}/token"))));
+                };
+                let token = String::from_utf8_lossy(&token.body).trim().to_owned();
+                route.connections.push(Connection {
+                    url: format!("{WS_BASE}/ws?token={token}"),
+                    subscribe: vec!["sub STREAM".to_owned()],
+                    streams: vec![LiveStream {
+                        market: i as u32,
+                        key: "STREAM".to_owned(),
+                    }],
+                });
+                route.heartbeat = Some(Heartbeat {
+                    message: "hb".to_owned(),
+                    interval_ms: 200,
+                });
+                route.closed_by_next = true;
+                continue;
+            }
             if let Err(e) = check_timeframe(market) {
                 route.refused.push((i as u32, e));
                 continue;
@@ -147,9 +175,34 @@ impl Guest for Chaos {
     }
 
     fn live_parse(frame: Frame) -> Result<LiveEvents, AdapterError> {
-        let Frame::Text(frame) = frame else {
-            return Err(AdapterError::Malformed("chaos: binary frame".into()));
+        let frame = match frame {
+            Frame::Text(t) => t,
+            // The `STREAM` plan's binary frames are UTF-8 text.
+            Frame::Binary(b) => String::from_utf8(b)
+                .map_err(|_| AdapterError::Malformed("chaos: binary frame is not UTF-8".into()))?,
         };
+        let mut words = frame.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            // `alias N KEY`: later frames say N for KEY.
+            (Some("alias"), Some(n), Some(key)) => {
+                return Ok(LiveEvents {
+                    updates: Vec::new(),
+                    replies: Vec::new(),
+                    aliases: vec![(n.to_owned(), key.to_owned())],
+                    refused: Vec::new(),
+                });
+            }
+            // `ping X`: answer `pong X` on the connection.
+            (Some("ping"), Some(x), None) => {
+                return Ok(LiveEvents {
+                    updates: Vec::new(),
+                    replies: vec![format!("pong {x}")],
+                    aliases: Vec::new(),
+                    refused: Vec::new(),
+                });
+            }
+            _ => {}
+        }
         let (symbol, ms) = frame.trim().split_once(' ').unwrap_or(("", frame.trim()));
         misbehave(symbol);
         let t: i64 = ms.parse().map_err(|_| {
