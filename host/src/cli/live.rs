@@ -126,13 +126,7 @@ pub async fn run(g: &Global, a: &LiveArgs) -> Result<(), Failure> {
     }
     let node = nodes.into_iter().next().expect("one node");
     let provider = g.provider()?;
-    // Check the exchange and timeframe before connecting (clear error, exit 2).
-    {
-        let (p, n) = (provider.clone(), node.clone());
-        tokio::task::spawn_blocking(move || p.exchange(&n))
-            .await
-            .map_err(Failure::runtime)??;
-    }
+    check_series(&provider, &node).await?;
     let now = provider.now();
     let from = match &a.from {
         Some(s) => {
@@ -217,6 +211,18 @@ pub async fn run(g: &Global, a: &LiveArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Check the exchange and timeframe of `node` before connecting (a clear error, exit 2).
+async fn check_series(
+    provider: &seamless::provider::Provider,
+    node: &NodeId,
+) -> Result<(), Failure> {
+    let (p, n) = (provider.clone(), node.clone());
+    tokio::task::spawn_blocking(move || p.exchange(&n))
+        .await
+        .map_err(Failure::runtime)??;
+    Ok(())
+}
+
 /// Sleep until `deadline`, or forever without one.
 async fn until(deadline: Option<tokio::time::Instant>) {
     match deadline {
@@ -240,10 +246,7 @@ async fn run_many(g: &Global, a: &LiveArgs, nodes: Vec<NodeId>) -> Result<(), Fa
     check_format(a)?;
     let provider = g.provider()?;
     for n in &nodes {
-        let (p, n) = (provider.clone(), n.clone());
-        tokio::task::spawn_blocking(move || p.exchange(&n))
-            .await
-            .map_err(Failure::runtime)??;
+        check_series(&provider, n).await?;
     }
     let now = provider.now();
     let from_arg = match &a.from {

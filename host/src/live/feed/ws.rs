@@ -70,17 +70,19 @@ impl Feed {
         if frames.is_empty() {
             return true;
         }
-        let copy = frames.clone();
-        let parsed = match self
+        // The frames travel to the blocking pool and back (kept for excerpts in logs).
+        let (frames, parsed) = match self
             .route
-            .guest(move |a| copy.iter().map(|f| a.live_parse(f)).collect::<Vec<_>>())
+            .guest(move |a| {
+                let parsed: Vec<_> = frames.iter().map(|f| a.live_parse(f)).collect();
+                (frames, parsed)
+            })
             .await
         {
             Ok(v) => v,
             Err(e) => {
-                for f in &frames {
-                    self.reject(&e.to_string(), &f.excerpt(200));
-                }
+                // The task itself failed (a panic on the pool): the frames are lost.
+                self.reject(&e.to_string(), "");
                 return true;
             }
         };
