@@ -31,8 +31,9 @@ use axum::routing::get;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::market::Markets;
+use crate::market::{Candle, Market, Markets};
 use crate::server::Shared;
+use crate::timeframe::Timeframe;
 use crate::venues::binance::session::Session;
 
 /// The protocol of one connection of a venue's stream API, without I/O: the socket task
@@ -45,6 +46,25 @@ pub trait StreamSession: Send + 'static {
     fn handle(&mut self, markets: &Markets, text: &str, now: i64) -> Vec<String>;
     /// The reply to a client binary frame, if any.
     fn binary_reply(&self) -> Option<String>;
+}
+
+/// Closed candles a stream sends per update, at most (a big clock jump is caught up over
+/// updates).
+pub const MAX_CLOSED_PER_UPDATE: usize = 1000;
+
+/// The candles one kline stream of `market` sends at market time `now`: every candle closed
+/// since `next_open` (oldest first, at most [`MAX_CLOSED_PER_UPDATE`]), then the forming one.
+/// Moves `next_open` past the closed ones, or to the candle containing `now` when nothing
+/// exists in between (before the listing, inside a gap).
+pub fn due(market: &Market, tf: Timeframe, next_open: &mut i64, now: i64) -> Vec<Candle> {
+    let candles = market.candles_from(tf, *next_open, now, now, MAX_CLOSED_PER_UPDATE + 1);
+    if candles.is_empty() {
+        *next_open = (*next_open).max(tf.floor(now));
+    }
+    if let Some(last) = candles.iter().rev().find(|c| c.closed) {
+        *next_open = tf.next(last.open_time);
+    }
+    candles
 }
 
 impl StreamSession for Session {

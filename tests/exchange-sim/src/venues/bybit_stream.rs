@@ -29,13 +29,10 @@ use super::newest_first::values;
 use crate::market::{Market, Markets};
 use crate::server::Shared;
 use crate::timeframe::Timeframe;
-use crate::ws::{StreamSession, upgrade_session};
+use crate::ws::{StreamSession, due, upgrade_session};
 
 /// Topics per subscribe request, at most (Bybit spot's limit).
 pub const MAX_ARGS: usize = 10;
-/// Closed candles per topic and update, at most.
-const MAX_CLOSED: usize = 1000;
-
 /// Stream routes, relative to the venue's `/bybit` prefix.
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -146,18 +143,11 @@ impl StreamSession for BybitSession {
         let mut out = Vec::new();
         for t in &mut self.topics {
             let Some(m) = all.get(t.market) else { continue };
-            let candles = m.candles_from(t.tf, t.next_open, now, now, MAX_CLOSED + 1);
+            let candles = due(m, t.tf, &mut t.next_open, now);
             if candles.is_empty() {
-                t.next_open = t.next_open.max(t.tf.floor(now));
                 continue;
             }
-            let mut data = Vec::with_capacity(candles.len());
-            for c in candles.iter().take(MAX_CLOSED + 1) {
-                if c.closed {
-                    t.next_open = t.tf.next(c.open_time);
-                }
-                data.push(kline_item(m, t, c, now));
-            }
+            let data: Vec<Value> = candles.iter().map(|c| kline_item(m, t, c, now)).collect();
             out.push(
                 json!({"topic": t.name, "data": data, "ts": now, "type": "snapshot"}).to_string(),
             );

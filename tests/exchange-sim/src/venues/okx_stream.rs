@@ -26,10 +26,7 @@ use super::okx::{BARS, row};
 use crate::market::{Market, Markets};
 use crate::server::Shared;
 use crate::timeframe::Timeframe;
-use crate::ws::{StreamSession, upgrade_session};
-
-/// Closed candles per subscription and update, at most.
-const MAX_CLOSED: usize = 1000;
+use crate::ws::{StreamSession, due, upgrade_session};
 
 /// Stream routes, relative to the venue's `/okx` prefix.
 pub fn routes() -> Router<Arc<Shared>> {
@@ -97,19 +94,12 @@ impl StreamSession for OkxSession {
         let mut out = Vec::new();
         for s in &mut self.subs {
             let Some(m) = all.get(s.market) else { continue };
-            let candles = m.candles_from(s.tf, s.next_open, now, now, MAX_CLOSED + 1);
+            let candles = due(m, s.tf, &mut s.next_open, now);
             if candles.is_empty() {
-                s.next_open = s.next_open.max(s.tf.floor(now));
                 continue;
             }
-            let mut rows = Vec::with_capacity(candles.len());
-            for c in candles.iter().take(MAX_CLOSED + 1) {
-                if c.closed {
-                    s.next_open = s.tf.next(c.open_time);
-                }
-                rows.push(row(m, c, s.swap));
-            }
-            rows.reverse();
+            // Newest first, as OKX sends them.
+            let rows: Vec<String> = candles.iter().rev().map(|c| row(m, c, s.swap)).collect();
             out.push(format!(
                 r#"{{"arg":{{"channel":"{}","instId":"{}"}},"data":[{}]}}"#,
                 s.channel,
